@@ -1,0 +1,3 @@
+from kwq8.cli import main
+
+main()

@@ -1,0 +1,241 @@
+"""The `kwq8` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kwq8 import migrations
+from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
+from kwq8.config import find_project
+from kwq8.errors import Kwq8Error
+from kwq8.stack import Stack
+
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    help="KWq8 backend toolkit: local Supabase-compatible stack, migrations, lint and tests.",
+)
+stack_app = typer.Typer(no_args_is_help=True, help="Run the local Supabase-compatible stack.")
+db_app = typer.Typer(no_args_is_help=True, help="Migrate, inspect and lint a database.")
+app.add_typer(stack_app, name="stack")
+app.add_typer(db_app, name="db")
+
+Port = Annotated[int | None, typer.Option("--port", help="Database port (default: [db] port in supabase/config.toml).")]
+
+
+# --------------------------------------------------------------------------- stack
+
+
+def _status_table(info: dict[str, object]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column()
+    for key in ("project_id", "running", "port", "db_url", "server_version", "revision",
+                "pending_revisions", "changed_repeatables", "state_dir"):
+        if key in info:
+            table.add_row(key, str(info[key]))
+    keys = info.get("api_keys")
+    if isinstance(keys, dict):
+        table.add_row("anon key", keys["anon"])
+        table.add_row("service_role key", keys["service_role"])
+    return table
+
+
+@stack_app.command("start")
+def stack_start(port: Port = None, no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
+                json_out: JsonOut = False) -> None:
+    """Start PostgreSQL with the Supabase shim, migrated and seeded. A second start only reports."""
+    stack = Stack(find_project(), port=port)
+    report = stack.start(seed=not no_seed, echo=echo)
+    info = stack.status()
+    info["already_running"] = report.already_running
+    info["start_seconds"] = round(report.seconds, 2)
+    if json_out:
+        print_json(info)
+        return
+    if report.already_running:
+        err.print(f"[green]already running[/green] on port {info['port']}")
+    else:
+        err.print(f"[green]ready[/green] in {report.seconds:.1f}s")
+    err.print(_status_table(info))
+    out.print(info.get("db_url", ""))
+
+
+@stack_app.command("stop")
+def stack_stop() -> None:
+    """Stop the local PostgreSQL server cleanly (data is kept)."""
+    stopped = Stack(find_project()).stop()
+    err.print("[green]stopped[/green]" if stopped else "not running")
+
+
+@stack_app.command("status")
+def stack_status(json_out: JsonOut = False) -> None:
+    """Show whether the stack runs, its URL, keys and migration state. Exit 1 when it is not running."""
+    info = Stack(find_project()).status()
+    if json_out:
+        print_json(info)
+    else:
+        err.print(_status_table(info))
+    if not info["running"]:
+        raise typer.Exit(1)
+
+
+@stack_app.command("reset")
+def stack_reset(no_seed: Annotated[bool, typer.Option("--no-seed")] = False) -> None:
+    """Recreate the local database, then apply shim, migrations and seed (like `supabase db reset`)."""
+    stack = Stack(find_project())
+    began = time.monotonic()
+    stack.reset(seed=not no_seed, echo=echo)
+    err.print(f"[green]reset[/green] in {time.monotonic() - began:.1f}s")
+
+
+@stack_app.command("destroy")
+def stack_destroy(yes: Yes = False) -> None:
+    """Stop the stack and delete its data directory."""
+    stack = Stack(find_project())
+    if not yes and not typer.confirm(f"Delete {stack.state_dir}?", default=False, err=True):
+        raise typer.Exit(1)
+    stack.destroy()
+    err.print("[green]destroyed[/green]")
+
+
+# --------------------------------------------------------------------------- db
+
+
+LockTimeout = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another migration.")]
+
+
+@db_app.command("migrate")
+def db_migrate(db_url: DbUrl = None, yes: Yes = False, lock_timeout: LockTimeout = 60.0,
+               reapply_all: Annotated[bool, typer.Option("--reapply-all", help="Re-apply every function and policy file.")] = False,
+               json_out: JsonOut = False) -> None:
+    """Apply pending revisions and changed function/policy files, atomically."""
+    project, target = resolve(db_url, mutating=True, yes=yes)
+    began = time.monotonic()
+    result = migrations.migrate(project, target, lock_timeout_s=lock_timeout, reapply_all=reapply_all, echo=echo)
+    elapsed = time.monotonic() - began
+    if json_out:
+        print_json({**result.__dict__, "seconds": round(elapsed, 3)})
+        return
+    if result.changed:
+        err.print(f"[green]migrated[/green] {len(result.applied)} revision(s), "
+                  f"{len(result.repeatables)} repeatable file(s) in {elapsed:.2f}s")
+    else:
+        err.print("[green]up to date[/green]")
+
+
+@db_app.command("status")
+def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
+    """Current revision, pending revisions and changed repeatable files. Exit 1 if anything is pending."""
+    project, target = resolve(db_url)
+    st = migrations.status(project, target)
+    if json_out:
+        print_json(st.as_dict())
+    else:
+        err.print(f"target:   {target.describe()}")
+        err.print(f"current:  {st.current or '(none)'}")
+        err.print(f"head:     {st.head or '(none)'}")
+        for rev in st.pending:
+            flag = " [no-transaction]" if rev.no_transaction else ""
+            err.print(f"[yellow]pending[/yellow]  {rev.revision} {rev.message}{flag}")
+        for change in st.repeatables:
+            err.print(f"[yellow]{change.state:8}[/yellow] {change.rel}")
+        if st.up_to_date:
+            err.print("[green]up to date[/green]")
+    if not st.up_to_date:
+        raise typer.Exit(1)
+
+
+@db_app.command("plan")
+def db_plan(db_url: DbUrl = None) -> None:
+    """Print the exact SQL `migrate` would run, without running it."""
+    project, target = resolve(db_url)
+    out.print(migrations.plan(project, target), markup=False, highlight=False)
+
+
+@db_app.command("history")
+def db_history(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
+    """What was applied, when and by whom."""
+    _, target = resolve(db_url)
+    rows = migrations.history(target)
+    if json_out:
+        print_json(rows)
+        return
+    table = Table("applied_at", "kind", "name", "file", "by")
+    for r in rows:
+        table.add_row(f"{r['applied_at']:%Y-%m-%d %H:%M:%S}", r["kind"], r["name"], r["file"], r["applied_by"])
+    out.print(table)
+
+
+@db_app.command("new")
+def db_new(message: str, down: Annotated[bool, typer.Option("--down", help="Also create a .down.sql file.")] = False) -> None:
+    """Create the next revision and its SQL file."""
+    project = find_project()
+    for path in migrations.new_revision(project, message, with_down=down):
+        out.print(path.relative_to(project.root).as_posix())
+
+
+@db_app.command("downgrade")
+def db_downgrade(target_revision: Annotated[str, typer.Argument(metavar="REVISION", help="Revision id, -N or base.")],
+                 db_url: DbUrl = None, yes: Yes = False, lock_timeout: LockTimeout = 60.0) -> None:
+    """Undo revisions down to REVISION, when every one of them has a .down.sql file."""
+    project, target = resolve(db_url, mutating=True, yes=yes)
+    undone = migrations.downgrade(project, target, target_revision, lock_timeout_s=lock_timeout, echo=echo)
+    err.print(f"[green]undid[/green] {', '.join(undone)}")
+
+
+@db_app.command("lint")
+def db_lint(db_url: DbUrl = None,
+            no_db: Annotated[bool, typer.Option("--no-db", help="Skip plpgsql_check (needs a migrated database).")] = False,
+            json_out: JsonOut = False) -> None:
+    """sqlfluff over sql/, functions/, policies/; squawk over sql/; plpgsql_check over the database."""
+    from kwq8 import lint
+
+    project = find_project()
+    target = None if no_db else resolve(db_url)[1]
+    findings = lint.run_all(project, target, echo=echo)
+    if json_out:
+        print_json([f.__dict__ for f in findings])
+    else:
+        for f in findings:
+            out.print(f.render(), markup=False, highlight=False)
+        err.print(f"{len(findings)} finding(s)" if findings else "[green]lint clean[/green]")
+    if findings:
+        raise typer.Exit(1)
+
+
+# --------------------------------------------------------------------------- test
+
+
+@app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def test(ctx: typer.Context) -> None:
+    """Run the test suites with pytest; every argument is passed through."""
+    project = find_project()
+    os.chdir(project.root)
+    os.execv(sys.executable, [sys.executable, "-m", "pytest", *ctx.args])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: expected failures print one line and a hint, and exit with their code."""
+    try:
+        app(args=argv, prog_name="kwq8")
+    except Kwq8Error as exc:
+        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True, markup=True)
+        if exc.hint:
+            err.print(f"hint: {exc.hint}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

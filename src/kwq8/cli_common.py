@@ -1,0 +1,68 @@
+"""Shared CLI plumbing: consoles, target resolution, confirmation of changes to remote databases."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from kwq8.config import Project, find_project
+from kwq8.db import Target
+from kwq8.errors import Kwq8Error
+from kwq8.stack import Stack
+
+# Progress and status go to stderr; stdout is kept for machine-readable output.
+err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+
+DbUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--db-url",
+        envvar="KWQ8_DB_URL",
+        show_envvar=True,
+        help="Target this Postgres instead of the local stack (a `supabase start` stack, staging, production).",
+    ),
+]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before changing a non-local database.")]
+JsonOut = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+
+
+def echo(message: str) -> None:
+    err.print(f"[dim]·[/dim] {message}")
+
+
+def print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, default=str, ensure_ascii=False))
+
+
+def resolve(db_url: str | None, *, mutating: bool = False, yes: bool = False) -> tuple[Project, Target]:
+    project = find_project()
+    if db_url:
+        target = Target(db_url)
+        if mutating and target.is_remote and not yes:
+            confirm_remote(target)
+        return project, target
+    stack = Stack(project)
+    if not stack.running:
+        raise Kwq8Error(
+            f"the local stack ({project.project_id}) is not running",
+            hint="start it with `kwq8 stack start`, or target a database with --db-url / KWQ8_DB_URL",
+            exit_code=2,
+        )
+    return project, stack.target()
+
+
+def confirm_remote(target: Target) -> None:
+    err.print(f"[bold yellow]target:[/bold yellow] {target.describe()} (not a local database)")
+    if not sys.stdin.isatty() or os.environ.get("CI"):
+        raise Kwq8Error(
+            f"refusing to change {target.describe()} without confirmation",
+            hint="pass --yes once you have checked the target",
+        )
+    if not typer.confirm("Apply changes to this database?", default=False, err=True):
+        raise Kwq8Error("cancelled; nothing was changed")

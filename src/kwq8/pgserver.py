@@ -1,0 +1,280 @@
+"""A PostgreSQL server owned by the toolkit: initdb, start, stop, status.
+
+Postgres refuses to run as root, so when the toolkit runs as root it starts the server as the
+`postgres` OS user, and keeps the data and socket directories under a world-traversable state
+directory (by default /var/tmp/kwq8/...), never under a 0700 tree such as /root.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from kwq8.errors import Kwq8Error
+
+BOOTSTRAP_SUPERUSER = "supabase_admin"
+# Supabase's local stacks use this password for every built-in login role. Local use only.
+LOCAL_PASSWORD = "postgres"
+DEFAULT_STATE_ROOT = Path("/var/tmp/kwq8")
+
+
+def state_root() -> Path:
+    return Path(os.environ.get("KWQ8_STATE_DIR", str(DEFAULT_STATE_ROOT)))
+
+
+def find_bindir(major: int) -> Path:
+    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]
+    which = shutil.which("pg_ctl")
+    if which:
+        candidates.append(Path(os.path.realpath(which)).parent)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        if out.returncode == 0:
+            candidates.append(Path(out.stdout.strip()))
+    for bindir in candidates:
+        if (bindir / "pg_ctl").is_file() and (bindir / "initdb").is_file():
+            return bindir
+    raise Kwq8Error(
+        f"PostgreSQL {major} server binaries (pg_ctl, initdb) were not found",
+        hint=f"install them with `apt-get install postgresql-{major}` (Debian/Ubuntu), "
+        "or run scripts/install, which installs everything the project needs",
+        exit_code=2,
+    )
+
+
+def pkglibdir(bindir: Path) -> Path | None:
+    pg_config = bindir / "pg_config"
+    if not pg_config.exists():
+        found = shutil.which("pg_config")
+        if not found:
+            return None
+        pg_config = Path(found)
+    out = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True)
+    return Path(out.stdout.strip()) if out.returncode == 0 else None
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The OS user the server runs as: `postgres` when we are root, ourselves otherwise."""
+
+    uid: int
+    gid: int
+    name: str
+
+    @classmethod
+    def for_server(cls) -> RunAs:
+        if os.geteuid() != 0:
+            return cls(os.geteuid(), os.getegid(), pwd.getpwuid(os.geteuid()).pw_name)
+        try:
+            entry = pwd.getpwnam("postgres")
+        except KeyError as exc:
+            raise Kwq8Error(
+                "running as root, but there is no `postgres` OS user to run the server as",
+                hint="install PostgreSQL from your distribution (it creates the user), "
+                "or `useradd --system --create-home postgres`",
+                exit_code=2,
+            ) from exc
+        return cls(entry.pw_uid, entry.pw_gid, "postgres")
+
+    @property
+    def is_other(self) -> bool:
+        return self.uid != os.geteuid()
+
+    def run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        extra: dict[str, object] = {}
+        if self.is_other:
+            extra = {"user": self.uid, "group": self.gid, "extra_groups": []}
+            env["HOME"] = pwd.getpwuid(self.uid).pw_dir
+        else:
+            env["HOME"] = os.environ.get("HOME", "/tmp")
+        return subprocess.run(  # type: ignore[call-overload,no-any-return]
+            args, capture_output=True, text=True, env=env, cwd="/", **extra, **kwargs
+        )
+
+    def own(self, path: Path, mode: int) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, mode)
+        if self.is_other:
+            os.chown(path, self.uid, self.gid)
+
+
+class PostgresServer:
+    def __init__(self, state_dir: Path, *, major: int = 15, fast: bool = False) -> None:
+        self.state_dir = state_dir
+        self.major = major
+        self.fast = fast
+        self.data_dir = state_dir / "data"
+        self.socket_dir = state_dir / "run"
+        self.log_file = state_dir / "postgres.log"
+        self._bindir: Path | None = None
+        self.run_as = RunAs.for_server()
+
+    @property
+    def bindir(self) -> Path:
+        if self._bindir is None:
+            self._bindir = find_bindir(self.major)
+        return self._bindir
+
+    def _tool(self, name: str) -> str:
+        return str(self.bindir / name)
+
+    @property
+    def initialized(self) -> bool:
+        return (self.data_dir / "PG_VERSION").exists()
+
+    def running_port(self) -> int | None:
+        """The port of our running server, from postmaster.pid, if it is alive."""
+        pidfile = self.data_dir / "postmaster.pid"
+        try:
+            lines = pidfile.read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            return None
+        if len(lines) < 4:
+            return None
+        try:
+            pid = int(lines[0])
+            os.kill(pid, 0)
+        except (ValueError, ProcessLookupError):
+            return None
+        except PermissionError:
+            pass
+        return int(lines[3])
+
+    def init(self) -> None:
+        self.state_dir.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(PermissionError):
+            os.chmod(self.state_dir.parent, 0o1777)
+        self.run_as.own(self.state_dir, 0o755)
+        self.run_as.own(self.socket_dir, 0o755)
+        with tempfile.NamedTemporaryFile("w", dir=self.state_dir, delete=False) as pw:
+            pw.write(LOCAL_PASSWORD + "\n")
+        pwfile = Path(pw.name)
+        try:
+            if self.run_as.is_other:
+                os.chown(pwfile, self.run_as.uid, self.run_as.gid)
+            result = self.run_as.run(
+                [
+                    self._tool("initdb"),
+                    "-D", str(self.data_dir),
+                    "-U", BOOTSTRAP_SUPERUSER,
+                    "--pwfile", str(pwfile),
+                    "--auth-local=scram-sha-256",
+                    "--auth-host=scram-sha-256",
+                    "-E", "UTF8",
+                    "--locale=C.UTF-8",
+                    "--no-instructions",
+                ]
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise Kwq8Error(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
+        self._write_conf()
+
+    def _write_conf(self) -> None:
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": f"'{self.socket_dir}'",
+            "max_connections": "200",
+            "timezone": "'UTC'",
+            "log_timezone": "'UTC'",
+            "password_encryption": "'scram-sha-256'",
+        }
+        libdir = pkglibdir(self.bindir)
+        if libdir and (libdir / "pg_cron.so").exists():
+            settings["shared_preload_libraries"] = "'pg_cron'"
+            settings["cron.database_name"] = "'postgres'"
+        if self.fast:
+            # Throwaway test clusters: durability buys nothing, speed does.
+            settings.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        conf = "\n".join(f"{k} = {v}" for k, v in settings.items()) + "\n"
+        conf_path = self.data_dir / "kwq8.conf"
+        conf_path.write_text("# Written by kwq8; local stack settings.\n" + conf)
+        main_conf = self.data_dir / "postgresql.conf"
+        with main_conf.open("a") as fh:
+            fh.write("\ninclude 'kwq8.conf'\n")
+        if self.run_as.is_other:
+            os.chown(conf_path, self.run_as.uid, self.run_as.gid)
+
+    def start(self, port: int) -> None:
+        running = self.running_port()
+        if running is not None:
+            return
+        if not port_is_free(port):
+            raise Kwq8Error(
+                f"port {port} on 127.0.0.1 is already in use",
+                hint="pass --port N to use another port, or stop whatever listens there",
+                exit_code=2,
+            )
+        result = self.run_as.run(
+            [
+                self._tool("pg_ctl"), "start",
+                "-D", str(self.data_dir),
+                "-l", str(self.log_file),
+                "-o", f"-p {port}",
+                "-w", "-t", "60",
+            ]
+        )
+        if result.returncode != 0:
+            tail = self.log_tail()
+            raise Kwq8Error(
+                f"PostgreSQL did not start on port {port}: {result.stderr.strip()}",
+                hint=f"server log ({self.log_file}):\n{tail}" if tail else None,
+            )
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> bool:
+        if self.running_port() is None:
+            return False
+        result = self.run_as.run(
+            [self._tool("pg_ctl"), "stop", "-D", str(self.data_dir), "-m", "fast", "-w", "-t", "60"]
+        )
+        if result.returncode != 0:
+            raise Kwq8Error(f"pg_ctl stop failed: {result.stderr.strip()}")
+        return True
+
+    def wait_ready(self, port: int, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = self.run_as.run(
+                [self._tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"]
+            )
+            if result.returncode == 0:
+                return
+            time.sleep(0.1)
+        raise Kwq8Error(f"PostgreSQL on port {port} did not become ready within {timeout:.0f}s")
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)

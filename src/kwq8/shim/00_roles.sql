@@ -1,0 +1,51 @@
+-- Local stand-in for the roles of Supabase's database image (supabase/postgres init-scripts and
+-- the demote-postgres migration). Cluster-wide, idempotent. Passwords are the Supabase CLI's
+-- local defaults and exist only on throwaway local clusters.
+do $$
+begin
+    if not exists (select from pg_roles where rolname = 'postgres') then
+        create role postgres;
+    end if;
+    if not exists (select from pg_roles where rolname = 'anon') then
+        create role anon nologin noinherit;
+    end if;
+    if not exists (select from pg_roles where rolname = 'authenticated') then
+        create role authenticated nologin noinherit;
+    end if;
+    if not exists (select from pg_roles where rolname = 'service_role') then
+        create role service_role nologin noinherit bypassrls;
+    end if;
+    if not exists (select from pg_roles where rolname = 'authenticator') then
+        create role authenticator login noinherit;
+    end if;
+    if not exists (select from pg_roles where rolname = 'supabase_auth_admin') then
+        create role supabase_auth_admin login noinherit createrole;
+    end if;
+    if not exists (select from pg_roles where rolname = 'supabase_storage_admin') then
+        create role supabase_storage_admin login noinherit createrole;
+    end if;
+end
+$$;
+
+-- As on Supabase after 10000000000000_demote-postgres: not a superuser.
+alter role postgres nosuperuser createdb createrole login replication bypassrls password 'postgres';
+alter role authenticator password 'postgres';
+alter role supabase_auth_admin password 'postgres';
+alter role supabase_storage_admin password 'postgres';
+-- 20230529180330_alter_api_roles_for_inherit
+alter role anon inherit;
+alter role authenticated inherit;
+alter role service_role inherit;
+
+grant anon, authenticated, service_role to authenticator;
+grant anon, authenticated, service_role to postgres;
+grant pg_read_all_data, pg_signal_backend, pg_monitor to postgres;
+
+alter role anon set statement_timeout = '3s';
+alter role authenticated set statement_timeout = '8s';
+alter role authenticator set statement_timeout = '8s';
+alter role authenticator set lock_timeout = '8s';
+alter role postgres set search_path = "$user", public, extensions;
+alter role supabase_admin set search_path = "$user", public, auth, extensions;
+alter role supabase_auth_admin set search_path = auth;
+alter role supabase_storage_admin set search_path = storage;

@@ -1,0 +1,90 @@
+-- The `auth` schema at the level application SQL relies on: auth.users and the JWT helpers,
+-- with the definitions of supabase/auth's migrations (an empty setting means "no user").
+create schema if not exists auth authorization supabase_admin;
+grant usage on schema auth to anon, authenticated, service_role, postgres;
+
+create table if not exists auth.users (
+    instance_id uuid,
+    id uuid primary key default extensions.gen_random_uuid(),
+    aud varchar(255) default 'authenticated',
+    role varchar(255) default 'authenticated',
+    email varchar(255),
+    encrypted_password varchar(255),
+    email_confirmed_at timestamptz,
+    invited_at timestamptz,
+    confirmation_token varchar(255),
+    confirmation_sent_at timestamptz,
+    recovery_token varchar(255),
+    recovery_sent_at timestamptz,
+    email_change_token_new varchar(255),
+    email_change varchar(255),
+    email_change_sent_at timestamptz,
+    last_sign_in_at timestamptz,
+    raw_app_meta_data jsonb default '{}'::jsonb,
+    raw_user_meta_data jsonb default '{}'::jsonb,
+    is_super_admin boolean,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    phone text unique default null,
+    phone_confirmed_at timestamptz,
+    phone_change text default '',
+    phone_change_token varchar(255) default '',
+    phone_change_sent_at timestamptz,
+    confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+    email_change_token_current varchar(255) default '',
+    email_change_confirm_status smallint default 0,
+    banned_until timestamptz,
+    reauthentication_token varchar(255) default '',
+    reauthentication_sent_at timestamptz,
+    is_sso_user boolean not null default false,
+    deleted_at timestamptz,
+    is_anonymous boolean not null default false
+);
+create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
+alter table auth.users enable row level security;
+alter table auth.users owner to supabase_auth_admin;
+grant all on auth.users to postgres;
+grant all on auth.users to supabase_admin;
+
+create or replace function auth.uid() returns uuid
+language sql stable
+as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.sub', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+    )::uuid
+$$;
+
+create or replace function auth.role() returns text
+language sql stable
+as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.role', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+    )::text
+$$;
+
+create or replace function auth.email() returns text
+language sql stable
+as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim.email', true), ''),
+        (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email')
+    )::text
+$$;
+
+create or replace function auth.jwt() returns jsonb
+language sql stable
+as $$
+    select coalesce(
+        nullif(current_setting('request.jwt.claim', true), ''),
+        nullif(current_setting('request.jwt.claims', true), '')
+    )::jsonb
+$$;
+
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+alter function auth.email() owner to supabase_auth_admin;
+alter function auth.jwt() owner to supabase_auth_admin;
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt()
+to public;

@@ -1,0 +1,84 @@
+-- The `storage` schema of Supabase Storage: buckets, objects (RLS on) and the path helpers.
+create schema if not exists storage authorization supabase_admin;
+grant usage on schema storage to anon, authenticated, service_role, postgres;
+
+create table if not exists storage.buckets (
+    id text primary key,
+    name text not null unique,
+    owner uuid,
+    owner_id text,
+    public boolean default false,
+    avif_autodetection boolean default false,
+    file_size_limit bigint,
+    allowed_mime_types text [],
+    created_at timestamptz default now(),
+    updated_at timestamptz default now()
+);
+
+create table if not exists storage.objects (
+    id uuid primary key default extensions.gen_random_uuid(),
+    bucket_id text references storage.buckets (id),
+    name text,
+    owner uuid,
+    owner_id text,
+    created_at timestamptz default now(),
+    updated_at timestamptz default now(),
+    last_accessed_at timestamptz default now(),
+    metadata jsonb,
+    path_tokens text [] generated always as (string_to_array(name, '/')) stored,
+    version text,
+    user_metadata jsonb,
+    unique (bucket_id, name)
+);
+create index if not exists objects_bucket_id_name_idx on storage.objects (bucket_id, name text_pattern_ops);
+
+alter table storage.buckets enable row level security;
+alter table storage.objects enable row level security;
+
+create or replace function storage.foldername(name text) returns text []
+language plpgsql immutable
+as $$
+declare
+    _parts text[];
+begin
+    select string_to_array(name, '/') into _parts;
+    return _parts[1:array_length(_parts, 1) - 1];
+end
+$$;
+
+create or replace function storage.filename(name text) returns text
+language plpgsql immutable
+as $$
+declare
+    _parts text[];
+begin
+    select string_to_array(name, '/') into _parts;
+    return _parts[array_length(_parts, 1)];
+end
+$$;
+
+create or replace function storage.extension(name text) returns text
+language plpgsql immutable
+as $$
+declare
+    _parts text[];
+    _filename text;
+begin
+    select string_to_array(name, '/') into _parts;
+    select _parts[array_length(_parts, 1)] into _filename;
+    return reverse(split_part(reverse(_filename), '.', 1));
+end
+$$;
+
+alter table storage.buckets owner to supabase_storage_admin;
+alter table storage.objects owner to supabase_storage_admin;
+alter function storage.foldername(text) owner to supabase_storage_admin;
+alter function storage.filename(text) owner to supabase_storage_admin;
+alter function storage.extension(text) owner to supabase_storage_admin;
+grant all on storage.buckets, storage.objects to anon, authenticated, service_role;
+grant all on storage.buckets, storage.objects to postgres;
+grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text)
+to public;
+-- Supabase lets `postgres` write policies on storage tables through supautils' policy_grants;
+-- plain PostgreSQL only lets the owner do that, so postgres is made a member of the owner role.
+grant supabase_storage_admin to postgres;

@@ -1,0 +1,181 @@
+"""The local stack: a real PostgreSQL server plus the Supabase shim, migrated and seeded."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from psycopg import sql
+
+from kwq8 import migrations, shim
+from kwq8.config import Project
+from kwq8.db import Target, connection, make_url
+from kwq8.errors import Kwq8Error
+from kwq8.keys import local_api_keys
+from kwq8.migrations import execute_file
+from kwq8.pgserver import BOOTSTRAP_SUPERUSER, LOCAL_PASSWORD, PostgresServer, state_root
+from kwq8.sqlfile import read_sql
+
+Echo = Callable[[str], None]
+MAIN_DB = "postgres"
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+@dataclass
+class StartReport:
+    already_running: bool
+    initialized: bool
+    seconds: float
+    migrated: migrations.MigrateResult | None = None
+
+
+class Stack:
+    def __init__(
+        self, project: Project, *, state_dir: Path | None = None, port: int | None = None, fast: bool = False
+    ) -> None:
+        self.project = project
+        self.state_dir = state_dir or state_root() / project.project_id
+        self.server = PostgresServer(self.state_dir, major=project.major_version, fast=fast)
+        self._port = port
+
+    # ------------------------------------------------------------------ addresses
+
+    @property
+    def port(self) -> int:
+        return self.server.running_port() or self._port or self.project.db_port
+
+    def url(self, role: str = "postgres", dbname: str = MAIN_DB) -> str:
+        return make_url(role, LOCAL_PASSWORD, "127.0.0.1", self.port, dbname)
+
+    def admin_url(self, dbname: str = MAIN_DB) -> str:
+        return self.url(BOOTSTRAP_SUPERUSER, dbname)
+
+    def target(self, dbname: str = MAIN_DB) -> Target:
+        return Target(self.url("postgres", dbname), local_stack=True)
+
+    @property
+    def running(self) -> bool:
+        return self.server.running_port() is not None
+
+    @property
+    def _ready_marker(self) -> Path:
+        return self.state_dir / "ready.json"
+
+    def keys(self) -> dict[str, str]:
+        return local_api_keys(self.project.auth.jwt_secret)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, *, migrate: bool = True, seed: bool = True, echo: Echo = _noop) -> StartReport:
+        began = time.monotonic()
+        if self.running and self._ready_marker.exists():
+            return StartReport(already_running=True, initialized=False, seconds=0.0)
+        initialized = False
+        if not self.server.initialized:
+            echo(f"initialising a PostgreSQL {self.project.major_version} cluster in {self.server.data_dir}")
+            self.server.init()
+            initialized = True
+        if not self.running:
+            echo(f"starting PostgreSQL on 127.0.0.1:{self._port or self.project.db_port}")
+            self.server.start(self._port or self.project.db_port)
+        self.server.wait_ready(self.port)
+        report = StartReport(already_running=False, initialized=initialized, seconds=0.0)
+        if not self._ready_marker.exists():
+            report.migrated = self.prepare_database(MAIN_DB, migrate=migrate, seed=seed, echo=echo)
+            self._ready_marker.write_text(json.dumps({"prepared_at": time.time()}))
+        report.seconds = time.monotonic() - began
+        return report
+
+    def prepare_database(
+        self, dbname: str, *, migrate: bool = True, seed: bool = True, echo: Echo = _noop
+    ) -> migrations.MigrateResult | None:
+        echo(f"installing the Supabase shim in {dbname}")
+        self.install_shim(dbname)
+        result = None
+        if migrate:
+            echo(f"applying migrations to {dbname}")
+            result = migrations.migrate(self.project, self.target(dbname), echo=echo)
+        if seed:
+            self.seed(dbname, echo=echo)
+        return result
+
+    def install_shim(self, dbname: str) -> None:
+        with connection(self.admin_url(dbname)) as conn:
+            shim.install(conn)
+
+    def seed(self, dbname: str = MAIN_DB, echo: Echo = _noop) -> None:
+        files = [p for p in self.project.seed_files if p.exists()]
+        if not files:
+            return
+        with connection(self.url("postgres", dbname)) as conn, conn.transaction():
+            for path in files:
+                echo(f"loading seed {path.relative_to(self.project.root)}")
+                execute_file(conn, read_sql(path), path.relative_to(self.project.root).as_posix())
+
+    def stop(self) -> bool:
+        return self.server.stop()
+
+    def destroy(self) -> None:
+        self.server.destroy()
+
+    def reset(self, *, seed: bool = True, echo: Echo = _noop) -> migrations.MigrateResult | None:
+        """Recreate the main database and apply shim, migrations and seed (like `supabase db reset`)."""
+        if not self.running:
+            raise Kwq8Error("the local stack is not running", hint="kwq8 stack start", exit_code=2)
+        echo(f"recreating database {MAIN_DB}")
+        self._ready_marker.unlink(missing_ok=True)
+        self.drop_database(MAIN_DB)
+        self.create_database(MAIN_DB)
+        result = self.prepare_database(MAIN_DB, seed=seed, echo=echo)
+        self._ready_marker.write_text(json.dumps({"prepared_at": time.time()}))
+        return result
+
+    # ------------------------------------------------------------------ databases
+
+    def create_database(self, name: str, template: str | None = None) -> None:
+        with connection(self.admin_url("template1"), autocommit=True) as conn:
+            stmt = sql.SQL("create database {}").format(sql.Identifier(name))
+            if template:
+                stmt = sql.SQL("{} template {}").format(stmt, sql.Identifier(template))
+            conn.execute(stmt)
+
+    def drop_database(self, name: str) -> None:
+        with connection(self.admin_url("template1"), autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+    # ------------------------------------------------------------------ status
+
+    def status(self) -> dict[str, Any]:
+        running_port = self.server.running_port()
+        info: dict[str, Any] = {
+            "project_id": self.project.project_id,
+            "state_dir": str(self.state_dir),
+            "initialized": self.server.initialized,
+            "running": running_port is not None,
+            "port": running_port or self._port or self.project.db_port,
+        }
+        if running_port is None:
+            return info
+        info["db_url"] = self.url()
+        info["api_keys"] = self.keys()
+        info["ready"] = self._ready_marker.exists()
+        try:
+            st = migrations.status(self.project, self.target())
+            info["revision"] = st.current
+            info["pending_revisions"] = [r.revision for r in st.pending]
+            info["changed_repeatables"] = [r.rel for r in st.repeatables]
+            with connection(self.url()) as conn:
+                row = conn.execute("select version(), pg_database_size(current_database())").fetchone()
+                assert row is not None
+                info["server_version"] = row[0].split(",")[0]
+                info["database_size_bytes"] = int(row[1])
+        except Kwq8Error as exc:
+            info["error"] = exc.message
+        return info
