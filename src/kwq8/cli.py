@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -28,7 +27,10 @@ db_app = typer.Typer(no_args_is_help=True, help="Migrate, inspect and lint a dat
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 
-Port = Annotated[int | None, typer.Option("--port", help="Database port (default: [db] port in supabase/config.toml).")]
+Port = Annotated[
+    int | None,
+    typer.Option("--port", help="Database port (default: [db] port in supabase/config.toml)."),
+]
 
 
 # --------------------------------------------------------------------------- stack
@@ -38,8 +40,17 @@ def _status_table(info: dict[str, object]) -> Table:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    for key in ("project_id", "running", "port", "db_url", "server_version", "revision",
-                "pending_revisions", "changed_repeatables", "state_dir"):
+    for key in (
+        "project_id",
+        "running",
+        "port",
+        "db_url",
+        "server_version",
+        "revision",
+        "pending_revisions",
+        "changed_repeatables",
+        "state_dir",
+    ):
         if key in info:
             table.add_row(key, str(info[key]))
     keys = info.get("api_keys")
@@ -50,8 +61,11 @@ def _status_table(info: dict[str, object]) -> Table:
 
 
 @stack_app.command("start")
-def stack_start(port: Port = None, no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
-                json_out: JsonOut = False) -> None:
+def stack_start(
+    port: Port = None,
+    no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
+    json_out: JsonOut = False,
+) -> None:
     """Start PostgreSQL with the Supabase shim, migrated and seeded. A second start only reports."""
     stack = Stack(find_project(), port=port)
     report = stack.start(seed=not no_seed, echo=echo)
@@ -111,23 +125,46 @@ def stack_destroy(yes: Yes = False) -> None:
 
 
 LockTimeout = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another migration.")]
+DdlLockTimeout = Annotated[
+    str,
+    typer.Option(
+        "--ddl-lock-timeout",
+        help="lock_timeout for the migration's statements, so DDL never queues behind long transactions.",
+    ),
+]
 
 
 @db_app.command("migrate")
-def db_migrate(db_url: DbUrl = None, yes: Yes = False, lock_timeout: LockTimeout = 60.0,
-               reapply_all: Annotated[bool, typer.Option("--reapply-all", help="Re-apply every function and policy file.")] = False,
-               json_out: JsonOut = False) -> None:
+def db_migrate(
+    db_url: DbUrl = None,
+    yes: Yes = False,
+    lock_timeout: LockTimeout = 60.0,
+    ddl_lock_timeout: DdlLockTimeout = "30s",
+    reapply_all: Annotated[
+        bool, typer.Option("--reapply-all", help="Re-apply every function and policy file.")
+    ] = False,
+    json_out: JsonOut = False,
+) -> None:
     """Apply pending revisions and changed function/policy files, atomically."""
     project, target = resolve(db_url, mutating=True, yes=yes)
     began = time.monotonic()
-    result = migrations.migrate(project, target, lock_timeout_s=lock_timeout, reapply_all=reapply_all, echo=echo)
+    result = migrations.migrate(
+        project,
+        target,
+        lock_timeout_s=lock_timeout,
+        ddl_lock_timeout=ddl_lock_timeout,
+        reapply_all=reapply_all,
+        echo=echo,
+    )
     elapsed = time.monotonic() - began
     if json_out:
         print_json({**result.__dict__, "seconds": round(elapsed, 3)})
         return
     if result.changed:
-        err.print(f"[green]migrated[/green] {len(result.applied)} revision(s), "
-                  f"{len(result.repeatables)} repeatable file(s) in {elapsed:.2f}s")
+        err.print(
+            f"[green]migrated[/green] {len(result.applied)} revision(s), "
+            f"{len(result.repeatables)} repeatable file(s) in {elapsed:.2f}s"
+        )
     else:
         err.print("[green]up to date[/green]")
 
@@ -176,7 +213,10 @@ def db_history(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
 
 
 @db_app.command("new")
-def db_new(message: str, down: Annotated[bool, typer.Option("--down", help="Also create a .down.sql file.")] = False) -> None:
+def db_new(
+    message: str,
+    down: Annotated[bool, typer.Option("--down", help="Also create a .down.sql file.")] = False,
+) -> None:
     """Create the next revision and its SQL file."""
     project = find_project()
     for path in migrations.new_revision(project, message, with_down=down):
@@ -184,8 +224,12 @@ def db_new(message: str, down: Annotated[bool, typer.Option("--down", help="Also
 
 
 @db_app.command("downgrade")
-def db_downgrade(target_revision: Annotated[str, typer.Argument(metavar="REVISION", help="Revision id, -N or base.")],
-                 db_url: DbUrl = None, yes: Yes = False, lock_timeout: LockTimeout = 60.0) -> None:
+def db_downgrade(
+    target_revision: Annotated[str, typer.Argument(metavar="REVISION", help="Revision id, -N or base.")],
+    db_url: DbUrl = None,
+    yes: Yes = False,
+    lock_timeout: LockTimeout = 60.0,
+) -> None:
     """Undo revisions down to REVISION, when every one of them has a .down.sql file."""
     project, target = resolve(db_url, mutating=True, yes=yes)
     undone = migrations.downgrade(project, target, target_revision, lock_timeout_s=lock_timeout, echo=echo)
@@ -193,9 +237,11 @@ def db_downgrade(target_revision: Annotated[str, typer.Argument(metavar="REVISIO
 
 
 @db_app.command("lint")
-def db_lint(db_url: DbUrl = None,
-            no_db: Annotated[bool, typer.Option("--no-db", help="Skip plpgsql_check (needs a migrated database).")] = False,
-            json_out: JsonOut = False) -> None:
+def db_lint(
+    db_url: DbUrl = None,
+    no_db: Annotated[bool, typer.Option("--no-db", help="Skip plpgsql_check (needs a migrated database).")] = False,
+    json_out: JsonOut = False,
+) -> None:
     """sqlfluff over sql/, functions/, policies/; squawk over sql/; plpgsql_check over the database."""
     from kwq8 import lint
 
@@ -228,7 +274,12 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="kwq8")
     except Kwq8Error as exc:
-        err.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False, soft_wrap=True, markup=True)
+        err.print(
+            f"[bold red]error:[/bold red] {exc.message}",
+            highlight=False,
+            soft_wrap=True,
+            markup=True,
+        )
         if exc.hint:
             err.print(f"hint: {exc.hint}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)

@@ -113,9 +113,7 @@ def declared_objects(text: str) -> list[dict[str, str]]:
         objects.append({"type": "function", "schema": schema, "name": name})
     for match in _POLICY_DECL.finditer(text):
         schema, table = _split_name(match.group(2))
-        objects.append(
-            {"type": "policy", "schema": schema, "table": table, "name": match.group(1).strip('"')}
-        )
+        objects.append({"type": "policy", "schema": schema, "table": table, "name": match.group(1).strip('"')})
     unique = {json.dumps(o, sort_keys=True): o for o in objects}
     return list(unique.values())
 
@@ -245,10 +243,16 @@ def _failure(exc: psycopg.Error, text: str, rel: str, offset_line: int = 1) -> M
     diag = exc.diag
     position = int(diag.statement_position) if diag.statement_position else None
     line = line_of(text, position)
-    where = f"{rel}:{line + offset_line - 1}" if line else rel
+    where = f"{rel}:{(line or 1) + offset_line - 1}"
     message = diag.message_primary or str(exc).strip()
     hint_parts = [
-        p for p in (diag.message_detail, diag.message_hint, diag.context and f"context: {diag.context}") if p
+        p
+        for p in (
+            diag.message_detail,
+            diag.message_hint,
+            diag.context and f"context: {diag.context}",
+        )
+        if p
     ]
     return MigrationFailed(
         f"{where}: {diag.sqlstate or 'ERROR'}: {message}",
@@ -257,22 +261,23 @@ def _failure(exc: psycopg.Error, text: str, rel: str, offset_line: int = 1) -> M
 
 
 def execute_file(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
-    """Run a whole file in one simple-protocol call: `%`, `:name` and dollar quotes reach Postgres as written."""
-    try:
-        with conn.cursor() as cur:
-            cur.execute(text.encode())
-    except psycopg.Error as exc:
-        raise _failure(exc, text, rel) from exc
+    """Run a file statement by statement in the current transaction.
 
-
-def execute_statements(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
-    """Run statements one at a time, each outside any transaction block."""
+    Each statement goes over the simple-query protocol with no parameters, so `%`, `:name` and
+    dollar-quoted bodies reach Postgres exactly as written, and a failure can name its line
+    even when Postgres reports no position (DROP of a missing table, say).
+    """
     for line, statement in split_statements(text):
         try:
             with conn.cursor() as cur:
                 cur.execute(statement.encode())
         except psycopg.Error as exc:
             raise _failure(exc, statement, rel, offset_line=line) from exc
+
+
+def execute_statements(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
+    """Run statements one at a time in autocommit mode, each outside any transaction block."""
+    execute_file(conn, text, rel)
 
 
 # --------------------------------------------------------------------------- reading state
@@ -358,7 +363,9 @@ def _pending(project: Project, scripts: ScriptDirectory, current: str | None) ->
     return [revision_info(project, s) for s in reversed(revs)]
 
 
-def _recorded_repeatables(raw: psycopg.Connection[Any]) -> dict[str, tuple[str, list[dict[str, str]]]]:
+def _recorded_repeatables(
+    raw: psycopg.Connection[Any],
+) -> dict[str, tuple[str, list[dict[str, str]]]]:
     exists = raw.execute("select to_regclass(%s) is not null", (f"{META_SCHEMA}.repeatables",)).fetchone()
     if not exists or not exists[0]:
         return {}
@@ -367,7 +374,9 @@ def _recorded_repeatables(raw: psycopg.Connection[Any]) -> dict[str, tuple[str, 
 
 
 def _repeatable_changes(
-    project: Project, recorded: dict[str, tuple[str, list[dict[str, str]]]], reapply_all: bool = False
+    project: Project,
+    recorded: dict[str, tuple[str, list[dict[str, str]]]],
+    reapply_all: bool = False,
 ) -> tuple[list[RepeatableFile], list[str]]:
     files = repeatable_files(project)
     on_disk = {f.rel for f in files}
@@ -395,11 +404,10 @@ def status(project: Project, target: Target) -> MigrationStatus:
         recorded = _recorded_repeatables(raw)
         conn.rollback()
     changed, deleted = _repeatable_changes(project, recorded)
-    changes = [
-        RepeatableChange(f.rel, f.kind, "changed" if f.rel in recorded else "new") for f in changed
+    changes = [RepeatableChange(f.rel, f.kind, "changed" if f.rel in recorded else "new") for f in changed]
+    changes += [
+        RepeatableChange(rel, "function" if rel.startswith("functions/") else "policy", "deleted") for rel in deleted
     ]
-    changes += [RepeatableChange(rel, "function" if rel.startswith("functions/") else "policy", "deleted")
-                for rel in deleted]
     return MigrationStatus(current, scripts.get_current_head(), pending, changes)
 
 
@@ -468,8 +476,7 @@ def _object_exists(raw: psycopg.Connection[Any], obj: dict[str, str]) -> bool:
         ).fetchone()
     else:
         row = raw.execute(
-            "select exists (select from pg_policies where schemaname = %s and tablename = %s "
-            "and policyname = %s)",
+            "select exists (select from pg_policies where schemaname = %s and tablename = %s and policyname = %s)",
             (obj["schema"], obj["table"], obj["name"]),
         ).fetchone()
     return bool(row and row[0])
@@ -482,7 +489,12 @@ def _describe(obj: dict[str, str]) -> str:
 
 
 def apply_repeatables(
-    project: Project, raw: psycopg.Connection[Any], *, reapply_all: bool, echo: Echo, result: MigrateResult
+    project: Project,
+    raw: psycopg.Connection[Any],
+    *,
+    reapply_all: bool,
+    echo: Echo,
+    result: MigrateResult,
 ) -> None:
     recorded = _recorded_repeatables(raw)
     changed, deleted = _repeatable_changes(project, recorded, reapply_all)
@@ -490,8 +502,7 @@ def apply_repeatables(
         alive = [o for o in recorded[rel][1] if _object_exists(raw, o)]
         if alive:
             raise Kwq8Error(
-                f"{rel} was deleted, but what it created still exists: "
-                + ", ".join(_describe(o) for o in alive),
+                f"{rel} was deleted, but what it created still exists: " + ", ".join(_describe(o) for o in alive),
                 hint="drop those objects in a versioned migration (`kwq8 db new`), or restore the file; "
                 "nothing was changed",
             )
@@ -507,8 +518,7 @@ def apply_repeatables(
             (f.rel, f.kind, f.sha256, json.dumps(f.objects)),
         )
         raw.execute(
-            f"insert into {META_SCHEMA}.migration_log (kind, name, file, sha256) "
-            "values ('repeatable', %s, %s, %s)",
+            f"insert into {META_SCHEMA}.migration_log (kind, name, file, sha256) values ('repeatable', %s, %s, %s)",
             (f.kind, f.rel, f.sha256),
         )
         result.repeatables.append(f.rel)
@@ -524,6 +534,8 @@ def migrate(
     echo: Echo = _noop,
 ) -> MigrateResult:
     """Apply every pending revision and changed repeatable file; all or nothing (see module doc)."""
+    if not re.fullmatch(r"\d+(ms|s|min)?", ddl_lock_timeout):
+        raise Kwq8Error(f"invalid --ddl-lock-timeout {ddl_lock_timeout!r}", hint="use e.g. 30s, 500ms or 2min")
     scripts = script_directory(project)
     result = MigrateResult()
     engine = _engine(target)
@@ -601,15 +613,15 @@ def history(target: Target) -> list[dict[str, Any]]:
         if not exists or not exists[0]:
             return []
         rows = raw.execute(
-            f"select id, kind, name, file, sha256, applied_at, applied_by from {META_SCHEMA}.migration_log "
-            "order by id"
+            f"select id, kind, name, file, sha256, applied_at, applied_by from {META_SCHEMA}.migration_log order by id"
         ).fetchall()
     keys = ("id", "kind", "name", "file", "sha256", "applied_at", "applied_by")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
-def downgrade(project: Project, target: Target, to: str, *, lock_timeout_s: float = 60.0,
-              echo: Echo = _noop) -> list[str]:
+def downgrade(
+    project: Project, target: Target, to: str, *, lock_timeout_s: float = 60.0, echo: Echo = _noop
+) -> list[str]:
     """Undo revisions down to `to` (a revision id, `base`, or -N) if every one has down files."""
     scripts = script_directory(project)
     engine = _engine(target)
@@ -628,8 +640,7 @@ def downgrade(project: Project, target: Target, to: str, *, lock_timeout_s: floa
         if missing:
             raise Kwq8Error(
                 f"revision(s) {', '.join(missing)} have no .down.sql file, so they cannot be undone",
-                hint="write the down file(s) next to the revision's SQL, or restore from a backup; "
-                "nothing was changed",
+                hint="write the down file(s) next to the revision's SQL, or restore from a backup; nothing was changed",
             )
         if any(i.no_transaction for i in infos):
             raise Kwq8Error("downgrading across a no-transaction revision is not supported; undo it by hand")
@@ -685,7 +696,7 @@ def slugify(message: str) -> str:
 
 def new_revision(project: Project, message: str, *, with_down: bool = False) -> list[Path]:
     if not message.strip():
-        raise Kwq8Error("a revision needs a message, e.g. kwq8 db new \"add bookings\"")
+        raise Kwq8Error('a revision needs a message, e.g. kwq8 db new "add bookings"')
     scripts = script_directory(project)
     head = scripts.get_current_head()
     numbers = [int(s.revision) for s in scripts.walk_revisions() if s.revision.isdigit()]
@@ -701,9 +712,7 @@ def new_revision(project: Project, message: str, *, with_down: bool = False) -> 
     sql_path.parent.mkdir(parents=True, exist_ok=True)
     doc = message.strip().replace('"""', "'''")
     version_path.write_text(
-        _REVISION_TEMPLATE.format(
-            message=doc, revision=revision, down_revision=repr(head), sql_file=sql_file
-        )
+        _REVISION_TEMPLATE.format(message=doc, revision=revision, down_revision=repr(head), sql_file=sql_file)
     )
     sql_path.write_text(f"-- {revision}: {message.strip()}\n")
     created = [version_path, sql_path]

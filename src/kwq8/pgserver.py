@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
@@ -40,15 +41,26 @@ def find_bindir(major: int) -> Path:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
-    for bindir in candidates:
+    seen = []
+    for bindir in dict.fromkeys(candidates):
         if (bindir / "pg_ctl").is_file() and (bindir / "initdb").is_file():
-            return bindir
+            version = _major_of(bindir)
+            if version == major:
+                return bindir
+            seen.append(f"{version} in {bindir}")
+    found = f" (found PostgreSQL {', '.join(seen)})" if seen else ""
     raise Kwq8Error(
-        f"PostgreSQL {major} server binaries (pg_ctl, initdb) were not found",
+        f"PostgreSQL {major} server binaries (pg_ctl, initdb) were not found{found}",
         hint=f"install them with `apt-get install postgresql-{major}` (Debian/Ubuntu), "
         "or run scripts/install, which installs everything the project needs",
         exit_code=2,
     )
+
+
+def _major_of(bindir: Path) -> int | None:
+    out = subprocess.run([str(bindir / "pg_ctl"), "--version"], capture_output=True, text=True)
+    match = re.search(r"(\d+)(?:\.\d+)?", out.stdout)
+    return int(match.group(1)) if match else None
 
 
 def pkglibdir(bindir: Path) -> Path | None:
@@ -106,7 +118,11 @@ class RunAs:
         return self.uid != os.geteuid()
 
     def run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LC_ALL": "C.UTF-8",
+            "LANG": "C.UTF-8",
+        }
         extra: dict[str, object] = {}
         if self.is_other:
             extra = {"user": self.uid, "group": self.gid, "extra_groups": []}
@@ -167,6 +183,7 @@ class PostgresServer:
         return int(lines[3])
 
     def init(self) -> None:
+        initdb = self._tool("initdb")  # fails with install advice before anything is created
         self.state_dir.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(PermissionError):
             os.chmod(self.state_dir.parent, 0o1777)
@@ -180,13 +197,17 @@ class PostgresServer:
                 os.chown(pwfile, self.run_as.uid, self.run_as.gid)
             result = self.run_as.run(
                 [
-                    self._tool("initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", BOOTSTRAP_SUPERUSER,
-                    "--pwfile", str(pwfile),
+                    initdb,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    BOOTSTRAP_SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
                     "--auth-local=scram-sha-256",
                     "--auth-host=scram-sha-256",
-                    "-E", "UTF8",
+                    "-E",
+                    "UTF8",
                     "--locale=C.UTF-8",
                     "--no-instructions",
                 ]
@@ -234,11 +255,17 @@ class PostgresServer:
             )
         result = self.run_as.run(
             [
-                self._tool("pg_ctl"), "start",
-                "-D", str(self.data_dir),
-                "-l", str(self.log_file),
-                "-o", f"-p {port}",
-                "-w", "-t", "60",
+                self._tool("pg_ctl"),
+                "start",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-o",
+                f"-p {port}",
+                "-w",
+                "-t",
+                "60",
             ]
         )
         if result.returncode != 0:
@@ -267,9 +294,7 @@ class PostgresServer:
     def wait_ready(self, port: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = self.run_as.run(
-                [self._tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"]
-            )
+            result = self.run_as.run([self._tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"])
             if result.returncode == 0:
                 return
             time.sleep(0.1)

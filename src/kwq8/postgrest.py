@@ -69,17 +69,44 @@ class Identity:
 
 def http_status(sqlstate: str, authenticated: bool) -> int:
     """PostgREST's SQLSTATE -> HTTP status table."""
-    exact = {"23503": 409, "23505": 409, "25006": 405, "53400": 500, "P0001": 400,
-             "42883": 404, "42P01": 404, "42P17": 500}
+    exact = {
+        "23503": 409,
+        "23505": 409,
+        "25006": 405,
+        "53400": 500,
+        "P0001": 400,
+        "42883": 404,
+        "42P01": 404,
+        "42P17": 500,
+    }
     if sqlstate in exact:
         return exact[sqlstate]
     if sqlstate == "42501":
         return 403 if authenticated else 401
     if sqlstate.startswith("PT") and sqlstate[2:].isdigit():
         return int(sqlstate[2:])
-    prefixes = {"08": 503, "09": 500, "0L": 403, "0P": 403, "25": 500, "28": 403, "2D": 500,
-                "38": 500, "39": 500, "3B": 500, "40": 500, "53": 503, "54": 500, "55": 500,
-                "57": 500, "58": 500, "F0": 500, "HV": 500, "P0": 500, "XX": 500}
+    prefixes = {
+        "08": 503,
+        "09": 500,
+        "0L": 403,
+        "0P": 403,
+        "25": 500,
+        "28": 403,
+        "2D": 500,
+        "38": 500,
+        "39": 500,
+        "3B": 500,
+        "40": 500,
+        "53": 503,
+        "54": 500,
+        "55": 500,
+        "57": 500,
+        "58": 500,
+        "F0": 500,
+        "HV": 500,
+        "P0": 500,
+        "XX": 500,
+    }
     return prefixes.get(sqlstate[:2], 400)
 
 
@@ -100,7 +127,12 @@ class ApiError(Exception):
 
     @property
     def body(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "details": self.details, "hint": self.hint}
+        return {
+            "code": self.code,
+            "message": self.message,
+            "details": self.details,
+            "hint": self.hint,
+        }
 
     @classmethod
     def from_pg(cls, exc: psycopg.Error, *, authenticated: bool) -> ApiError:
@@ -120,8 +152,13 @@ class ApiError(Exception):
                     sqlstate=sqlstate,
                 )
             except (ValueError, KeyError, TypeError):
-                return cls(500, "PGRST121", "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
-                           details=diag.message_primary, sqlstate=sqlstate)
+                return cls(
+                    500,
+                    "PGRST121",
+                    "Could not parse JSON in the RAISE SQLSTATE 'PGRST' error",
+                    details=diag.message_primary,
+                    sqlstate=sqlstate,
+                )
         return cls(
             status=http_status(sqlstate, authenticated),
             code=sqlstate,
@@ -151,15 +188,21 @@ class Api:
     (the fast rolled-back test mode); otherwise each request is its own transaction.
     """
 
-    def __init__(self, conn: psycopg.Connection[Any], *, schemas: tuple[str, ...] = ("public",),
-                 extra_search_path: tuple[str, ...] = ("public", "extensions"), nested: bool = False) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        *,
+        schemas: tuple[str, ...] = ("public",),
+        extra_search_path: tuple[str, ...] = ("public", "extensions"),
+        nested: bool = False,
+    ) -> None:
         self.conn = conn
         self.schemas = schemas
         self.extra_search_path = extra_search_path
         self.nested = nested
         self._functions: dict[tuple[str, str], list[_Function]] = {}
         self._role_settings: dict[str, list[tuple[str, str]]] = {}
-        self._pre_request: str | None | bool = False
+        self._pre_request: str | bool | None = False
         self._lock = threading.Lock()
         set_json_loads(_loads, conn)
 
@@ -169,7 +212,8 @@ class Api:
         if role not in self._role_settings:
             rows = self.conn.execute(
                 "select unnest(setconfig) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole "
-                "where r.rolname = %s and s.setdatabase = 0", (role,)
+                "where r.rolname = %s and s.setdatabase = 0",
+                (role,),
             ).fetchall()
             pairs = [tuple(r[0].split("=", 1)) for r in rows]
             self._role_settings[role] = [(k, v) for k, v in pairs if k in ("statement_timeout", "lock_timeout")]
@@ -206,21 +250,37 @@ class Api:
             ).fetchall()
             found = []
             for names, modes, types, nargs, ndefaults, volatility, retset, void in rows:
-                in_names = [n for n, m in zip(names or [], modes or ["i"] * nargs, strict=False)
-                            if m in ("i", "b", "v")]
-                found.append(_Function(schema, name, tuple(in_names), tuple(types), nargs - ndefaults,
-                                       volatility == "v", retset, void))
+                in_names = [
+                    n for n, m in zip(names or [], modes or ["i"] * nargs, strict=False) if m in ("i", "b", "v")
+                ]
+                found.append(
+                    _Function(
+                        schema,
+                        name,
+                        tuple(in_names),
+                        tuple(types),
+                        nargs - ndefaults,
+                        volatility == "v",
+                        retset,
+                        void,
+                    )
+                )
             self._functions[key] = found
         return self._functions[key]
 
     def _resolve(self, schema: str, name: str, args: dict[str, Any]) -> _Function:
         keys = set(args)
-        matches = [f for f in self._lookup(schema, name)
-                   if keys <= set(f.arg_names) and set(f.arg_names[: f.required]) <= keys]
+        matches = [
+            f for f in self._lookup(schema, name) if keys <= set(f.arg_names) and set(f.arg_names[: f.required]) <= keys
+        ]
         if not matches:
             listed = ", ".join(sorted(keys))
-            raise ApiError(404, "PGRST202", f"Could not find the function {schema}.{name}({listed}) in the schema cache",
-                           hint="Perhaps you meant to call the function with other arguments")
+            raise ApiError(
+                404,
+                "PGRST202",
+                f"Could not find the function {schema}.{name}({listed}) in the schema cache",
+                hint="Perhaps you meant to call the function with other arguments",
+            )
         if len(matches) > 1:
             raise ApiError(300, "PGRST203", f"Could not choose the best candidate function for {schema}.{name}")
         return matches[0]
@@ -228,8 +288,15 @@ class Api:
     # ------------------------------------------------------------------ requests
 
     @contextmanager
-    def request(self, identity: Identity, *, method: str = "POST", path: str = "/",
-                headers: dict[str, str] | None = None, read_only: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+    def request(
+        self,
+        identity: Identity,
+        *,
+        method: str = "POST",
+        path: str = "/",
+        headers: dict[str, str] | None = None,
+        read_only: bool = False,
+    ) -> Iterator[psycopg.Cursor[Any]]:
         """One request: a transaction (or savepoint) with the role, claims and request settings set."""
         claims = dict(identity.claims or {})
         claims.setdefault("role", identity.role)
@@ -246,8 +313,14 @@ class Api:
                     "set_config('request.jwt.claims', %s, true), set_config('request.method', %s, true), "
                     "set_config('request.path', %s, true), set_config('request.headers', %s, true), "
                     "set_config('request.cookies', '{}', true)",
-                    (search_path, identity.role, json.dumps(claims), method, path,
-                     json.dumps({k.lower(): v for k, v in (headers or {}).items()})),
+                    (
+                        search_path,
+                        identity.role,
+                        json.dumps(claims),
+                        method,
+                        path,
+                        json.dumps({k.lower(): v for k, v in (headers or {}).items()}),
+                    ),
                 )
                 for key, value in settings:
                     cur.execute("select set_config(%s, %s, true)", (key, value))
@@ -260,8 +333,14 @@ class Api:
         except psycopg.Error as exc:
             raise ApiError.from_pg(exc, authenticated=identity.authenticated) from exc
 
-    def rpc(self, function: str, args: dict[str, Any] | None = None, *, as_: Identity,
-            headers: dict[str, str] | None = None) -> Any:
+    def rpc(
+        self,
+        function: str,
+        args: dict[str, Any] | None = None,
+        *,
+        as_: Identity,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
         """POST /rpc/<function> with a JSON body: returns the parsed JSON result (None for void)."""
         schema, _, name = function.rpartition(".")
         schema = schema or self.schemas[0]
@@ -279,19 +358,21 @@ class Api:
         if args:
             columns = sql.SQL(", ").join(
                 sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                for n, t in zip(fn.arg_names, fn.arg_types, strict=False) if n in args
+                for n, t in zip(fn.arg_names, fn.arg_types, strict=False)
+                if n in args
             )
             source = sql.SQL(" from json_to_record(%s::json) as _({})").format(columns)
             if fn.returns_set:
-                select = sql.SQL("select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) from json_to_record(%s::json) "
-                                 "as _({}), lateral {} r").format(columns, call)
+                select = sql.SQL(
+                    "select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) from json_to_record(%s::json) "
+                    "as _({}), lateral {} r"
+                ).format(columns, call)
             else:
                 select = select + source
             params: tuple[Any, ...] = (json.dumps(args, default=str),)
         else:
             params = ()
-        with self.request(as_, path=f"/rpc/{name}", headers=headers,
-                          read_only=not fn.volatile) as cur:
+        with self.request(as_, path=f"/rpc/{name}", headers=headers, read_only=not fn.volatile) as cur:
             cur.execute(select, params or None)
             row = cur.fetchone()
         if fn.returns_void:

@@ -32,14 +32,18 @@ def line_of(text: str, position: int | None) -> int | None:
 
 
 def split_statements(text: str) -> list[tuple[int, str]]:
-    """Split SQL into statements on top-level semicolons, aware of quotes, comments and dollar quotes.
+    """Split SQL into statements on top-level semicolons.
 
-    Returns (1-based start line, statement) pairs, without empty or comment-only statements.
+    Aware of comments, quoted identifiers, string literals (including E'' escapes), dollar
+    quotes and SQL-standard `BEGIN ATOMIC ... END` function bodies. Returns (1-based start line,
+    statement) pairs, without empty or comment-only statements.
     """
     statements: list[tuple[int, str]] = []
     start = 0
     i = 0
     n = len(text)
+    atomic_depth = 0  # > 0 inside BEGIN ATOMIC: nested CASE/BEGIN ... END pairs
+    previous_word = ""
     while i < n:
         ch = text[i]
         if ch == "-" and text.startswith("--", i):
@@ -55,8 +59,12 @@ def split_statements(text: str) -> list[tuple[int, str]]:
                 else:
                     i += 1
         elif ch in ("'", '"'):
+            escapes = ch == "'" and i > 0 and text[i - 1] in "eE" and (i < 2 or not _is_word(text[i - 2]))
             i += 1
             while i < n:
+                if escapes and text[i] == "\\":
+                    i += 2
+                    continue
                 if text[i] == ch:
                     if i + 1 < n and text[i + 1] == ch:
                         i += 2
@@ -66,20 +74,38 @@ def split_statements(text: str) -> list[tuple[int, str]]:
             i += 1
         elif ch == "$":
             match = _DOLLAR_TAG.match(text, i)
-            if match and not (i > 0 and (text[i - 1].isalnum() or text[i - 1] == "_")):
+            if match and not (i > 0 and _is_word(text[i - 1])):
                 tag = match.group(0)
                 end = text.find(tag, match.end())
                 i = n if end == -1 else end + len(tag)
             else:
                 i += 1
-        elif ch == ";":
+        elif _is_word(ch) and not (i > 0 and _is_word(text[i - 1])):
+            j = i
+            while j < n and (_is_word(text[j]) or text[j] == "$"):
+                j += 1
+            word = text[i:j].lower()
+            if word == "atomic" and previous_word == "begin" and atomic_depth == 0:
+                atomic_depth = 1
+            elif atomic_depth and word in ("case", "begin"):
+                atomic_depth += 1
+            elif atomic_depth and word == "end":
+                atomic_depth -= 1
+            previous_word = word
+            i = j
+        elif ch == ";" and not atomic_depth:
             _append(statements, text, start, i)
             start = i + 1
+            previous_word = ""
             i += 1
         else:
             i += 1
     _append(statements, text, start, n)
     return statements
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
 
 
 def _append(out: list[tuple[int, str]], text: str, start: int, end: int) -> None:

@@ -38,7 +38,12 @@ class StartReport:
 
 class Stack:
     def __init__(
-        self, project: Project, *, state_dir: Path | None = None, port: int | None = None, fast: bool = False
+        self,
+        project: Project,
+        *,
+        state_dir: Path | None = None,
+        port: int | None = None,
+        fast: bool = False,
     ) -> None:
         self.project = project
         self.state_dir = state_dir or state_root() / project.project_id

@@ -20,13 +20,21 @@ class TestDatabase:
 
     In the default mode every request is its own committed transaction, over connections as
     `authenticator` like PostgREST's. In `nested` mode (the `kwq8_tx` fixture) everything runs
-    in one transaction on one connection, rolled back when the test ends; requests are savepoints.
+    in one transaction on one `postgres` connection, rolled back when the test ends; requests are
+    savepoints. Because that session belongs to `postgres`, a request could `set role postgres`
+    back: test privilege escalation with `kwq8_db`, never with `kwq8_tx`.
     """
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, port: int, name: str, *, schemas: tuple[str, ...] = ("public",),
-                 nested_conn: psycopg.Connection[Any] | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        name: str,
+        *,
+        schemas: tuple[str, ...] = ("public",),
+        nested_conn: psycopg.Connection[Any] | None = None,
+    ) -> None:
         self.port = port
         self.name = name
         self.schemas = schemas
@@ -92,16 +100,26 @@ class TestDatabase:
             self._admin_conn = self.connect("postgres", autocommit=True)
         return self._admin_conn
 
-    def create_user(self, email: str | None = None, *, user_id: str | None = None,
-                    user_meta: dict[str, Any] | None = None, app_meta: dict[str, Any] | None = None) -> Identity:
+    def create_user(
+        self,
+        email: str | None = None,
+        *,
+        user_id: str | None = None,
+        user_meta: dict[str, Any] | None = None,
+        app_meta: dict[str, Any] | None = None,
+    ) -> Identity:
         """Insert an auth user as Supabase Auth would on sign-up, and return its identity."""
         uid = user_id or str(uuid.uuid4())
         email = email or f"{uid[:8]}@example.test"
         self.sql(
             "insert into auth.users (id, email, aud, role, raw_user_meta_data, raw_app_meta_data, "
             "email_confirmed_at) values (%s, %s, 'authenticated', 'authenticated', %s, %s, now())",
-            (uid, email, psycopg.types.json.Jsonb(user_meta or {}),
-             psycopg.types.json.Jsonb(app_meta or {"provider": "email", "providers": ["email"]})),
+            (
+                uid,
+                email,
+                psycopg.types.json.Jsonb(user_meta or {}),
+                psycopg.types.json.Jsonb(app_meta or {"provider": "email", "providers": ["email"]}),
+            ),
         )
         return Identity.user(uid, email)
 

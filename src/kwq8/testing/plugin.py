@@ -31,7 +31,11 @@ SHARED_DB = "kwq8_shared"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("kwq8")
-    group.addoption("--kwq8-keep", action="store_true", help="keep the test cluster after the run (for debugging)")
+    group.addoption(
+        "--kwq8-keep",
+        action="store_true",
+        help="keep the test cluster after the run (for debugging)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -58,9 +62,15 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
 
 
 def _janitor(stack: Stack, name: str) -> DatabaseJanitor:
-    return DatabaseJanitor(user=BOOTSTRAP_SUPERUSER, password=LOCAL_PASSWORD, host="127.0.0.1",
-                           port=stack.port, dbname=name, template_dbname=TEMPLATE_DB,
-                           maintenance_dbname="template1")
+    return DatabaseJanitor(
+        user=BOOTSTRAP_SUPERUSER,
+        password=LOCAL_PASSWORD,
+        host="127.0.0.1",
+        port=stack.port,
+        dbname=name,
+        template_dbname=TEMPLATE_DB,
+        maintenance_dbname="template1",
+    )
 
 
 @pytest.fixture
@@ -82,8 +92,12 @@ def kwq8_tx(kwq8_stack: Stack) -> Iterator[TestDatabase]:
     conn = probe.connect("postgres", autocommit=True)
     try:
         with conn.transaction(force_rollback=True):
-            db = TestDatabase(kwq8_stack.port, SHARED_DB, schemas=tuple(kwq8_stack.project.exposed_schemas),
-                              nested_conn=conn)
+            db = TestDatabase(
+                kwq8_stack.port,
+                SHARED_DB,
+                schemas=tuple(kwq8_stack.project.exposed_schemas),
+                nested_conn=conn,
+            )
             yield db
     finally:
         probe.close()

@@ -1,0 +1,132 @@
+"""Catalog guards: invariants every table and function must satisfy, checked against pg_catalog.
+
+They run in the test suite (tests/test_catalog_guards.py) against the migrated schema, so a
+future table without RLS or a function open to anon fails CI instead of reaching production.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+SYSTEM_SCHEMAS = (
+    "pg_catalog",
+    "information_schema",
+    "pg_toast",
+    "auth",
+    "storage",
+    "extensions",
+    "cron",
+    "graphql",
+    "realtime",
+    "supabase_functions",
+    "supabase_migrations",
+    "vault",
+    "pgsodium",
+    "net",
+    "kwq8_meta",
+)
+
+
+def _names(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...]) -> list[str]:
+    return [r[0] for r in conn.execute(query, params).fetchall()]
+
+
+def tables_without_rls(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
+    """Tables, partitioned tables and their kin in exposed schemas with row level security off."""
+    return _names(
+        conn,
+        """
+        select format('%%I.%%I', n.nspname, c.relname)
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p') and n.nspname = any(%s) and not c.relrowsecurity
+        order by 1
+    """,
+        (schemas,),
+    )
+
+
+def security_definer_without_search_path(conn: psycopg.Connection[Any]) -> list[str]:
+    """SECURITY DEFINER functions that do not pin search_path (a privilege-escalation vector)."""
+    return _names(
+        conn,
+        """
+        select p.oid::regprocedure::text
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where p.prosecdef
+          and n.nspname <> all(%s)
+          and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+          and not exists (select from unnest(coalesce(p.proconfig, '{}')) c where c like 'search_path=%%')
+        order by 1
+    """,
+        (list(SYSTEM_SCHEMAS),),
+    )
+
+
+def security_definer_in_exposed_schemas(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
+    """SECURITY DEFINER functions in a schema the Data API exposes (they belong in private schemas)."""
+    return _names(
+        conn,
+        """
+        select p.oid::regprocedure::text
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where p.prosecdef and n.nspname = any(%s)
+          and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+        order by 1
+    """,
+        (schemas,),
+    )
+
+
+def functions_executable_by(
+    conn: psycopg.Connection[Any], role: str, schemas: list[str], allow: list[str]
+) -> list[str]:
+    """Functions in `schemas` that `role` may execute, other than the allow-listed ones."""
+    found = _names(
+        conn,
+        """
+        select p.oid::regprocedure::text
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        where n.nspname = any(%s)
+          and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+          and has_function_privilege(%s, p.oid, 'execute')
+        order by 1
+    """,
+        (schemas, role),
+    )
+    allowed = set(allow)
+    return [f for f in found if f not in allowed and f.split("(")[0] not in allowed]
+
+
+def table_privileges_of(conn: psycopg.Connection[Any], role: str, schemas: list[str], allow: list[str]) -> list[str]:
+    """Tables, views and sequences in `schemas` on which `role` holds any privilege, minus the allow-list."""
+    rows = conn.execute(
+        """
+        select format('%%I.%%I', n.nspname, c.relname) as name,
+               array_remove(array[
+                   case when has_table_privilege(%s, c.oid, 'select') then 'select' end,
+                   case when has_table_privilege(%s, c.oid, 'insert') then 'insert' end,
+                   case when has_table_privilege(%s, c.oid, 'update') then 'update' end,
+                   case when has_table_privilege(%s, c.oid, 'delete') then 'delete' end,
+                   case when has_table_privilege(%s, c.oid, 'truncate') then 'truncate' end,
+                   case when has_table_privilege(%s, c.oid, 'references') then 'references' end,
+                   case when has_table_privilege(%s, c.oid, 'trigger') then 'trigger' end
+               ], null) as privs
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p', 'v', 'm', 'f') and n.nspname = any(%s)
+        order by 1
+    """,
+        (role,) * 7 + (schemas,),
+    ).fetchall()
+    allowed: dict[str, set[str]] = {}
+    for entry in allow:
+        name, _, privs = entry.partition(":")
+        allowed[name] = set(privs.split(",")) if privs else {"*"}
+    violations = []
+    for name, privs in rows:
+        permitted = allowed.get(name, set())
+        extra = [p for p in privs if "*" not in permitted and p not in permitted]
+        if extra:
+            violations.append(f"{name} ({', '.join(extra)})")
+    return violations
