@@ -101,11 +101,12 @@ def test_failed_repeatable_file_rolls_back_pending_revisions(scratch: ScratchPro
     scratch.write(
         "functions/bad.sql",
         "create or replace function public.bad() returns int\n"
-        "language sql as $$ select missing_column from public.first $$;\n",
+        "language sql as $$ select 1 $$;\n"
+        "grant execute on function public.bad(integer) to authenticated;\n",
     )
     with pytest.raises(MigrationFailed) as info:
         migrations.migrate(scratch.project, blank_db)
-    assert "functions/bad.sql" in str(info.value) and "42703" in str(info.value)
+    assert "functions/bad.sql:3" in str(info.value) and "42883" in str(info.value)
     assert not table_exists(blank_db, "public.first")
     assert migrations.status(scratch.project, blank_db).current is None
 

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from kwq8 import migrations
+from kwq8.cli_audit import register as register_audit
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
 from kwq8.config import find_project
 from kwq8.errors import Kwq8Error
@@ -26,6 +27,7 @@ stack_app = typer.Typer(no_args_is_help=True, help="Run the local Supabase-compa
 db_app = typer.Typer(no_args_is_help=True, help="Migrate, inspect and lint a database.")
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
+register_audit(db_app)
 
 Port = Annotated[
     int | None,

@@ -510,6 +510,9 @@ def apply_repeatables(
         result.removed.append(rel)
     for f in changed:
         echo(f"applying {f.rel}")
+        # Function files may call each other in any order (as pg_dump output does); policies
+        # are checked in full because they only run after every function exists.
+        raw.execute(f"set local check_function_bodies = {'off' if f.kind == 'function' else 'on'}")
         execute_file(raw, f.text, f.rel)
         raw.execute(
             f"insert into {META_SCHEMA}.repeatables (path, kind, sha256, objects, applied_at) "

@@ -204,6 +204,8 @@ class Api:
         self._role_settings: dict[str, list[tuple[str, str]]] = {}
         self._pre_request: str | bool | None = False
         self._lock = threading.Lock()
+        # Extra transaction-local settings for every request (tests freeze the clock with these).
+        self.settings: dict[str, str] = {}
         set_json_loads(_loads, conn)
 
     # ------------------------------------------------------------------ catalogue lookups
@@ -322,7 +324,7 @@ class Api:
                         json.dumps({k.lower(): v for k, v in (headers or {}).items()}),
                     ),
                 )
-                for key, value in settings:
+                for key, value in [*settings, *self.settings.items()]:
                     cur.execute("select set_config(%s, %s, true)", (key, value))
                 if pre_request:
                     cur.execute(sql.SQL("select {}()").format(sql.SQL(pre_request)))

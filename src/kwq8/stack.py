@@ -150,6 +150,14 @@ class Stack:
             if template:
                 stmt = sql.SQL("{} template {}").format(stmt, sql.Identifier(template))
             conn.execute(stmt)
+        self.configure_database(name)
+
+    def configure_database(self, name: str, *, test_clock: bool = False) -> None:
+        """Database-level settings, which CREATE DATABASE ... TEMPLATE does not copy."""
+        with connection(self.admin_url("template1"), autocommit=True) as conn:
+            conn.execute(sql.SQL("grant all on database {} to postgres").format(sql.Identifier(name)))
+            if test_clock:
+                conn.execute(sql.SQL("alter database {} set kwq8.clock_override = 'on'").format(sql.Identifier(name)))
 
     def drop_database(self, name: str) -> None:
         with connection(self.admin_url("template1"), autocommit=True) as conn:

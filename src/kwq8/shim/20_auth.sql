@@ -1,6 +1,8 @@
 -- The `auth` schema at the level application SQL relies on: auth.users and the JWT helpers,
 -- with the definitions of supabase/auth's migrations (an empty setting means "no user").
 create schema if not exists auth authorization supabase_admin;
+-- As after supabase/postgres 20211124212715_update-auth-owner: Supabase Auth owns its schema.
+alter schema auth owner to supabase_auth_admin;
 grant usage on schema auth to anon, authenticated, service_role, postgres;
 
 create table if not exists auth.users (

@@ -1,5 +1,6 @@
 -- The `storage` schema of Supabase Storage: buckets, objects (RLS on) and the path helpers.
 create schema if not exists storage authorization supabase_admin;
+alter schema storage owner to supabase_storage_admin;
 grant usage on schema storage to anon, authenticated, service_role, postgres;
 
 create table if not exists storage.buckets (

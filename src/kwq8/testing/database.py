@@ -41,6 +41,8 @@ class TestDatabase:
         self._nested = nested_conn
         self._conns: list[psycopg.Connection[Any]] = []
         self._api: Api | None = None
+        self._apis: list[Api] = []
+        self._settings: dict[str, str] = {}
 
     # ------------------------------------------------------------------ connections
 
@@ -64,8 +66,28 @@ class TestDatabase:
     def api(self) -> Api:
         """A new PostgREST-like caller on its own connection (one per thread for parallel tests)."""
         if self._nested is not None:
-            return Api(self._nested, schemas=self.schemas, nested=True)
-        return Api(self.connect("authenticator", autocommit=True), schemas=self.schemas)
+            api = Api(self._nested, schemas=self.schemas, nested=True)
+        else:
+            api = Api(self.connect("authenticator", autocommit=True), schemas=self.schemas)
+        api.settings.update(self._settings)
+        self._apis.append(api)
+        return api
+
+    def freeze_time(self, at: str | None) -> None:
+        """Set (or with None, release) the clock billing.clock() returns, for every request and
+        for `sql()`. Honoured only in test databases (kwq8.clock_override)."""
+        if at is None:
+            self._settings.pop("kwq8.frozen_now", None)
+        else:
+            self._settings["kwq8.frozen_now"] = at
+        for api in self._apis:
+            api.settings.clear()
+            api.settings.update(self._settings)
+        value = at or ""
+        if self._nested is not None:
+            self._nested.execute("select set_config('kwq8.frozen_now', %s, false)", (value,))
+        elif hasattr(self, "_admin_conn"):
+            self._admin_conn.execute("select set_config('kwq8.frozen_now', %s, false)", (value,))
 
     @property
     def default_api(self) -> Api:
@@ -98,6 +120,9 @@ class TestDatabase:
     def _admin(self) -> psycopg.Connection[Any]:
         if not hasattr(self, "_admin_conn"):
             self._admin_conn = self.connect("postgres", autocommit=True)
+            if "kwq8.frozen_now" in self._settings:
+                self._admin_conn.execute("select set_config('kwq8.frozen_now', %s, false)",
+                                         (self._settings["kwq8.frozen_now"],))
         return self._admin_conn
 
     def create_user(

@@ -53,6 +53,7 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
         stack.create_database(TEMPLATE_DB)
         stack.prepare_database(TEMPLATE_DB, seed=False)
         stack.create_database(SHARED_DB, template=TEMPLATE_DB)
+        stack.configure_database(SHARED_DB, test_clock=True)
         yield stack
     finally:
         if pytestconfig.getoption("kwq8_keep"):
@@ -78,6 +79,7 @@ def kwq8_db(kwq8_stack: Stack) -> Iterator[TestDatabase]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     janitor = _janitor(kwq8_stack, name)
     janitor.init()
+    kwq8_stack.configure_database(name, test_clock=True)
     db = TestDatabase(kwq8_stack.port, name, schemas=tuple(kwq8_stack.project.exposed_schemas))
     try:
         yield db

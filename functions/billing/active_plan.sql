@@ -1,0 +1,17 @@
+-- The user's plan while its period runs, else null. Policies and quotas call it, so it is a
+-- SECURITY DEFINER helper in a non-exposed schema (it reads public.users past RLS).
+create or replace function billing.active_plan(p_user_id uuid)
+returns public.plans
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select p.*
+    from public.users as u
+    inner join public.plans as p on u.plan = p.code
+    where u.id = p_user_id and u.plan_period_end > billing.clock()
+$$;
+
+revoke all on function billing.active_plan(uuid) from public;
+grant execute on function billing.active_plan(uuid) to authenticated, service_role;

@@ -1,0 +1,183 @@
+-- 0002: credits. Plans and action costs as data, one public.users row per auth user, credit
+-- grants (lots), holds, and the append-only ledger with per-grant allocations.
+--
+-- Money rules that hold here whatever a client sends:
+--  * balances are derived and guarded by constraints: users.credits_balance = sum of the
+--    remaining credits of the user's grants = sum of the ledger; nothing is ever negative;
+--  * every change to a grant's remaining credits is an allocation row tied to one ledger
+--    transaction, so each transaction can be traced to (and refunded into) its grants;
+--  * the ledger is append-only for every role, service_role included;
+--  * clients read their own rows and write nothing: all writes go through functions in the
+--    billing schema (SECURITY DEFINER, search_path = '').
+
+create schema if not exists billing;
+revoke all on schema billing from public;
+
+-- Operator settings; one row. The clock override exists for tests of time-dependent rules.
+create table billing.settings (
+    id boolean primary key default true check (id),
+    hold_ttl interval not null default interval '15 minutes' check (hold_ttl > interval '0'),
+    max_active_holds integer not null default 10 check (max_active_holds > 0),
+    max_grant_credits numeric(12, 2) not null default 1000000 check (max_grant_credits > 0),
+    max_deduct_credits numeric(12, 2) not null default 10000 check (max_deduct_credits > 0),
+    business_time_zone text not null default 'Asia/Kuwait'
+);
+insert into billing.settings default values;
+
+create table public.plans (
+    code text primary key check (code ~ '^[a-z][a-z0-9_]{1,30}$'),
+    name_ar text not null,
+    name_en text not null,
+    price_kwd numeric(10, 3) not null check (price_kwd > 0),
+    monthly_credits numeric(12, 2) not null check (monthly_credits >= 0),
+    daily_bonus numeric(12, 2) not null check (daily_bonus >= 0),
+    max_projects integer not null check (max_projects >= 0),
+    billing_period interval not null default interval '1 month' check (billing_period > interval '0'),
+    -- Monthly credits stay usable this many periods after the one they were granted for.
+    rollover_periods integer not null default 1 check (rollover_periods between 0 and 12),
+    sort_order integer not null default 0,
+    active boolean not null default true
+);
+
+insert into public.plans (
+    code, name_ar, name_en, price_kwd, monthly_credits, daily_bonus, max_projects, sort_order
+)
+values
+('basic', 'الأساسية', 'Basic', 23.000, 100, 5, 3, 1),
+('pro', 'الاحترافية', 'Pro', 38.000, 200, 8, 10, 2),
+('premium', 'المميزة', 'Premium', 59.000, 350, 12, 25, 3),
+('enterprise', 'المؤسسات', 'Enterprise', 75.000, 500, 15, 100, 4);
+
+create table public.action_costs (
+    action text primary key check (action ~ '^[a-z][a-z0-9_]{1,40}$'),
+    cost numeric(12, 2) not null check (cost > 0),
+    -- null: any user may run it; otherwise only subscribers of these plans.
+    allowed_plans text[] check (allowed_plans is null or cardinality(allowed_plans) > 0),
+    name_ar text not null,
+    name_en text not null,
+    active boolean not null default true
+);
+
+insert into public.action_costs (action, cost, allowed_plans, name_ar, name_en) values
+('chat_message', 1, null, 'رسالة محادثة', 'Chat message'),
+('simple_edit', 0.5, null, 'تعديل بسيط', 'Simple edit'),
+('component_generation', 2, null, 'إنشاء مكوّن', 'Component generation'),
+('page_generation', 3, null, 'إنشاء صفحة', 'Page generation'),
+('template_customization', 2, null, 'تخصيص قالب', 'Template customization'),
+('complex_feature', 4, null, 'ميزة متقدمة', 'Complex feature'),
+('banana_image', 2.5, array['premium', 'enterprise'], 'صورة بنانا', 'Banana image'),
+('database_setup', 2.5, null, 'إعداد قاعدة بيانات', 'Database setup'),
+('deployment', 1, null, 'نشر', 'Deployment');
+
+-- One row per auth user (created by a trigger on auth.users). The plan columns describe the
+-- current subscription; the payments service keeps them in step.
+create table public.users (
+    id uuid primary key references auth.users (id) on delete cascade,
+    email text,
+    plan text references public.plans (code),
+    plan_period_start timestamptz,
+    plan_period_end timestamptz,
+    credits_balance numeric(12, 2) not null default 0 check (credits_balance >= 0),
+    -- The Kuwait calendar day whose daily bonus has been granted, so the check costs nothing.
+    daily_bonus_day date,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    check ((plan is null) = (plan_period_end is null)),
+    check (plan_period_start is null or plan_period_start < plan_period_end)
+);
+
+create index users_plan on public.users (plan);
+
+create table billing.grants (
+    id uuid primary key default extensions.gen_random_uuid(),
+    user_id uuid not null references public.users (id) on delete cascade,
+    source text not null
+    check (source in ('monthly', 'daily_bonus', 'purchase', 'promo', 'refund', 'adjustment')),
+    amount numeric(12, 2) not null check (amount > 0),
+    remaining numeric(12, 2) not null check (remaining >= 0 and remaining <= amount),
+    effective_at timestamptz not null,
+    expires_at timestamptz check (expires_at is null or expires_at > effective_at),
+    grant_day date,
+    created_at timestamptz not null default now(),
+    check ((source = 'daily_bonus') = (grant_day is not null))
+);
+-- A daily bonus is granted once per user and Kuwait day, however many calls race for it.
+create unique index grants_daily_bonus_once on billing.grants (user_id, grant_day)
+where source = 'daily_bonus';
+-- Burn-down and lazy expiry look grants up by user and expiry.
+create index grants_user_expiry on billing.grants (user_id, expires_at);
+create index grants_expiring on billing.grants (expires_at)
+where remaining > 0 and expires_at is not null;
+
+create table public.credit_transactions (
+    id uuid primary key default extensions.gen_random_uuid(),
+    user_id uuid not null references public.users (id) on delete restrict,
+    transaction_type text not null
+    check (transaction_type in ('grant', 'spend', 'hold', 'capture', 'release', 'refund', 'expire')),
+    -- Signed change of the user's balance; captures record a resolution and move nothing.
+    credits_amount numeric(12, 2) not null check (credits_amount <> 0 or transaction_type = 'capture'),
+    balance_after numeric(12, 2) not null check (balance_after >= 0),
+    description text check (char_length(description) <= 500),
+    action text references public.action_costs (action),
+    idempotency_key text check (char_length(idempotency_key) between 1 and 255),
+    -- What the caller asked for under that key; a retry must ask for the same.
+    request_fingerprint text,
+    hold_id uuid,
+    grant_id uuid references billing.grants (id),
+    refund_of uuid references public.credit_transactions (id),
+    metadata jsonb not null default '{}'::jsonb,
+    created_at timestamptz not null default now(),
+    check ((idempotency_key is null) = (request_fingerprint is null))
+);
+-- Unique indexes treat nulls as distinct: rows without a key or refund do not collide.
+create unique index credit_transactions_idempotency on public.credit_transactions (user_id, idempotency_key);
+create unique index credit_transactions_refunded_once on public.credit_transactions (refund_of);
+create index credit_transactions_user_created on public.credit_transactions (user_id, created_at desc);
+create index credit_transactions_hold on public.credit_transactions (hold_id);
+create index credit_transactions_grant on public.credit_transactions (grant_id);
+create index credit_transactions_action on public.credit_transactions (action);
+
+-- Every change to a grant's remaining credits, signed: +amount when granted, negative when
+-- consumed, held or expired, positive when released or refunded.
+create table billing.allocations (
+    transaction_id uuid not null references public.credit_transactions (id),
+    grant_id uuid not null references billing.grants (id) on delete cascade,
+    amount numeric(12, 2) not null check (amount <> 0),
+    primary key (transaction_id, grant_id)
+);
+create index allocations_grant on billing.allocations (grant_id);
+
+create table billing.holds (
+    id uuid primary key default extensions.gen_random_uuid(),
+    user_id uuid not null references public.users (id) on delete cascade,
+    action text not null references public.action_costs (action),
+    amount numeric(12, 2) not null check (amount > 0),
+    status text not null default 'active' check (status in ('active', 'captured', 'released', 'expired')),
+    captured_amount numeric(12, 2) check (captured_amount >= 0 and captured_amount <= amount),
+    expires_at timestamptz not null,
+    created_at timestamptz not null default now(),
+    resolved_at timestamptz,
+    check ((status = 'active') = (resolved_at is null)),
+    check ((status = 'captured') = (captured_amount is not null))
+);
+create index holds_user_expiry on billing.holds (user_id, expires_at);
+create index holds_action on billing.holds (action);
+create index holds_expiring on billing.holds (expires_at) where status = 'active';
+
+alter table public.credit_transactions
+add constraint credit_transactions_hold_fk foreign key (hold_id) references billing.holds (id);
+
+-- Every table gets RLS, exposed or not; clients reach billing.* only through functions.
+alter table billing.settings enable row level security;
+alter table billing.grants enable row level security;
+alter table billing.allocations enable row level security;
+alter table billing.holds enable row level security;
+alter table public.plans enable row level security;
+alter table public.action_costs enable row level security;
+alter table public.users enable row level security;
+alter table public.credit_transactions enable row level security;
+
+-- Policies and public functions call billing helpers; its tables have no client grants.
+grant usage on schema billing to authenticated, service_role;
+grant select on public.plans, public.action_costs to anon, authenticated, service_role;
+grant select on public.users, public.credit_transactions to authenticated, service_role;

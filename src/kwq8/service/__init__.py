@@ -1,0 +1,1 @@
+"""Service-side helpers: Supabase access-token verification and log redaction."""
