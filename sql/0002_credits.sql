@@ -24,6 +24,39 @@ create table billing.settings (
 );
 insert into billing.settings default values;
 
+-- The one list of error codes the frontend branches on: Arabic message for people, English
+-- text for logs, and the HTTP status PostgREST answers with (see private.raise_error).
+create table public.error_codes (
+    code text primary key check (code ~ '^[A-Z]+_[0-9]{3}$'),
+    http_status integer not null check (http_status between 400 and 599),
+    message_ar text not null,
+    message_en text not null
+);
+
+insert into public.error_codes (code, http_status, message_ar, message_en) values
+('AUTH_001', 409, 'البريد الإلكتروني مستخدم مسبقاً', 'Email already registered'),
+('AUTH_002', 401, 'بيانات الدخول غير صحيحة', 'Invalid credentials'),
+('AUTH_003', 401, 'انتهت صلاحية الجلسة', 'Session expired'),
+('AUTH_004', 401, 'يجب تسجيل الدخول أولاً', 'Sign-in required'),
+('CREDIT_001', 402, 'رصيدك غير كافٍ', 'Insufficient credits'),
+('CREDIT_002', 429, 'تم الوصول للحد الأقصى', 'Limit reached'),
+('CREDIT_003', 400, 'الإجراء غير معروف', 'Unknown action'),
+('CREDIT_004', 403, 'هذه الميزة متاحة لباقتي المميزة والمؤسسات فقط', 'Requires the Premium or Enterprise plan'),
+('CREDIT_005', 409, 'تم استخدام مفتاح الطلب نفسه لطلب مختلف', 'Idempotency key reused with different arguments'),
+('CREDIT_006', 400, 'مفتاح الطلب غير صالح', 'Invalid idempotency key'),
+('CREDIT_007', 404, 'الحجز غير موجود', 'Hold not found'),
+('CREDIT_008', 409, 'تمت تسوية هذا الحجز مسبقاً', 'Hold already resolved'),
+('CREDIT_009', 410, 'انتهت صلاحية الحجز', 'Hold expired'),
+('CREDIT_010', 400, 'قيمة الرصيد غير صالحة', 'Invalid credit amount'),
+('CREDIT_011', 404, 'العملية غير موجودة', 'Transaction not found'),
+('CREDIT_012', 409, 'لا يمكن استرجاع هذه العملية', 'Transaction cannot be refunded'),
+('CREDIT_013', 400, 'بيانات المنحة غير صالحة', 'Invalid grant'),
+('CREDIT_014', 404, 'المستخدم غير موجود', 'User not found'),
+('GEN_001', 500, 'فشل إنشاء الموقع', 'Site generation failed'),
+('PAY_001', 402, 'فشلت عملية الدفع', 'Payment failed'),
+('DOM_001', 409, 'النطاق غير متاح', 'Domain unavailable'),
+('VAL_001', 400, 'البيانات المدخلة غير صالحة', 'Invalid input');
+
 create table public.plans (
     code text primary key check (code ~ '^[a-z][a-z0-9_]{1,30}$'),
     name_ar text not null,
@@ -172,6 +205,7 @@ alter table billing.settings enable row level security;
 alter table billing.grants enable row level security;
 alter table billing.allocations enable row level security;
 alter table billing.holds enable row level security;
+alter table public.error_codes enable row level security;
 alter table public.plans enable row level security;
 alter table public.action_costs enable row level security;
 alter table public.users enable row level security;
@@ -179,5 +213,5 @@ alter table public.credit_transactions enable row level security;
 
 -- Policies and public functions call billing helpers; its tables have no client grants.
 grant usage on schema billing to authenticated, service_role;
-grant select on public.plans, public.action_costs to anon, authenticated, service_role;
+grant select on public.plans, public.action_costs, public.error_codes to anon, authenticated, service_role;
 grant select on public.users, public.credit_transactions to authenticated, service_role;
