@@ -103,7 +103,8 @@ insert into public.action_costs (action, cost, allowed_plans, name_ar, name_en) 
 ('deployment', 1, null, 'نشر', 'Deployment');
 
 -- One row per auth user (created by a trigger on auth.users). The plan columns describe the
--- current subscription; the payments service keeps them in step.
+-- current subscription; the payments service keeps them in step. A user with credit history
+-- cannot be deleted (the ledger restricts it): deactivate such accounts instead.
 create table public.users (
     id uuid primary key references auth.users (id) on delete cascade,
     email text,
@@ -123,7 +124,7 @@ create index users_plan on public.users (plan);
 
 create table billing.grants (
     id uuid primary key default extensions.gen_random_uuid(),
-    user_id uuid not null references public.users (id) on delete cascade,
+    user_id uuid not null references public.users (id) on delete restrict,
     source text not null
     check (source in ('monthly', 'daily_bonus', 'purchase', 'promo', 'refund', 'adjustment')),
     amount numeric(12, 2) not null check (amount > 0),
@@ -137,18 +138,24 @@ create table billing.grants (
 -- A daily bonus is granted once per user and Kuwait day, however many calls race for it.
 create unique index grants_daily_bonus_once on billing.grants (user_id, grant_day)
 where source = 'daily_bonus';
--- Burn-down and lazy expiry look grants up by user and expiry.
-create index grants_user_expiry on billing.grants (user_id, expires_at);
+-- Burn-down and lazy expiry read only live grants; the plain index serves the foreign key.
+create index grants_live on billing.grants (user_id, expires_at) where remaining > 0;
+create index grants_user on billing.grants (user_id);
 create index grants_expiring on billing.grants (expires_at)
 where remaining > 0 and expires_at is not null;
 
 create table public.credit_transactions (
     id uuid primary key default extensions.gen_random_uuid(),
+    -- Commit order within a user (every write holds the user's row lock): the audit replays it.
+    seq bigint generated always as identity unique,
     user_id uuid not null references public.users (id) on delete restrict,
     transaction_type text not null
     check (transaction_type in ('grant', 'spend', 'hold', 'capture', 'release', 'refund', 'expire')),
-    -- Signed change of the user's balance; captures record a resolution and move nothing.
-    credits_amount numeric(12, 2) not null check (credits_amount <> 0 or transaction_type = 'capture'),
+    -- Signed change of the user's balance.
+    -- Captures record a resolution and move nothing; a release or refund may restore nothing
+    -- when every grant it would restore has expired.
+    credits_amount numeric(12, 2) not null
+    check (credits_amount <> 0 or transaction_type in ('capture', 'release', 'refund')),
     balance_after numeric(12, 2) not null check (balance_after >= 0),
     description text check (char_length(description) <= 500),
     action text references public.action_costs (action),
@@ -162,19 +169,22 @@ create table public.credit_transactions (
     created_at timestamptz not null default now(),
     check ((idempotency_key is null) = (request_fingerprint is null))
 );
--- Unique indexes treat nulls as distinct: rows without a key or refund do not collide.
+-- Nulls are distinct in unique indexes: rows without a key never collide.
 create unique index credit_transactions_idempotency on public.credit_transactions (user_id, idempotency_key);
-create unique index credit_transactions_refunded_once on public.credit_transactions (refund_of);
+-- Sparse references get partial indexes: the hot spend path then updates four indexes, not seven.
+create unique index credit_transactions_refunded_once on public.credit_transactions (refund_of)
+where refund_of is not null;
 create index credit_transactions_user_created on public.credit_transactions (user_id, created_at desc);
-create index credit_transactions_hold on public.credit_transactions (hold_id);
-create index credit_transactions_grant on public.credit_transactions (grant_id);
+create index credit_transactions_hold on public.credit_transactions (hold_id) where hold_id is not null;
+create index credit_transactions_grant on public.credit_transactions (grant_id) where grant_id is not null;
 create index credit_transactions_action on public.credit_transactions (action);
 
 -- Every change to a grant's remaining credits, signed: +amount when granted, negative when
 -- consumed, held or expired, positive when released or refunded.
 create table billing.allocations (
-    transaction_id uuid not null references public.credit_transactions (id),
-    grant_id uuid not null references billing.grants (id) on delete cascade,
+    -- Checked at commit: a release or refund knows its amount only after restoring grants.
+    transaction_id uuid not null references public.credit_transactions (id) deferrable initially deferred,
+    grant_id uuid not null references billing.grants (id) on delete restrict,
     amount numeric(12, 2) not null check (amount <> 0),
     primary key (transaction_id, grant_id)
 );
@@ -182,7 +192,7 @@ create index allocations_grant on billing.allocations (grant_id);
 
 create table billing.holds (
     id uuid primary key default extensions.gen_random_uuid(),
-    user_id uuid not null references public.users (id) on delete cascade,
+    user_id uuid not null references public.users (id) on delete restrict,
     action text not null references public.action_costs (action),
     amount numeric(12, 2) not null check (amount > 0),
     status text not null default 'active' check (status in ('active', 'captured', 'released', 'expired')),
@@ -193,12 +203,40 @@ create table billing.holds (
     check ((status = 'active') = (resolved_at is null)),
     check ((status = 'captured') = (captured_amount is not null))
 );
-create index holds_user_expiry on billing.holds (user_id, expires_at);
+create index holds_active on billing.holds (user_id, expires_at) where status = 'active';
+create index holds_user on billing.holds (user_id);
 create index holds_action on billing.holds (action);
 create index holds_expiring on billing.holds (expires_at) where status = 'active';
 
 alter table public.credit_transactions
 add constraint credit_transactions_hold_fk foreign key (hold_id) references billing.holds (id);
+
+-- Append-only for every role, service_role and table owner included: corrections are new
+-- transactions (refunds, grants), never edits. Only a superuser could bypass this trigger.
+create function billing.forbid_ledger_change()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    raise exception '% is append-only: % is not allowed', tg_table_schema || '.' || tg_table_name, lower(tg_op)
+        using errcode = '42501', hint = 'record a correcting transaction (refund or grant) instead';
+end
+$$;
+revoke all on function billing.forbid_ledger_change() from public;
+
+create trigger credit_transactions_append_only
+before update or delete on public.credit_transactions
+for each row execute function billing.forbid_ledger_change();
+create trigger credit_transactions_no_truncate
+before truncate on public.credit_transactions
+for each statement execute function billing.forbid_ledger_change();
+create trigger allocations_append_only
+before update or delete on billing.allocations
+for each row execute function billing.forbid_ledger_change();
+create trigger allocations_no_truncate
+before truncate on billing.allocations
+for each statement execute function billing.forbid_ledger_change();
 
 -- Every table gets RLS, exposed or not; clients reach billing.* only through functions.
 alter table billing.settings enable row level security;

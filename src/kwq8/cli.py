@@ -12,6 +12,7 @@ from rich.table import Table
 
 from kwq8 import migrations
 from kwq8.cli_audit import register as register_audit
+from kwq8.cli_ledger import ledger_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
 from kwq8.config import find_project
 from kwq8.errors import Kwq8Error
@@ -28,6 +29,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Migrate, inspect and lint a dat
 app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 register_audit(db_app)
+app.add_typer(ledger_app, name="ledger")
 
 Port = Annotated[
     int | None,

@@ -105,7 +105,8 @@ class TestDatabase:
     def sql(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
         """Run SQL as the `postgres` role (the owner of the schema, as migrations run)."""
         if self._nested is not None:
-            with self._nested.cursor(row_factory=dict_row) as cur:
+            # A savepoint, so a failing statement does not abort the test's whole transaction.
+            with self._nested.transaction(), self._nested.cursor(row_factory=dict_row) as cur:
                 cur.execute(query, params)
                 return cur.fetchall() if cur.description else []
         conn = self._admin()

@@ -20,6 +20,7 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from kwq8.config import Project, find_project
+from kwq8.errors import Kwq8Error
 from kwq8.pgserver import BOOTSTRAP_SUPERUSER, LOCAL_PASSWORD, free_port, state_root
 from kwq8.postgrest import Identity
 from kwq8.stack import Stack
@@ -49,7 +50,15 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
     state = state_root() / f"test-{kwq8_project.project_id}-{worker}-{uuid.uuid4().hex[:8]}"
     stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
     try:
-        stack.start(migrate=False, seed=False)
+        for attempt in range(3):
+            try:
+                stack.start(migrate=False, seed=False)
+                break
+            except Kwq8Error as exc:
+                # Another process may take the free port between our probe and the server's bind.
+                if "already in use" not in exc.message and "did not start" not in exc.message or attempt == 2:
+                    raise
+                stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
         stack.create_database(TEMPLATE_DB)
         stack.prepare_database(TEMPLATE_DB, seed=False)
         stack.create_database(SHARED_DB, template=TEMPLATE_DB)

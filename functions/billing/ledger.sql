@@ -1,0 +1,139 @@
+-- The write primitives of the ledger. Callers hold the user's row lock (billing.lock_user),
+-- so a user's grants, holds and balance change one transaction at a time, in commit order.
+
+-- Move the stored balance; the check constraint refuses anything below zero.
+create or replace function billing.apply_balance(p_user uuid, p_delta numeric)
+returns numeric
+language sql
+volatile
+set search_path = ''
+as $$
+    update public.users
+    set credits_balance = credits_balance + p_delta, updated_at = billing.clock()
+    where id = p_user
+    returning credits_balance
+$$;
+
+-- A new grant: the grant row, its opening allocation and the ledger entry, in one step.
+create or replace function billing.add_grant(
+    p_user uuid,
+    p_source text,
+    p_amount numeric,
+    p_expires_at timestamptz,
+    p_grant_day date,
+    p_description text,
+    p_key text,
+    p_fingerprint text,
+    p_metadata jsonb default '{}'::jsonb
+)
+returns public.credit_transactions
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_grant uuid := extensions.gen_random_uuid();
+    v_tx public.credit_transactions;
+begin
+    insert into billing.grants (id, user_id, source, amount, remaining, effective_at, expires_at, grant_day)
+    values (v_grant, p_user, p_source, p_amount, p_amount, v_now, p_expires_at, p_grant_day);
+    insert into public.credit_transactions (
+        user_id, transaction_type, credits_amount, balance_after, description, idempotency_key,
+        request_fingerprint, grant_id, metadata
+    )
+    values (
+        p_user, 'grant', p_amount, billing.apply_balance(p_user, p_amount), p_description, p_key,
+        p_fingerprint, v_grant, p_metadata || jsonb_build_object('source', p_source, 'expires_at', p_expires_at)
+    )
+    returning * into v_tx;
+    insert into billing.allocations (transaction_id, grant_id, amount) values (v_tx.id, v_grant, p_amount);
+    return v_tx;
+end
+$$;
+
+-- Take p_amount from the user's live grants in burn-down order: the daily bonus first, then the
+-- soonest expiry, then promotional before paid, then the oldest. Records one allocation per grant.
+create or replace function billing.consume(p_user uuid, p_tx uuid, p_amount numeric)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_left numeric := p_amount;
+    v_take numeric;
+    v_grant record;
+begin
+    for v_grant in
+        select g.id, g.remaining
+        from billing.grants as g
+        where g.user_id = p_user and g.remaining > 0 and g.effective_at <= v_now
+            and (g.expires_at is null or g.expires_at > v_now)
+        order by g.source = 'daily_bonus' desc, g.expires_at asc nulls last,
+            g.source in ('monthly', 'purchase') asc, g.effective_at, g.created_at, g.id
+        for update
+    loop
+        exit when v_left <= 0;
+        v_take := least(v_grant.remaining, v_left);
+        update billing.grants set remaining = remaining - v_take where id = v_grant.id;
+        insert into billing.allocations (transaction_id, grant_id, amount) values (p_tx, v_grant.id, -v_take);
+        v_left := v_left - v_take;
+    end loop;
+    if v_left > 0 then
+        -- The stored balance said there was enough: the invariant is broken; refuse to continue.
+        raise exception 'credit invariant broken: user % is % credits short of the stored balance', p_user, v_left;
+    end if;
+end
+$$;
+
+-- Give back what the source transactions took from each grant, in reverse burn-down order, up to
+-- p_limit (all when null). Grants that have expired meanwhile get nothing back: those credits
+-- would be gone already. Returns what was restored and what was forfeited that way.
+create or replace function billing.restore(
+    p_user uuid, p_tx uuid, p_sources uuid[], p_limit numeric, out restored numeric, out forfeited numeric
+)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_left numeric := p_limit;
+    v_give numeric;
+    v_row record;
+begin
+    restored := 0;
+    forfeited := 0;
+    for v_row in
+        select g.id, g.expires_at, taken.amount
+        from (
+            select a.grant_id, -sum(a.amount) as amount
+            from billing.allocations as a
+            where a.transaction_id = any(p_sources)
+            group by a.grant_id
+        ) as taken
+        inner join billing.grants as g on taken.grant_id = g.id
+        where taken.amount > 0 and g.user_id = p_user
+        order by g.source = 'daily_bonus' asc, g.expires_at desc nulls first,
+            g.source in ('monthly', 'purchase') desc, g.effective_at desc, g.created_at desc, g.id desc
+        for update of g
+    loop
+        exit when v_left is not null and v_left <= 0;
+        v_give := case when v_left is null then v_row.amount else least(v_row.amount, v_left) end;
+        if v_row.expires_at is not null and v_row.expires_at <= v_now then
+            forfeited := forfeited + v_give;
+        else
+            update billing.grants set remaining = remaining + v_give where id = v_row.id;
+            insert into billing.allocations (transaction_id, grant_id, amount) values (p_tx, v_row.id, v_give);
+            restored := restored + v_give;
+        end if;
+        v_left := v_left - v_give;
+    end loop;
+end
+$$;
+
+revoke all on function billing.apply_balance(uuid, numeric),
+billing.add_grant(uuid, text, numeric, timestamptz, date, text, text, text, jsonb),
+billing.consume(uuid, uuid, numeric), billing.restore(uuid, uuid, uuid[], numeric) from public;
