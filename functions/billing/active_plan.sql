@@ -2,15 +2,20 @@
 -- SECURITY DEFINER helper in a non-exposed schema (it reads public.users past RLS).
 create or replace function billing.active_plan(p_user_id uuid)
 returns public.plans
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-    select p.*
+declare
+    v_plan public.plans;
+begin
+    select p.* into v_plan
     from public.users as u
     inner join public.plans as p on u.plan = p.code
-    where u.id = p_user_id and u.plan_period_end > billing.clock()
+    where u.id = p_user_id and u.plan_period_end > billing.clock();
+    return v_plan;
+end
 $$;
 
 revoke all on function billing.active_plan(uuid) from public;

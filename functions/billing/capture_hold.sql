@@ -21,7 +21,7 @@ begin
     if not found then
         perform private.raise_error('CREDIT_007', format('no hold %s', p_hold));
     end if;
-    perform billing.lock_user(v_user);
+    perform billing.lock_user(v_user, billing.clock());
     select * into v_hold from billing.holds where id = p_hold for update;
     return v_hold;
 end

@@ -3,15 +3,16 @@
 -- operator enabled `kwq8.clock_override` (test databases); clients can set neither.
 create or replace function billing.clock()
 returns timestamptz
-language sql
+language plpgsql
 stable
 set search_path = ''
 as $$
-    select case
-        when current_setting('kwq8.clock_override', true) = 'on'
-            then coalesce(nullif(current_setting('kwq8.frozen_now', true), '')::timestamptz, now())
-        else now()
-    end
+begin
+    if current_setting('kwq8.clock_override', true) = 'on' then
+        return coalesce(nullif(current_setting('kwq8.frozen_now', true), '')::timestamptz, now());
+    end if;
+    return now();
+end
 $$;
 
 revoke all on function billing.clock() from public;

@@ -1,8 +1,9 @@
 -- The daily bonus: on each Asia/Kuwait calendar day an active subscriber gets the plan's bonus
 -- as a grant that is spent first and expires at the next local midnight. users.daily_bonus_day
 -- makes the check free once granted; the unique index makes a second grant impossible.
+drop function if exists billing.ensure_daily_bonus(public.users);
 create or replace function billing.ensure_daily_bonus(p_user public.users)
-returns void
+returns boolean
 language plpgsql
 volatile
 set search_path = ''
@@ -14,11 +15,11 @@ declare
     v_plan public.plans;
 begin
     if p_user.daily_bonus_day is not distinct from v_today then
-        return;
+        return false;
     end if;
     v_plan := billing.active_plan(p_user.id);
     if v_plan.code is null or v_plan.daily_bonus <= 0 then
-        return;  -- checked again on the next call, so a plan bought later today still gets it
+        return false;  -- checked again on the next call, so a plan bought later today still gets it
     end if;
     update public.users set daily_bonus_day = v_today where id = p_user.id;
     if not exists (
@@ -31,6 +32,7 @@ begin
             'Daily bonus', null, null, jsonb_build_object('plan', v_plan.code, 'day', v_today)
         );
     end if;
+    return true;
 end
 $$;
 

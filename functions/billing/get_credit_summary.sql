@@ -9,7 +9,7 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_user public.users := billing.lock_user(billing.require_caller());
+    v_user public.users := billing.lock_user(billing.require_caller(), billing.clock());
     v_now timestamptz := billing.clock();
     v_zone text := (select s.business_time_zone from billing.settings as s);
     v_plan public.plans := billing.active_plan(v_user.id);

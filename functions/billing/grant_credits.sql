@@ -34,7 +34,7 @@ begin
     v_fingerprint := billing.fingerprint('grant', jsonb_build_object(
         'amount', v_amount, 'source', p_source, 'expires_at', p_expires_at, 'description', v_description
     ));
-    perform billing.lock_user(p_user);
+    perform billing.lock_user(p_user, billing.clock());
     select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
     if found then
         if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'grant' then

@@ -4,14 +4,19 @@
 -- Move the stored balance; the check constraint refuses anything below zero.
 create or replace function billing.apply_balance(p_user uuid, p_delta numeric)
 returns numeric
-language sql
+language plpgsql
 volatile
 set search_path = ''
 as $$
+declare
+    v_balance numeric;
+begin
     update public.users
     set credits_balance = credits_balance + p_delta, updated_at = billing.clock()
     where id = p_user
-    returning credits_balance
+    returning credits_balance into v_balance;
+    return v_balance;
+end
 $$;
 
 -- A new grant: the grant row, its opening allocation and the ledger entry, in one step.
@@ -53,40 +58,56 @@ end
 $$;
 
 -- Take p_amount from the user's live grants in burn-down order: the daily bonus first, then the
--- soonest expiry, then promotional before paid, then the oldest. Records one allocation per grant.
-create or replace function billing.consume(p_user uuid, p_tx uuid, p_amount numeric)
-returns void
+-- soonest expiry, then promotional before paid, then the oldest. One statement: lock the live
+-- grants, take from each what the running total still needs, record one allocation per grant.
+-- Returns what it could take; less than p_amount means the live grants do not cover it (the
+-- caller then refuses, and the transaction's rollback undoes the partial take).
+create or replace function billing.consume(p_user uuid, p_tx uuid, p_amount numeric, p_now timestamptz)
+returns numeric
 language plpgsql
 volatile
 set search_path = ''
 as $$
+-- PL/pgSQL rather than SQL: it caches the plan of this statement across calls.
 declare
-    v_now timestamptz := billing.clock();
-    v_left numeric := p_amount;
-    v_take numeric;
-    v_grant record;
+    v_taken numeric;
 begin
-    for v_grant in
-        select g.id, g.remaining
+    with live as (
+        select g.id, g.remaining, g.source, g.expires_at, g.effective_at, g.created_at
         from billing.grants as g
-        where g.user_id = p_user and g.remaining > 0 and g.effective_at <= v_now
-            and (g.expires_at is null or g.expires_at > v_now)
-        order by g.source = 'daily_bonus' desc, g.expires_at asc nulls last,
-            g.source in ('monthly', 'purchase') asc, g.effective_at, g.created_at, g.id
+        where g.user_id = p_user and g.remaining > 0 and g.effective_at <= p_now
+            and (g.expires_at is null or g.expires_at > p_now)
         for update
-    loop
-        exit when v_left <= 0;
-        v_take := least(v_grant.remaining, v_left);
-        update billing.grants set remaining = remaining - v_take where id = v_grant.id;
-        insert into billing.allocations (transaction_id, grant_id, amount) values (p_tx, v_grant.id, -v_take);
-        v_left := v_left - v_take;
-    end loop;
-    if v_left > 0 then
-        -- The stored balance said there was enough: the invariant is broken; refuse to continue.
-        raise exception 'credit invariant broken: user % is % credits short of the stored balance', p_user, v_left;
-    end if;
+    ),
+    ordered as (
+        select
+            l.id,
+            l.remaining,
+            sum(l.remaining) over (
+                order by l.source = 'daily_bonus' desc, l.expires_at asc nulls last,
+                    l.source in ('monthly', 'purchase') asc, l.effective_at, l.created_at, l.id
+                rows unbounded preceding
+            ) - l.remaining as before
+        from live as l
+    ),
+    taken as (
+        update billing.grants as g
+        set remaining = g.remaining - least(o.remaining, p_amount - o.before)
+        from ordered as o
+        where g.id = o.id and o.before < p_amount
+        returning g.id, least(o.remaining, p_amount - o.before) as amount
+    ),
+    recorded as (
+        insert into billing.allocations (transaction_id, grant_id, amount)
+        select p_tx, t.id, -t.amount from taken as t
+        returning -amount as amount
+    )
+    select coalesce(sum(r.amount), 0) into v_taken from recorded as r;
+    return v_taken;
 end
 $$;
+
+drop function if exists billing.consume(uuid, uuid, numeric);
 
 -- Give back what the source transactions took from each grant, in reverse burn-down order, up to
 -- p_limit (all when null). Grants that have expired meanwhile get nothing back: those credits
@@ -136,4 +157,4 @@ $$;
 
 revoke all on function billing.apply_balance(uuid, numeric),
 billing.add_grant(uuid, text, numeric, timestamptz, date, text, text, text, jsonb),
-billing.consume(uuid, uuid, numeric), billing.restore(uuid, uuid, uuid[], numeric) from public;
+billing.consume(uuid, uuid, numeric, timestamptz), billing.restore(uuid, uuid, uuid[], numeric) from public;

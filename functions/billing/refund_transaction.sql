@@ -27,7 +27,7 @@ begin
         perform private.raise_error('CREDIT_011', format('no transaction %s', p_transaction));
     end if;
     v_fingerprint := billing.fingerprint('refund', jsonb_build_object('transaction_id', p_transaction, 'reason', v_reason));
-    perform billing.lock_user(v_original.user_id);
+    perform billing.lock_user(v_original.user_id, billing.clock());
     select * into v_prior from public.credit_transactions where user_id = v_original.user_id and idempotency_key = p_key;
     if found then
         if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'refund' then

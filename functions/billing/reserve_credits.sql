@@ -28,7 +28,7 @@ begin
     end if;
     select * into v_settings from billing.settings;
     v_fingerprint := billing.fingerprint('reserve', jsonb_build_object('action', v_cost.action));
-    v_user := billing.lock_user(v_user_id);
+    v_user := billing.lock_user(v_user_id, billing.clock());
     select * into v_prior from public.credit_transactions where user_id = v_user_id and idempotency_key = p_key;
     if found then
         if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'hold' then
@@ -56,7 +56,8 @@ begin
             'CREDIT_002', format('at most %s holds may be active at once', v_settings.max_active_holds)
         );
     end if;
-    if v_user.credits_balance < v_cost.cost then
+    if v_user.credits_balance < v_cost.cost or billing.consume(v_user_id, v_tx, v_cost.cost, billing.clock()) < v_cost.cost
+        then
         perform private.raise_error(
             'CREDIT_001', format('balance %s is less than the cost %s', v_user.credits_balance, v_cost.cost)
         );
@@ -64,7 +65,6 @@ begin
     v_expires := billing.clock() + v_settings.hold_ttl;
     insert into billing.holds (id, user_id, action, amount, expires_at)
     values (v_hold, v_user_id, v_cost.action, v_cost.cost, v_expires);
-    perform billing.consume(v_user_id, v_tx, v_cost.cost);
     v_balance := billing.apply_balance(v_user_id, -v_cost.cost);
     insert into public.credit_transactions (
         id, user_id, transaction_type, credits_amount, balance_after, description, action, hold_id,

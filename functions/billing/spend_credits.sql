@@ -18,13 +18,13 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_user public.users;
+    v_now timestamptz := billing.clock();
+    v_user public.users := billing.lock_user(p_user, v_now);
     v_prior public.credit_transactions;
     v_plan public.plans;
     v_tx uuid := extensions.gen_random_uuid();
     v_balance numeric;
 begin
-    v_user := billing.lock_user(p_user);
     select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
     if found then
         if v_prior.request_fingerprint <> p_fingerprint or v_prior.transaction_type <> 'spend' then
@@ -47,13 +47,18 @@ begin
             'CREDIT_001', format('balance %s is less than the cost %s', v_user.credits_balance, p_amount)
         );
     end if;
-    perform billing.consume(p_user, v_tx, p_amount);
-    v_balance := billing.apply_balance(p_user, -p_amount);
+    -- The row lock makes the new balance known now: ledger entry first, then the grants it
+    -- draws on, then the balance. A shortfall rolls all three back.
+    v_balance := v_user.credits_balance - p_amount;
     insert into public.credit_transactions (
         id, user_id, transaction_type, credits_amount, balance_after, description, action,
         idempotency_key, request_fingerprint
     )
     values (v_tx, p_user, 'spend', -p_amount, v_balance, p_description, p_action, p_key, p_fingerprint);
+    if billing.consume(p_user, v_tx, p_amount, v_now) < p_amount then
+        raise exception 'credit invariant broken: live grants of user % do not cover the stored balance', p_user;
+    end if;
+    update public.users set credits_balance = v_balance, updated_at = v_now where id = p_user;
     return jsonb_build_object('transaction_id', v_tx, 'charged', p_amount, 'balance', v_balance);
 end
 $$;
@@ -68,18 +73,27 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_user uuid := billing.require_caller();
+    v_user uuid := auth.uid();
     v_cost public.action_costs;
-    v_description text := billing.require_text(p_description, 'description', 500, false);
 begin
-    perform billing.require_key(p_key);
+    -- The checks of billing.require_caller/require_key/require_text, inline: this is the hot path.
+    if v_user is null then
+        perform private.raise_error('AUTH_004', 'no user in the request''s JWT');
+    end if;
+    if p_key is null or char_length(p_key) not between 1 and 255 or p_key ~ '[[:cntrl:]]' or btrim(p_key) = '' then
+        perform private.raise_error('CREDIT_006', 'idempotency_key must be 1-255 printable characters');
+    end if;
+    if char_length(p_description) > 500 then
+        perform private.raise_error('VAL_001', 'description is longer than 500 characters');
+    end if;
+    p_description := nullif(btrim(p_description), '');
     select * into v_cost from public.action_costs where action = p_action and active;
     if not found then
         perform private.raise_error('CREDIT_003', format('unknown action %s', coalesce(p_action, 'null')));
     end if;
     return billing.spend(
-        v_user, v_cost.action, v_cost.cost, v_cost.allowed_plans, p_key, v_description,
-        billing.fingerprint('spend', jsonb_build_object('action', v_cost.action, 'description', v_description))
+        v_user, v_cost.action, v_cost.cost, v_cost.allowed_plans, p_key, p_description,
+        md5('spend:' || v_cost.action || ':' || coalesce(p_description, ''))
     );
 end
 $$;

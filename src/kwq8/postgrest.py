@@ -201,6 +201,7 @@ class Api:
         self.extra_search_path = extra_search_path
         self.nested = nested
         self._functions: dict[tuple[str, str], list[_Function]] = {}
+        self._statements: dict[tuple[str, str, tuple[str, ...]], str] = {}
         self._role_settings: dict[str, list[tuple[str, str]]] = {}
         self._pre_request: str | bool | None = False
         self._lock = threading.Lock()
@@ -233,6 +234,7 @@ class Api:
     def reload_schema(self) -> None:
         """Forget cached functions and settings, as `NOTIFY pgrst, 'reload schema'` does."""
         self._functions.clear()
+        self._statements.clear()
         self._role_settings.clear()
         self._pre_request = False
 
@@ -306,26 +308,26 @@ class Api:
         with self._lock:
             settings = self._settings_for(identity.role)
             pre_request = self._pre_request_fn()
+        pairs: list[tuple[str, str]] = []
+        if read_only and not self.nested:
+            pairs.append(("transaction_read_only", "on"))
+        pairs += [
+            ("search_path", search_path),
+            *settings,
+            ("role", identity.role),
+            ("request.jwt.claims", json.dumps(claims)),
+            ("request.method", method),
+            ("request.path", path),
+            ("request.headers", json.dumps({k.lower(): v for k, v in (headers or {}).items()})),
+            ("request.cookies", "{}"),
+            *self.settings.items(),
+        ]
+        # One round trip for every transaction-local setting, as PostgREST sends them.
+        statement = "select " + ", ".join(["set_config(%s, %s, true)"] * len(pairs))
+        params = [item for pair in pairs for item in pair]
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
-                if read_only and not self.nested:
-                    cur.execute("set transaction read only")
-                cur.execute(
-                    "select set_config('search_path', %s, true), set_config('role', %s, true), "
-                    "set_config('request.jwt.claims', %s, true), set_config('request.method', %s, true), "
-                    "set_config('request.path', %s, true), set_config('request.headers', %s, true), "
-                    "set_config('request.cookies', '{}', true)",
-                    (
-                        search_path,
-                        identity.role,
-                        json.dumps(claims),
-                        method,
-                        path,
-                        json.dumps({k.lower(): v for k, v in (headers or {}).items()}),
-                    ),
-                )
-                for key, value in [*settings, *self.settings.items()]:
-                    cur.execute("select set_config(%s, %s, true)", (key, value))
+                cur.execute(statement, params)
                 if pre_request:
                     cur.execute(sql.SQL("select {}()").format(sql.SQL(pre_request)))
                 yield cur
@@ -349,34 +351,35 @@ class Api:
         args = dict(args or {})
         with self._lock:
             fn = self._resolve(schema, name, args)
-        call_args = [
-            sql.SQL("{} := _.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in fn.arg_names if n in args
-        ]
-        call = sql.SQL("{}.{}({})").format(sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(call_args))
-        if fn.returns_set:
-            select = sql.SQL("select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) from {} r").format(call)
-        else:
-            select = sql.SQL("select to_jsonb({})").format(call)
-        if args:
-            columns = sql.SQL(", ").join(
-                sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t))
-                for n, t in zip(fn.arg_names, fn.arg_types, strict=False)
-                if n in args
-            )
-            source = sql.SQL(" from json_to_record(%s::json) as _({})").format(columns)
-            if fn.returns_set:
-                select = sql.SQL(
-                    "select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) from json_to_record(%s::json) "
-                    "as _({}), lateral {} r"
-                ).format(columns, call)
-            else:
-                select = select + source
-            params: tuple[Any, ...] = (json.dumps(args, default=str),)
-        else:
-            params = ()
+            cache_key = (schema, name, tuple(n for n in fn.arg_names if n in args))
+            select = self._statements.get(cache_key)
+            if select is None:
+                select = self._statements[cache_key] = self._call_statement(fn, cache_key[2])
+        params = (json.dumps(args, default=str),) if args else None
         with self.request(as_, path=f"/rpc/{name}", headers=headers, read_only=not fn.volatile) as cur:
-            cur.execute(select, params or None)
+            cur.execute(select, params)
             row = cur.fetchone()
         if fn.returns_void:
             return None
         return row[0] if row else None
+
+    def _call_statement(self, fn: _Function, names: tuple[str, ...]) -> str:
+        """PostgREST's call shape: JSON body -> json_to_record with the declared types -> named args."""
+        types = dict(zip(fn.arg_names, fn.arg_types, strict=False))
+        call = sql.SQL("{}.{}({})").format(
+            sql.Identifier(fn.schema),
+            sql.Identifier(fn.name),
+            sql.SQL(", ").join(sql.SQL("{} := _.{}").format(sql.Identifier(n), sql.Identifier(n)) for n in names),
+        )
+        source = sql.SQL("")
+        if names:
+            columns = sql.SQL(", ").join(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(types[n])) for n in names)
+            source = sql.SQL(" from json_to_record(%s::json) as _({})").format(columns)
+        if fn.returns_set:
+            lateral = sql.SQL(", lateral") if names else sql.SQL(" from")
+            statement = sql.SQL("select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb){}{} {} r").format(
+                source, lateral, call
+            )
+        else:
+            statement = sql.SQL("select to_jsonb({}){}").format(call, source)
+        return statement.as_string(None)
