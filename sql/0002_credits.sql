@@ -237,6 +237,24 @@ create trigger allocations_no_truncate
 before truncate on billing.allocations
 for each statement execute function billing.forbid_ledger_change();
 
+-- Sign-ups create their public.users row (billing.handle_new_auth_user lives in functions/).
+-- Created here, once: re-creating it would need ownership of auth.users, which only Supabase
+-- Auth has; `postgres` holds the TRIGGER privilege to create it.
+create function billing.handle_new_auth_user()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    return new;  -- replaced by functions/billing/handle_new_auth_user.sql
+end
+$$;
+revoke all on function billing.handle_new_auth_user() from public;
+create trigger on_auth_user_created
+after insert or update of email on auth.users
+for each row execute function billing.handle_new_auth_user();
+
 -- Every table gets RLS, exposed or not; clients reach billing.* only through functions.
 alter table billing.settings enable row level security;
 alter table billing.grants enable row level security;

@@ -27,12 +27,23 @@ def subscribe(db: TestDatabase, user: Identity, plan: str, start: str, end: str)
     )
 
 
-def grant(db: TestDatabase, user: Identity, amount: Any, source: str = "promo", expires_at: str | None = None,
-          idempotency_key: str | None = None) -> dict[str, Any]:
+def grant(
+    db: TestDatabase,
+    user: Identity,
+    amount: Any,
+    source: str = "promo",
+    expires_at: str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
     result: dict[str, Any] = db.rpc(
         "grant_credits",
-        {"user_id": user.user_id, "amount": str(amount), "source": source, "expires_at": expires_at,
-         "idempotency_key": idempotency_key or key()},
+        {
+            "user_id": user.user_id,
+            "amount": str(amount),
+            "source": source,
+            "expires_at": expires_at,
+            "idempotency_key": idempotency_key or key(),
+        },
         as_=SERVICE,
     )
     return result

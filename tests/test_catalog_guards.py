@@ -86,6 +86,13 @@ def test_guard_catches_anon_table_privileges(conn: Any, kwq8_project: Project) -
     assert guards.table_privileges_of(conn, "anon", ["public"], [*allow, "public.visible:insert,select"]) == []
 
 
+def test_guard_sees_column_level_grants(conn: Any, kwq8_project: Project) -> None:
+    conn.execute("create table public.form (id bigint primary key, note text, secret text)")
+    conn.execute("alter table public.form enable row level security")
+    conn.execute("grant insert (note) on public.form to anon")
+    assert "public.form (insert)" in check_all(conn, kwq8_project)["table privileges of anon"]
+
+
 def test_guard_catches_private_function_open_to_public(conn: Any, kwq8_project: Project) -> None:
     conn.execute("create function private.helper() returns int language sql as $$ select 1 $$")
     assert check_all(conn, kwq8_project)["functions executable by PUBLIC in private schemas"] == []

@@ -44,8 +44,9 @@ def test_reserve_then_capture_less_releases_the_rest(db: TestDatabase, user: Ide
     assert captured["balance"] == Decimal("17.50") == balance(db, user)
     assert db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 2.5}, as_=SERVICE) == captured
     entries = ledger_count(db, user)
-    expect_error(lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE),
-                 "CREDIT_008", 409)
+    expect_error(
+        lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE), "CREDIT_008", 409
+    )
     expect_error(lambda: db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "CREDIT_008", 409)
     assert ledger_count(db, user) == entries
     assert db.rpc("get_credit_summary", {}, as_=user)["active_holds"] == []
@@ -64,8 +65,16 @@ def test_capture_all_by_default_and_release_is_idempotent(db: TestDatabase, user
     audit_clean(db)
 
 
-@pytest.mark.parametrize(("amount", "code"), [("3.01", "CREDIT_010"), ("-1", "CREDIT_010"), ("NaN", "CREDIT_010"),
-                                               ("0.001", "CREDIT_010"), ("1e30", "CREDIT_010")])
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        ("3.01", "CREDIT_010"),
+        ("-1", "CREDIT_010"),
+        ("NaN", "CREDIT_010"),
+        ("0.001", "CREDIT_010"),
+        ("1e30", "CREDIT_010"),
+    ],
+)
 def test_bad_capture_amounts(db: TestDatabase, user: Identity, amount: str, code: str) -> None:
     hold = reserve(db, user)
     before = ledger_count(db, user)
@@ -97,8 +106,14 @@ def test_expired_hold_releases_itself_on_next_access(db: TestDatabase, user: Ide
     assert summary["held"] == 0 and summary["balance"] == Decimal("20.00")
     expect_error(lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "CREDIT_009", 410)
     assert db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE)["status"] == "expired"
-    assert db.scalar("select metadata ->> 'reason' from public.credit_transactions where hold_id = %s "
-                     "and transaction_type = 'release'", (hold["hold_id"],)) == "expired"
+    assert (
+        db.scalar(
+            "select metadata ->> 'reason' from public.credit_transactions where hold_id = %s "
+            "and transaction_type = 'release'",
+            (hold["hold_id"],),
+        )
+        == "expired"
+    )
     audit_clean(db)
 
 
@@ -127,23 +142,43 @@ def test_reserve_needs_the_credits_up_front(db: TestDatabase) -> None:
     grant(db, poor, 3)
     reserve(db, poor)
     expect_error(lambda: reserve(db, poor), "CREDIT_001", 402)
-    expect_error(lambda: db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=poor),
-                 "CREDIT_001", 402)
+    expect_error(
+        lambda: db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=poor),
+        "CREDIT_001",
+        402,
+    )
 
 
 def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Identity) -> None:
     spend = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
     k = key()
-    refund = db.rpc("refund_transaction", {"transaction_id": spend["transaction_id"], "idempotency_key": k,
-                                           "reason": "GEN_001: generation failed"}, as_=SERVICE)
+    refund = db.rpc(
+        "refund_transaction",
+        {"transaction_id": spend["transaction_id"], "idempotency_key": k, "reason": "GEN_001: generation failed"},
+        as_=SERVICE,
+    )
     assert (refund["refunded"], refund["forfeited"], refund["balance"]) == (Decimal("3.00"), 0, Decimal("20.00"))
-    assert db.rpc("refund_transaction", {"transaction_id": spend["transaction_id"], "idempotency_key": k,
-                                         "reason": "GEN_001: generation failed"}, as_=SERVICE) == refund
-    expect_error(lambda: db.rpc("refund_transaction", {"transaction_id": spend["transaction_id"],
-                                                       "idempotency_key": key(), "reason": "again"}, as_=SERVICE),
-                 "CREDIT_012", 409)
-    grants = db.sql("select a.grant_id, a.amount from billing.allocations a where a.transaction_id in (%s, %s) "
-                    "order by a.amount", (spend["transaction_id"], refund["transaction_id"]))
+    assert (
+        db.rpc(
+            "refund_transaction",
+            {"transaction_id": spend["transaction_id"], "idempotency_key": k, "reason": "GEN_001: generation failed"},
+            as_=SERVICE,
+        )
+        == refund
+    )
+    expect_error(
+        lambda: db.rpc(
+            "refund_transaction",
+            {"transaction_id": spend["transaction_id"], "idempotency_key": key(), "reason": "again"},
+            as_=SERVICE,
+        ),
+        "CREDIT_012",
+        409,
+    )
+    grants = db.sql(
+        "select a.grant_id, a.amount from billing.allocations a where a.transaction_id in (%s, %s) order by a.amount",
+        (spend["transaction_id"], refund["transaction_id"]),
+    )
     assert grants[0]["grant_id"] == grants[1]["grant_id"] and grants[0]["amount"] == -grants[1]["amount"]
     audit_clean(db)
 
@@ -151,8 +186,11 @@ def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Ide
 def test_refund_of_a_capture_returns_only_what_was_kept(db: TestDatabase, user: Identity) -> None:
     hold = reserve(db, user, "complex_feature")
     captured = db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE)
-    refund = db.rpc("refund_transaction", {"transaction_id": captured["transaction_id"], "idempotency_key": key(),
-                                           "reason": "failed"}, as_=SERVICE)
+    refund = db.rpc(
+        "refund_transaction",
+        {"transaction_id": captured["transaction_id"], "idempotency_key": key(), "reason": "failed"},
+        as_=SERVICE,
+    )
     assert refund["refunded"] == Decimal("1.00") and balance(db, user) == Decimal("20.00")
     audit_clean(db)
 
@@ -162,8 +200,11 @@ def test_refund_into_an_expired_grant_is_forfeited(db: TestDatabase) -> None:
     grant(db, u, 5, expires_at="2026-05-11T00:00:00+00:00")
     spend = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=u)
     db.freeze_time("2026-05-12T00:00:00+00:00")
-    refund = db.rpc("refund_transaction", {"transaction_id": spend["transaction_id"], "idempotency_key": key(),
-                                           "reason": "late"}, as_=SERVICE)
+    refund = db.rpc(
+        "refund_transaction",
+        {"transaction_id": spend["transaction_id"], "idempotency_key": key(), "reason": "late"},
+        as_=SERVICE,
+    )
     assert (refund["refunded"], refund["forfeited"], refund["balance"]) == (0, Decimal("3.00"), 0)
     audit_clean(db)
 
@@ -181,11 +222,14 @@ def test_refund_into_an_expired_grant_is_forfeited(db: TestDatabase) -> None:
 )
 def test_bad_refunds(db: TestDatabase, user: Identity, args: dict, code: str) -> None:
     spend = db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)
-    grant_tx = db.scalar("select id::text from public.credit_transactions where user_id = %s and "
-                         "transaction_type = 'grant'", (user.user_id,))
+    grant_tx = db.scalar(
+        "select id::text from public.credit_transactions where user_id = %s and transaction_type = 'grant'",
+        (user.user_id,),
+    )
     args = {**args, "idempotency_key": key()}
-    args["transaction_id"] = {"SPEND": spend["transaction_id"], "GRANT": grant_tx}.get(args["transaction_id"],
-                                                                                     args["transaction_id"])
+    args["transaction_id"] = {"SPEND": spend["transaction_id"], "GRANT": grant_tx}.get(
+        args["transaction_id"], args["transaction_id"]
+    )
     before = ledger_count(db, user)
     expect_error(lambda: db.rpc("refund_transaction", args, as_=SERVICE), code)
     assert ledger_count(db, user) == before
@@ -194,17 +238,32 @@ def test_bad_refunds(db: TestDatabase, user: Identity, args: dict, code: str) ->
 @pytest.mark.parametrize(
     ("overrides", "code"),
     [
-        ({"amount": "0"}, "CREDIT_010"), ({"amount": "-5"}, "CREDIT_010"), ({"amount": "NaN"}, "CREDIT_010"),
-        ({"amount": "1000000.01"}, "CREDIT_010"), ({"amount": "1.005"}, "CREDIT_010"), ({"amount": None}, "CREDIT_010"),
-        ({"source": "daily_bonus"}, "CREDIT_013"), ({"source": "gift"}, "CREDIT_013"), ({"source": None}, "CREDIT_013"),
-        ({"expires_at": "2026-05-10T08:59:59+00:00"}, "CREDIT_013"), ({"expires_at": "infinity"}, "CREDIT_013"),
-        ({"user_id": "00000000-0000-0000-0000-000000000000"}, "CREDIT_014"), ({"user_id": None}, "CREDIT_014"),
-        ({"idempotency_key": ""}, "CREDIT_006"), ({"description": "x" * 501}, "VAL_001"),
+        ({"amount": "0"}, "CREDIT_010"),
+        ({"amount": "-5"}, "CREDIT_010"),
+        ({"amount": "NaN"}, "CREDIT_010"),
+        ({"amount": "1000000.01"}, "CREDIT_010"),
+        ({"amount": "1.005"}, "CREDIT_010"),
+        ({"amount": None}, "CREDIT_010"),
+        ({"source": "daily_bonus"}, "CREDIT_013"),
+        ({"source": "gift"}, "CREDIT_013"),
+        ({"source": None}, "CREDIT_013"),
+        ({"expires_at": "2026-05-10T08:59:59+00:00"}, "CREDIT_013"),
+        ({"expires_at": "infinity"}, "CREDIT_013"),
+        ({"user_id": "00000000-0000-0000-0000-000000000000"}, "CREDIT_014"),
+        ({"user_id": None}, "CREDIT_014"),
+        ({"idempotency_key": ""}, "CREDIT_006"),
+        ({"description": "x" * 501}, "VAL_001"),
     ],
 )
 def test_bad_grants(db: TestDatabase, user: Identity, overrides: dict, code: str) -> None:
-    args = {"user_id": user.user_id, "amount": "5", "source": "promo", "expires_at": None,
-            "idempotency_key": key(), **overrides}
+    args = {
+        "user_id": user.user_id,
+        "amount": "5",
+        "source": "promo",
+        "expires_at": None,
+        "idempotency_key": key(),
+        **overrides,
+    }
     before = db.scalar("select count(*) from public.credit_transactions")
     expect_error(lambda: db.rpc("grant_credits", args, as_=SERVICE), code)
     assert db.scalar("select count(*) from public.credit_transactions") == before
@@ -218,9 +277,17 @@ def test_grant_retry_returns_the_first_result(db: TestDatabase, user: Identity) 
     assert balance(db, user) == Decimal("25.00")
 
 
-@pytest.mark.parametrize(("amount", "code"), [("0", "CREDIT_010"), ("-1", "CREDIT_010"), ("NaN", "CREDIT_010"),
-                                               ("10000.01", "CREDIT_010"), ("0.333", "CREDIT_010"),
-                                               ("21", "CREDIT_001")])
+@pytest.mark.parametrize(
+    ("amount", "code"),
+    [
+        ("0", "CREDIT_010"),
+        ("-1", "CREDIT_010"),
+        ("NaN", "CREDIT_010"),
+        ("10000.01", "CREDIT_010"),
+        ("0.333", "CREDIT_010"),
+        ("21", "CREDIT_001"),
+    ],
+)
 def test_deduct_credits_validates_and_is_safe(db: TestDatabase, user: Identity, amount: str, code: str) -> None:
     args = {"user_id": user.user_id, "amount": amount, "description": "image upscaling", "idempotency_key": key()}
     expect_error(lambda: db.rpc("deduct_credits", args, as_=SERVICE), code)
@@ -233,8 +300,11 @@ def test_deduct_credits_happy_path_and_retry(db: TestDatabase, user: Identity) -
     assert first["charged"] == Decimal("7.25") and first["balance"] == Decimal("12.75")
     assert db.rpc("deduct_credits", args, as_=SERVICE) == first
     expect_error(lambda: db.rpc("deduct_credits", {**args, "amount": "7.26"}, as_=SERVICE), "CREDIT_005", 409)
-    expect_error(lambda: db.rpc("deduct_credits", {**args, "description": None, "idempotency_key": key()},
-                                as_=SERVICE), "VAL_001", 400)
+    expect_error(
+        lambda: db.rpc("deduct_credits", {**args, "description": None, "idempotency_key": key()}, as_=SERVICE),
+        "VAL_001",
+        400,
+    )
     audit_clean(db)
 
 

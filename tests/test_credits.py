@@ -36,7 +36,9 @@ def test_sign_up_creates_the_users_row(db: TestDatabase) -> None:
 
 
 def test_plans_and_costs_are_seeded_exactly_and_public(db: TestDatabase, anon: Identity) -> None:
-    plans = db.query_as(anon, "select code, price_kwd::text, monthly_credits, daily_bonus from public.plans order by sort_order")
+    plans = db.query_as(
+        anon, "select code, price_kwd::text, monthly_credits, daily_bonus from public.plans order by sort_order"
+    )
     assert plans == [
         ("basic", "23.000", Decimal("100.00"), Decimal("5.00")),
         ("pro", "38.000", Decimal("200.00"), Decimal("8.00")),
@@ -45,9 +47,14 @@ def test_plans_and_costs_are_seeded_exactly_and_public(db: TestDatabase, anon: I
     ]
     costs = dict(db.query_as(anon, "select action, cost from public.action_costs"))
     assert costs == {
-        "chat_message": Decimal("1.00"), "simple_edit": Decimal("0.50"), "component_generation": Decimal("2.00"),
-        "page_generation": Decimal("3.00"), "template_customization": Decimal("2.00"),
-        "complex_feature": Decimal("4.00"), "banana_image": Decimal("2.50"), "database_setup": Decimal("2.50"),
+        "chat_message": Decimal("1.00"),
+        "simple_edit": Decimal("0.50"),
+        "component_generation": Decimal("2.00"),
+        "page_generation": Decimal("3.00"),
+        "template_customization": Decimal("2.00"),
+        "complex_feature": Decimal("4.00"),
+        "banana_image": Decimal("2.50"),
+        "database_setup": Decimal("2.50"),
         "deployment": Decimal("1.00"),
     }
 
@@ -55,18 +62,30 @@ def test_plans_and_costs_are_seeded_exactly_and_public(db: TestDatabase, anon: I
 def test_spend_charges_the_action_price_and_retries_change_nothing(db: TestDatabase, user: Identity) -> None:
     grant(db, user, 10)
     k = key()
-    first = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": k, "description": "home"},
-                   as_=user)
+    first = db.rpc(
+        "spend_credits", {"action": "page_generation", "idempotency_key": k, "description": "home"}, as_=user
+    )
     assert first["charged"] == Decimal("3.00") and first["balance"] == Decimal("7.00")
     entries = ledger_count(db, user)
-    again = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": k, "description": "home"},
-                   as_=user)
+    again = db.rpc(
+        "spend_credits", {"action": "page_generation", "idempotency_key": k, "description": "home"}, as_=user
+    )
     assert again == first
     assert ledger_count(db, user) == entries and balance(db, user) == Decimal("7.00")
-    row = db.sql("select transaction_type, credits_amount, balance_after, action, description "
-                 "from public.credit_transactions where id = %s", (first["transaction_id"],))
-    assert row == [{"transaction_type": "spend", "credits_amount": Decimal("-3.00"), "balance_after": Decimal("7.00"),
-                    "action": "page_generation", "description": "home"}]
+    row = db.sql(
+        "select transaction_type, credits_amount, balance_after, action, description "
+        "from public.credit_transactions where id = %s",
+        (first["transaction_id"],),
+    )
+    assert row == [
+        {
+            "transaction_type": "spend",
+            "credits_amount": Decimal("-3.00"),
+            "balance_after": Decimal("7.00"),
+            "action": "page_generation",
+            "description": "home",
+        }
+    ]
     audit_clean(db)
 
 
@@ -75,19 +94,25 @@ def test_same_key_with_other_arguments_is_refused(db: TestDatabase, user: Identi
     k = key()
     db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": k}, as_=user)
     before = ledger_count(db, user)
-    for args in ({"action": "page_generation", "idempotency_key": k},
-                 {"action": "chat_message", "idempotency_key": k, "description": "other"}):
+    for args in (
+        {"action": "page_generation", "idempotency_key": k},
+        {"action": "chat_message", "idempotency_key": k, "description": "other"},
+    ):
         expect_error(lambda a=args: db.rpc("spend_credits", a, as_=user), "CREDIT_005", 409)
-    expect_error(lambda: db.rpc("reserve_credits", {"action": "chat_message", "idempotency_key": k}, as_=user),
-                 "CREDIT_005", 409)
+    expect_error(
+        lambda: db.rpc("reserve_credits", {"action": "chat_message", "idempotency_key": k}, as_=user), "CREDIT_005", 409
+    )
     assert ledger_count(db, user) == before
 
 
 def test_insufficient_credits_is_credit_001_in_arabic_and_writes_nothing(db: TestDatabase, user: Identity) -> None:
     grant(db, user, 2)
     before = ledger_count(db, user)
-    err = expect_error(lambda: db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()},
-                                      as_=user), "CREDIT_001", 402)
+    err = expect_error(
+        lambda: db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user),
+        "CREDIT_001",
+        402,
+    )
     assert err.message == "رصيدك غير كافٍ"
     assert err.details and err.details.startswith("Insufficient credits: balance 2.00 is less than the cost 3.00")
     assert ledger_count(db, user) == before and balance(db, user) == Decimal("2.00")
@@ -107,8 +132,9 @@ def test_insufficient_credits_is_credit_001_in_arabic_and_writes_nothing(db: Tes
         ({"action": "'; drop table public.users; --", "idempotency_key": "k"}, "CREDIT_003"),
     ],
 )
-def test_bad_spend_input_gets_a_code_and_no_write(db: TestDatabase, user: Identity, args: dict[str, object],
-                                                   code: str) -> None:
+def test_bad_spend_input_gets_a_code_and_no_write(
+    db: TestDatabase, user: Identity, args: dict[str, object], code: str
+) -> None:
     grant(db, user, 10)
     before = ledger_count(db, user)
     expect_error(lambda: db.rpc("spend_credits", args, as_=user), code, 400)
@@ -122,21 +148,33 @@ def test_a_255_character_key_is_fine(db: TestDatabase, user: Identity) -> None:
 
 def test_the_browser_cannot_name_an_amount_or_a_user(db: TestDatabase, user: Identity) -> None:
     for extra in ({"amount": 0.01}, {"user_id": user.user_id}):
-        expect_error(lambda e=extra: db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key(), **e},
-                                            as_=user), "PGRST202", 404)
+        expect_error(
+            lambda e=extra: db.rpc(
+                "spend_credits", {"action": "chat_message", "idempotency_key": key(), **e}, as_=user
+            ),
+            "PGRST202",
+            404,
+        )
 
 
 def test_who_may_call_what(db: TestDatabase, user: Identity, anon: Identity) -> None:
     grant(db, user, 10)
-    browser = [("spend_credits", {"action": "chat_message", "idempotency_key": key()}),
-               ("reserve_credits", {"action": "chat_message", "idempotency_key": key()}),
-               ("get_credit_summary", {})]
-    server = [("deduct_credits", {"user_id": user.user_id, "amount": 1, "description": "x", "idempotency_key": key()}),
-              ("grant_credits", {"user_id": user.user_id, "amount": 1, "source": "promo", "expires_at": None,
-                                 "idempotency_key": key()}),
-              ("capture_hold", {"hold_id": user.user_id}), ("release_hold", {"hold_id": user.user_id}),
-              ("refund_transaction", {"transaction_id": user.user_id, "idempotency_key": key(), "reason": "x"}),
-              ("run_credit_sweepers", {})]
+    browser = [
+        ("spend_credits", {"action": "chat_message", "idempotency_key": key()}),
+        ("reserve_credits", {"action": "chat_message", "idempotency_key": key()}),
+        ("get_credit_summary", {}),
+    ]
+    server = [
+        ("deduct_credits", {"user_id": user.user_id, "amount": 1, "description": "x", "idempotency_key": key()}),
+        (
+            "grant_credits",
+            {"user_id": user.user_id, "amount": 1, "source": "promo", "expires_at": None, "idempotency_key": key()},
+        ),
+        ("capture_hold", {"hold_id": user.user_id}),
+        ("release_hold", {"hold_id": user.user_id}),
+        ("refund_transaction", {"transaction_id": user.user_id, "idempotency_key": key(), "reason": "x"}),
+        ("run_credit_sweepers", {}),
+    ]
     for name, args in browser:
         expect_error(lambda n=name, a=args: db.rpc(n, a, as_=anon), "42501", 401)
         expect_error(lambda n=name, a=args: db.rpc(n, a, as_=SERVICE), "42501", 403)
@@ -150,11 +188,13 @@ def test_the_racy_pattern_of_the_brief_is_impossible_for_clients(db: TestDatabas
     grant(db, user, 5)
     tx = db.sql("select id from public.credit_transactions where user_id = %s", (user.user_id,))[0]["id"]
     for who in (user, SERVICE):
-        for sql in ("update public.users set credits_balance = 1000 where id = %(u)s",
-                    "insert into public.credit_transactions (user_id, transaction_type, credits_amount, "
-                    "balance_after) values (%(u)s, 'grant', 1000, 1005)",
-                    "update public.credit_transactions set credits_amount = 1000 where id = %(t)s",
-                    "delete from public.credit_transactions where id = %(t)s"):
+        for sql in (
+            "update public.users set credits_balance = 1000 where id = %(u)s",
+            "insert into public.credit_transactions (user_id, transaction_type, credits_amount, "
+            "balance_after) values (%(u)s, 'grant', 1000, 1005)",
+            "update public.credit_transactions set credits_amount = 1000 where id = %(t)s",
+            "delete from public.credit_transactions where id = %(t)s",
+        ):
             expect_error(lambda s=sql, w=who: db.query_as(w, s, {"u": user.user_id, "t": tx}), "42501")
     # Not even the table owner may edit the ledger.
     with pytest.raises(Exception, match="append-only"):
@@ -167,8 +207,9 @@ def test_users_see_only_their_own_rows(db: TestDatabase, user: Identity) -> None
     grant(db, user, 5)
     grant(db, other, 7)
     assert db.query_as(user, "select id::text, credits_balance from public.users") == [(user.user_id, Decimal("5.00"))]
-    assert db.query_as(user, "select count(*) from public.credit_transactions where user_id = %s",
-                       (other.user_id,)) == [(0,)]
+    assert db.query_as(
+        user, "select count(*) from public.credit_transactions where user_id = %s", (other.user_id,)
+    ) == [(0,)]
     expect_error(lambda: db.query_as(user, "select * from billing.grants"), "42501", 403)
 
 
@@ -183,13 +224,22 @@ def test_burn_down_order(db: TestDatabase, user: Identity) -> None:
     order = []
     for _ in range(9):
         tx = db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)["transaction_id"]
-        order.append(db.scalar(
-            "select g.source || ':' || coalesce(g.expires_at::date::text, 'never') from billing.allocations a "
-            "join billing.grants g on g.id = a.grant_id where a.transaction_id = %s", (tx,)))
+        order.append(
+            db.scalar(
+                "select g.source || ':' || coalesce(g.expires_at::date::text, 'never') from billing.allocations a "
+                "join billing.grants g on g.id = a.grant_id where a.transaction_id = %s",
+                (tx,),
+            )
+        )
     assert order == ["daily_bonus:2026-05-10"] * 5 + [
-        "promo:2026-05-20", "promo:2026-07-01", "monthly:2026-07-01", "purchase:never"]
+        "promo:2026-05-20",
+        "promo:2026-07-01",
+        "monthly:2026-07-01",
+        "purchase:never",
+    ]
     assert {promo_soon["grant_id"], promo_late["grant_id"], monthly["grant_id"]} <= set(
-        str(r["grant_id"]) for r in db.sql("select grant_id from billing.allocations"))
+        str(r["grant_id"]) for r in db.sql("select grant_id from billing.allocations")
+    )
     audit_clean(db)
 
 
@@ -197,18 +247,27 @@ def test_daily_bonus_follows_the_kuwait_calendar(db: TestDatabase, user: Identit
     subscribe(db, user, "pro", "2026-05-01T00:00:00+00:00", FUTURE)
     db.freeze_time("2026-05-10T20:59:59+00:00")  # 23:59:59 in Kuwait
     first = db.rpc("get_credit_summary", {}, as_=user)
-    assert first["daily_bonus"] == {"amount": Decimal("8.00"), "remaining": Decimal("8.00"),
-                                    "resets_at": "2026-05-10T21:00:00+00:00"}
+    assert first["daily_bonus"] == {
+        "amount": Decimal("8.00"),
+        "remaining": Decimal("8.00"),
+        "resets_at": "2026-05-10T21:00:00+00:00",
+    }
     assert first["balance"] == Decimal("8.00")
     db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)
     db.freeze_time("2026-05-10T21:00:00+00:00")  # Kuwait midnight: yesterday's 7 left are gone
     second = db.rpc("get_credit_summary", {}, as_=user)
     assert second["daily_bonus"]["remaining"] == Decimal("8.00") and second["balance"] == Decimal("8.00")
-    kinds = [r["transaction_type"] for r in db.sql(
-        "select transaction_type from public.credit_transactions where user_id = %s order by seq", (user.user_id,))]
+    kinds = [
+        r["transaction_type"]
+        for r in db.sql(
+            "select transaction_type from public.credit_transactions where user_id = %s order by seq", (user.user_id,)
+        )
+    ]
     assert kinds == ["grant", "spend", "expire", "grant"]
-    assert db.scalar("select count(*) from billing.grants where user_id = %s and source = 'daily_bonus'",
-                     (user.user_id,)) == 2
+    assert (
+        db.scalar("select count(*) from billing.grants where user_id = %s and source = 'daily_bonus'", (user.user_id,))
+        == 2
+    )
     audit_clean(db)
 
 
@@ -228,15 +287,19 @@ def test_banana_image_needs_premium_or_enterprise(db: TestDatabase, user: Identi
     assert err.message == "هذه الميزة متاحة لباقتي المميزة والمؤسسات فقط"
     subscribe(db, user, "pro", "2026-05-01T00:00:00+00:00", FUTURE)
     expect_error(call, "CREDIT_004", 403)
-    expect_error(lambda: db.rpc("reserve_credits", {"action": "banana_image", "idempotency_key": key()}, as_=user),
-                 "CREDIT_004", 403)
+    expect_error(
+        lambda: db.rpc("reserve_credits", {"action": "banana_image", "idempotency_key": key()}, as_=user),
+        "CREDIT_004",
+        403,
+    )
     subscribe(db, user, "premium", "2026-05-01T00:00:00+00:00", FUTURE)
     assert call()["charged"] == Decimal("2.50")
 
 
 def test_monthly_credits_expire_after_one_rollover_period(db: TestDatabase, user: Identity) -> None:
-    result = db.scalar("select billing.grant_monthly_credits(%s, 'basic', '2026-06-01T00:00:00+00:00', %s)",
-                       (user.user_id, key()))
+    result = db.scalar(
+        "select billing.grant_monthly_credits(%s, 'basic', '2026-06-01T00:00:00+00:00', %s)", (user.user_id, key())
+    )
     assert result["amount"] == Decimal("100.00")
     assert result["expires_at"] == "2026-07-01T00:00:00+00:00"
     db.freeze_time("2026-06-30T23:59:59+00:00")

@@ -66,8 +66,11 @@ def test_parallel_spends_for_one_user_get_exactly_the_credits_there_are(kwq8_db:
 
 def test_parallel_first_calls_of_the_day_grant_one_daily_bonus(kwq8_db: TestDatabase) -> None:
     user = kwq8_db.create_user()
-    kwq8_db.sql("update public.users set plan = 'enterprise', plan_period_start = '2026-05-01', "
-                "plan_period_end = '2026-06-01' where id = %s", (user.user_id,))
+    kwq8_db.sql(
+        "update public.users set plan = 'enterprise', plan_period_start = '2026-05-01', "
+        "plan_period_end = '2026-06-01' where id = %s",
+        (user.user_id,),
+    )
     kwq8_db.freeze_time("2026-05-10T12:00:00+00:00")
     apis = [kwq8_db.api() for _ in range(THREADS)]
     results = run_parallel(lambda i: apis[i].rpc("get_credit_summary", {}, as_=user))
@@ -90,8 +93,15 @@ class SharedClock:
 
 
 ALLOWED = {"CREDIT_001", "CREDIT_002", "CREDIT_004", "CREDIT_008", "CREDIT_009", "CREDIT_012"}
-ACTIONS = ["chat_message", "simple_edit", "component_generation", "page_generation", "complex_feature",
-           "banana_image", "deployment"]
+ACTIONS = [
+    "chat_message",
+    "simple_edit",
+    "component_generation",
+    "page_generation",
+    "complex_feature",
+    "banana_image",
+    "deployment",
+]
 
 
 def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabase) -> None:
@@ -99,8 +109,11 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
     for i, u in enumerate(users):
         plan = ["basic", "premium", None][i % 3]
         if plan:
-            kwq8_db.sql("update public.users set plan = %s, plan_period_start = '2026-05-01', "
-                        "plan_period_end = '2026-06-01' where id = %s", (plan, u.user_id))
+            kwq8_db.sql(
+                "update public.users set plan = %s, plan_period_start = '2026-05-01', "
+                "plan_period_end = '2026-06-01' where id = %s",
+                (plan, u.user_id),
+            )
     kwq8_db.sql("update billing.settings set hold_ttl = interval '10 minutes'")
     clock = SharedClock(dt.datetime(2026, 5, 10, 20, 0, tzinfo=dt.UTC))  # crosses Kuwait midnight
     kwq8_db.freeze_time(clock.tick(random.Random(0)))
@@ -119,8 +132,9 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
         for _ in range(45):
             api.settings["kwq8.frozen_now"] = clock.tick(rng)
             user = rng.choice(users)
-            op = rng.choice(["spend", "spend", "reserve", "capture", "release", "grant", "refund", "retry",
-                             "summary", "sweep"])
+            op = rng.choice(
+                ["spend", "spend", "reserve", "capture", "release", "grant", "refund", "retry", "summary", "sweep"]
+            )
             call: tuple[str, dict[str, Any], Identity] | None = None
             if op == "spend":
                 call = ("spend_credits", {"action": rng.choice(ACTIONS), "idempotency_key": key()}, user)
@@ -137,19 +151,35 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
                     args["amount"] = str(Decimal(rng.randint(0, int(hold[1] * 2))) / 2)
                 call = (f"{op}_hold", args, SERVICE)
             elif op == "grant":
-                expires = None if rng.random() < 0.3 else (
-                    dt.datetime.fromisoformat(api.settings["kwq8.frozen_now"]) + dt.timedelta(minutes=rng.randint(1, 20))
-                ).isoformat()
-                call = ("grant_credits", {"user_id": user.user_id, "amount": str(rng.randint(1, 12)),
-                                          "source": rng.choice(["promo", "purchase", "adjustment"]),
-                                          "expires_at": expires, "idempotency_key": key()}, SERVICE)
+                expires = (
+                    None
+                    if rng.random() < 0.3
+                    else (
+                        dt.datetime.fromisoformat(api.settings["kwq8.frozen_now"])
+                        + dt.timedelta(minutes=rng.randint(1, 20))
+                    ).isoformat()
+                )
+                call = (
+                    "grant_credits",
+                    {
+                        "user_id": user.user_id,
+                        "amount": str(rng.randint(1, 12)),
+                        "source": rng.choice(["promo", "purchase", "adjustment"]),
+                        "expires_at": expires,
+                        "idempotency_key": key(),
+                    },
+                    SERVICE,
+                )
             elif op == "refund":
                 with shared_lock:
                     tx = rng.choice(spends) if spends else None
                 if tx is None:
                     continue
-                call = ("refund_transaction", {"transaction_id": tx, "idempotency_key": key(), "reason": "GEN_001"},
-                        SERVICE)
+                call = (
+                    "refund_transaction",
+                    {"transaction_id": tx, "idempotency_key": key(), "reason": "GEN_001"},
+                    SERVICE,
+                )
             elif op == "retry" and done:
                 name, args, who, first = rng.choice(done)
                 if name in ("spend_credits", "grant_credits", "refund_transaction", "reserve_credits"):
@@ -182,7 +212,9 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
     kwq8_db.freeze_time((dt.datetime(2026, 5, 12, tzinfo=dt.UTC)).isoformat())
     kwq8_db.rpc("run_credit_sweepers", {}, as_=SERVICE)
     audit_clean(kwq8_db)
-    kinds = {r["transaction_type"] for r in kwq8_db.sql("select distinct transaction_type from public.credit_transactions")}
+    kinds = {
+        r["transaction_type"] for r in kwq8_db.sql("select distinct transaction_type from public.credit_transactions")
+    }
     assert kinds == {"grant", "spend", "hold", "capture", "release", "refund", "expire"}
     assert kwq8_db.scalar("select count(*) from billing.holds where status = 'active'") == 0
     audit = run_cli("ledger", "audit", "--db-url", kwq8_db.url("postgres"))

@@ -85,6 +85,7 @@ create or replace function public.capture_hold(hold_id uuid, amount numeric defa
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.capture(hold_id, amount)
 $$;

@@ -57,6 +57,7 @@ create or replace function public.get_credit_summary()
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.summary_for_caller()
 $$;

@@ -66,6 +66,7 @@ create or replace function public.grant_credits(
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.grant_credits(user_id, amount, source, expires_at, idempotency_key, description)
 $$;

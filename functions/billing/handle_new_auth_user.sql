@@ -15,8 +15,5 @@ end
 $$;
 
 revoke all on function billing.handle_new_auth_user() from public;
-
-drop trigger if exists on_auth_user_created on auth.users;
-create trigger on_auth_user_created
-after insert or update of email on auth.users
-for each row execute function billing.handle_new_auth_user();
+-- The trigger itself is created once, by sql/0002_credits.sql: dropping a trigger on auth.users
+-- needs ownership of the table, which only Supabase Auth has, so this file must not recreate it.

@@ -76,6 +76,7 @@ create or replace function public.refund_transaction(transaction_id uuid, idempo
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.refund(transaction_id, idempotency_key, reason)
 $$;

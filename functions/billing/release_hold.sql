@@ -34,6 +34,7 @@ create or replace function public.release_hold(hold_id uuid)
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.release(hold_id)
 $$;

@@ -82,6 +82,7 @@ create or replace function public.reserve_credits(action text, idempotency_key t
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.reserve_for_caller(action, idempotency_key)
 $$;

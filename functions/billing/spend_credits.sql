@@ -102,6 +102,7 @@ create or replace function public.spend_credits(action text, idempotency_key tex
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.spend_for_caller(action, idempotency_key, description)
 $$;
@@ -134,6 +135,7 @@ create or replace function public.deduct_credits(user_id uuid, amount numeric, d
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.deduct(user_id, amount, description, idempotency_key)
 $$;

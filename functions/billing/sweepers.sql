@@ -71,6 +71,7 @@ create or replace function public.run_credit_sweepers()
 returns jsonb
 language sql
 volatile
+set search_path = ''
 as $$
     select billing.run_credit_sweepers()
 $$;

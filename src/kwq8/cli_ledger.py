@@ -24,9 +24,11 @@ def audit(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
         for violation in report.violations:
             out.print(violation.render(), markup=False, highlight=False)
         summary = (
-            f"{report.users} users, {report.transactions} transactions, {report.grants} grants, "
-            f"{report.holds} holds: "
+            f"{report.users} users, {report.transactions} transactions, {report.grants} grants, {report.holds} holds: "
         )
-        err.print(summary + (f"[red]{len(report.violations)} violation(s)[/red]" if report.violations else "[green]clean[/green]"))
+        err.print(
+            summary
+            + (f"[red]{len(report.violations)} violation(s)[/red]" if report.violations else "[green]clean[/green]")
+        )
     if not report.clean:
         raise typer.Exit(1)

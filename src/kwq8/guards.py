@@ -104,13 +104,14 @@ def table_privileges_of(conn: psycopg.Connection[Any], role: str, schemas: list[
     rows = conn.execute(
         """
         select format('%%I.%%I', n.nspname, c.relname) as name,
+               -- has_any_column_privilege also sees grants on some columns only.
                array_remove(array[
-                   case when has_table_privilege(%s, c.oid, 'select') then 'select' end,
-                   case when has_table_privilege(%s, c.oid, 'insert') then 'insert' end,
-                   case when has_table_privilege(%s, c.oid, 'update') then 'update' end,
+                   case when has_any_column_privilege(%s, c.oid, 'select') then 'select' end,
+                   case when has_any_column_privilege(%s, c.oid, 'insert') then 'insert' end,
+                   case when has_any_column_privilege(%s, c.oid, 'update') then 'update' end,
                    case when has_table_privilege(%s, c.oid, 'delete') then 'delete' end,
                    case when has_table_privilege(%s, c.oid, 'truncate') then 'truncate' end,
-                   case when has_table_privilege(%s, c.oid, 'references') then 'references' end,
+                   case when has_any_column_privilege(%s, c.oid, 'references') then 'references' end,
                    case when has_table_privilege(%s, c.oid, 'trigger') then 'trigger' end
                ], null) as privs
         from pg_class c join pg_namespace n on n.oid = c.relnamespace

@@ -651,6 +651,9 @@ def downgrade(
             for info in infos:
                 echo(f"undoing revision {info.revision} {info.message}")
             command.downgrade(alembic_config(project, conn), destination or "base")
+            # Down files drop tables and with them their policies and triggers: forget every
+            # repeatable file so the next migrate applies them all again.
+            conn.connection.driver_connection.execute(f"delete from {META_SCHEMA}.repeatables")
     return [i.revision for i in infos]
 
 

@@ -91,12 +91,21 @@ class CreditsBenchResult:
             "users": self.users,
             "seconds_per_phase": self.seconds,
             "rounds": self.rounds,
-            "phases": {k: {"median_calls_per_s": round(v.median, 1), "runs": [round(x, 1) for x in v.calls_per_s],
-                           "errors": v.errors} for k, v in self.phases.items()},
+            "phases": {
+                k: {
+                    "median_calls_per_s": round(v.median, 1),
+                    "runs": [round(x, 1) for x in v.calls_per_s],
+                    "errors": v.errors,
+                }
+                for k, v in self.phases.items()
+            },
             "ratio_hot": round(self.ratio("spend_hot", "baseline_hot"), 3),
             "ratio_spread": round(self.ratio("spend_spread", "baseline_spread"), 3),
-            "naive": {"attempts": self.naive_attempts, "successes": self.naive_successes,
-                      "credits_lost": str(self.naive_credits_lost)},
+            "naive": {
+                "attempts": self.naive_attempts,
+                "successes": self.naive_successes,
+                "credits_lost": str(self.naive_credits_lost),
+            },
             "audit_violations": self.audit_violations,
         }
 
@@ -120,7 +129,9 @@ def prepare(admin_url: str, users: int) -> list[str]:
     return ids
 
 
-def _run_phase(clients: int, seconds: float, make_call: Callable[[int], Callable[[random.Random], None]]) -> tuple[float, int]:
+def _run_phase(
+    clients: int, seconds: float, make_call: Callable[[int], Callable[[random.Random], None]]
+) -> tuple[float, int]:
     counts = [0] * clients
     errors = [0] * clients
     barrier = threading.Barrier(clients + 1)
@@ -149,9 +160,17 @@ def _run_phase(clients: int, seconds: float, make_call: Callable[[int], Callable
     return sum(counts) / elapsed, sum(errors)
 
 
-def run(db_url: str, authenticator_url: str, *, clients: int = 16, users: int = 10_000, seconds: float = 5.0,
-        rounds: int = 3, naive_attempts_per_client: int = 50, echo: Callable[[str], None] = lambda _: None
-        ) -> CreditsBenchResult:
+def run(
+    db_url: str,
+    authenticator_url: str,
+    *,
+    clients: int = 16,
+    users: int = 10_000,
+    seconds: float = 5.0,
+    rounds: int = 3,
+    naive_attempts_per_client: int = 50,
+    echo: Callable[[str], None] = lambda _: None,
+) -> CreditsBenchResult:
     echo(f"preparing {users:,} users with credits")
     ids = prepare(db_url, users)
     hot_user = ids[0]
@@ -168,11 +187,17 @@ def run(db_url: str, authenticator_url: str, *, clients: int = 16, users: int = 
                 with conn.transaction():
                     row = conn.execute(
                         "update bench.accounts set balance = balance - 1 where id = %s and balance >= 1 "
-                        "returning balance", (account,)).fetchone()
+                        "returning balance",
+                        (account,),
+                    ).fetchone()
                     assert row is not None
-                    conn.execute("insert into bench.ledger (account_id, amount, balance_after) values (%s, -1, %s)",
-                                 (account, row[0]))
+                    conn.execute(
+                        "insert into bench.ledger (account_id, amount, balance_after) values (%s, -1, %s)",
+                        (account, row[0]),
+                    )
+
             return call
+
         return make
 
     def spend(pick: Callable[[random.Random], str]) -> Callable[[int], Callable[[random.Random], None]]:
@@ -180,9 +205,14 @@ def run(db_url: str, authenticator_url: str, *, clients: int = 16, users: int = 
             api = apis[index]
 
             def call(rng: random.Random) -> None:
-                api.rpc("spend_credits", {"action": "chat_message", "idempotency_key": str(uuid.uuid4())},
-                        as_=identities[pick(rng)])
+                api.rpc(
+                    "spend_credits",
+                    {"action": "chat_message", "idempotency_key": str(uuid.uuid4())},
+                    as_=identities[pick(rng)],
+                )
+
             return call
+
         return make
 
     plans = {
@@ -214,8 +244,10 @@ def _naive(db_url: str, conns: list[psycopg.Connection[Any]], attempts: int, res
     """The brief's deductCredits: read, decide in the client, write the computed balance, insert."""
     start_balance = Decimal(1000)
     with connect(db_url, autocommit=True) as conn:
-        conn.execute("insert into bench.accounts values (0, %s) on conflict (id) do update set balance = %s",
-                     (start_balance, start_balance))
+        conn.execute(
+            "insert into bench.accounts values (0, %s) on conflict (id) do update set balance = %s",
+            (start_balance, start_balance),
+        )
     successes = [0] * len(conns)
     barrier = threading.Barrier(len(conns))
 
@@ -229,8 +261,9 @@ def _naive(db_url: str, conns: list[psycopg.Connection[Any]], attempts: int, res
                 continue
             new_balance = row[0] - 1
             conn.execute("update bench.accounts set balance = %s where id = 0", (new_balance,))
-            conn.execute("insert into bench.ledger (account_id, amount, balance_after) values (0, -1, %s)",
-                         (new_balance,))
+            conn.execute(
+                "insert into bench.ledger (account_id, amount, balance_after) values (0, -1, %s)", (new_balance,)
+            )
             successes[index] += 1
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(conns))]

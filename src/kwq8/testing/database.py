@@ -122,8 +122,9 @@ class TestDatabase:
         if not hasattr(self, "_admin_conn"):
             self._admin_conn = self.connect("postgres", autocommit=True)
             if "kwq8.frozen_now" in self._settings:
-                self._admin_conn.execute("select set_config('kwq8.frozen_now', %s, false)",
-                                         (self._settings["kwq8.frozen_now"],))
+                self._admin_conn.execute(
+                    "select set_config('kwq8.frozen_now', %s, false)", (self._settings["kwq8.frozen_now"],)
+                )
         return self._admin_conn
 
     def create_user(

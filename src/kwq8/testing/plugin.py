@@ -56,7 +56,7 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
                 break
             except Kwq8Error as exc:
                 # Another process may take the free port between our probe and the server's bind.
-                if "already in use" not in exc.message and "did not start" not in exc.message or attempt == 2:
+                if ("already in use" not in exc.message and "did not start" not in exc.message) or attempt == 2:
                     raise
                 stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
         stack.create_database(TEMPLATE_DB)

@@ -1,0 +1,55 @@
+-- Project assets (bucket project-assets, private): objects are named <project_id>/...
+-- Owners read and write their projects' folders and nothing else. Everyone may read a
+-- published project's <project_id>/public/... assets one object at a time: the public half of
+-- the read policy holds only for Storage's single-object reads (storage.operation, set by the
+-- Storage API per request), never for listing, so nobody lists another project's files.
+drop policy if exists project_assets_read on storage.objects;
+create policy project_assets_read on storage.objects
+for select
+to anon, authenticated
+using (
+    bucket_id = 'project-assets'
+    and (
+        private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
+        or (
+            (storage.foldername(name))[2] = 'public'
+            and (select current_setting('storage.operation', true)) in (
+                'storage.object.get_authenticated',
+                'storage.object.info_authenticated',
+                'storage.render.image_authenticated'
+            )
+            and private.is_published_project(private.project_id_from_path(name))
+        )
+    )
+);
+
+drop policy if exists project_assets_insert on storage.objects;
+create policy project_assets_insert on storage.objects
+for insert
+to authenticated
+with check (
+    bucket_id = 'project-assets'
+    and private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
+);
+
+drop policy if exists project_assets_update on storage.objects;
+create policy project_assets_update on storage.objects
+for update
+to authenticated
+using (
+    bucket_id = 'project-assets'
+    and private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
+)
+with check (
+    bucket_id = 'project-assets'
+    and private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
+);
+
+drop policy if exists project_assets_delete on storage.objects;
+create policy project_assets_delete on storage.objects
+for delete
+to authenticated
+using (
+    bucket_id = 'project-assets'
+    and private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
+);

@@ -1,0 +1,112 @@
+"""`kwq8 bench ...`: benchmarks on scratch databases of the local stack (not tests, not CI gates)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from kwq8.cli_common import JsonOut, echo, err, out, print_json
+from kwq8.config import find_project
+from kwq8.errors import Kwq8Error
+from kwq8.stack import Stack
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on scratch databases of the local stack.")
+
+
+def local_stack() -> Stack:
+    """The running local stack: benchmarks create and drop databases on it, so never a remote."""
+    stack = Stack(find_project())
+    if not stack.running:
+        raise Kwq8Error(
+            "the local stack is not running",
+            hint="start it with `kwq8 stack start`; benchmarks create their own scratch database on it",
+            exit_code=2,
+        )
+    return stack
+
+
+@bench_app.command("rls")
+def rls(
+    projects: Annotated[int, typer.Option("--projects", min=2, help="Projects to create (10 per owner).")] = 10_000,
+    bookings: Annotated[int, typer.Option("--bookings", min=1, help="Bookings spread over them.")] = 1_000_000,
+    runs: Annotated[int, typer.Option("--runs", min=1, help="Measured runs of each variant.")] = 2000,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, help="Unrecorded runs of each first.")] = 200,
+    database: Annotated[str, typer.Option("--database", help="Scratch database name (recreated).")] = "bench_rls",
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch database afterwards.")] = False,
+    max_ratio: Annotated[
+        float | None,
+        typer.Option("--max-ratio", help="Exit 1 when the p50 or p95 ratio exceeds this (e.g. 1.3)."),
+    ] = None,
+    json_out: JsonOut = False,
+) -> None:
+    """An owner's latest 50 bookings of one project through RLS vs the same query bypassing RLS."""
+    from kwq8.bench import rls as bench
+
+    result = bench.run(
+        local_stack(),
+        projects=projects,
+        bookings=bookings,
+        runs=runs,
+        warmup=warmup,
+        database=database,
+        keep=keep,
+        echo=echo,
+    )
+    if json_out:
+        print_json(result.as_dict())
+    else:
+        table = Table("query", "p50 ms", "p95 ms", "mean ms", "min ms", "max ms", title="latest 50 bookings")
+        for label, timing in (("through RLS (owner)", result.rls), ("RLS bypassed (service_role)", result.bypass)):
+            table.add_row(
+                label,
+                *(f"{v:.3f}" for v in (timing.p50_ms, timing.p95_ms, timing.mean_ms, timing.min_ms, timing.max_ms)),
+            )
+        table.add_row("ratio", f"{result.ratio_p50:.2f}x", f"{result.ratio_p95:.2f}x", "", "", "")
+        out.print(table)
+        out.print(
+            f"{result.projects:,} projects, {result.owners:,} owners, {result.bookings:,} bookings "
+            f"({result.target_bookings} in the target project); loaded in {result.load_seconds:.1f}s; "
+            f"{result.rls.runs} runs each; PostgreSQL {result.server_version}",
+            markup=False,
+        )
+        out.print("EXPLAIN (ANALYZE, BUFFERS) of the RLS query:", markup=False)
+        out.print(result.plan, markup=False, highlight=False)
+        verdict = "met" if result.target_met else "missed"
+        err.print(
+            f"target ratio <= {bench.TARGET_RATIO}x {verdict}; index used: {'yes' if result.index_used else 'NO'}; "
+            f"same rows both ways: {'yes' if result.same_rows else 'NO'}; "
+            f"rows of another owner's project seen through RLS: {result.foreign_rows_seen}"
+        )
+    if not (result.same_rows and result.foreign_rows_seen == 0):
+        raise Kwq8Error("the benchmark's sanity checks failed: RLS and bypass disagree or RLS leaked rows")
+    if max_ratio is not None and max(result.ratio_p50, result.ratio_p95) > max_ratio:
+        raise typer.Exit(1)
+
+
+@bench_app.command("credits")
+def credits(
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Parallel client connections.")] = 16,
+    users: Annotated[int, typer.Option("--users", min=2, help="Users for the spread workload.")] = 10_000,
+    seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="Length of each measured phase.")] = 5.0,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds of all four phases.")] = 3,
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch database afterwards.")] = False,
+    json_out: JsonOut = False,
+) -> None:
+    """spend_credits throughput for one hot user and for random users, against a bare baseline."""
+    from kwq8.bench import credits as bench
+
+    result = bench.run_on_stack(
+        local_stack(), keep=keep, clients=clients, users=users, seconds=seconds, rounds=rounds, echo=echo
+    )
+    if json_out:
+        print_json(result.as_dict())
+    else:
+        out.print(result.table(), markup=False, highlight=False)
+        err.print(
+            f"{clients} clients, {rounds} rounds of {seconds:g}s per phase (medians); "
+            f"ledger audit after the run: {result.audit_violations} violation(s)"
+        )
+    if result.audit_violations:
+        raise Kwq8Error("the ledger audit found violations after the benchmark")
