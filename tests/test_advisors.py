@@ -57,9 +57,7 @@ def objects(db: TestDatabase, lint: str, ddl: str) -> set[str]:
 # --------------------------------------------------------------------------- the project itself
 
 
-def test_project_schema_has_no_error_or_warning(
-    kwq8_tx: TestDatabase, kwq8_project: Project
-) -> None:
+def test_project_schema_has_no_error_or_warning(kwq8_tx: TestDatabase, kwq8_project: Project) -> None:
     result = run_advisors(conn_of(kwq8_tx), kwq8_project.exposed_schemas)
     assert [f.render() for f in at_least(result, "warn")] == []
 
@@ -198,8 +196,7 @@ VIOLATIONS: dict[str, tuple[str, str]] = {
         "public.adv_sd()",
     ),
     "rls_policy_always_true": (
-        CLEAN_TABLE + "create policy adv_ins on public.adv_notes for insert to authenticated "
-        "with check (true);",
+        CLEAN_TABLE + "create policy adv_ins on public.adv_notes for insert to authenticated with check (true);",
         "public.adv_notes",
     ),
     "materialized_view_in_api": (
@@ -298,14 +295,8 @@ def test_rls_disabled_ignores_unexposed_and_protected_tables(kwq8_tx: TestDataba
 
 
 def test_rls_disabled_detail_names_granted_roles(kwq8_tx: TestDatabase) -> None:
-    kwq8_tx.sql(
-        "create table public.adv_open (id int primary key); grant select on public.adv_open to anon"
-    )
-    [finding] = [
-        f
-        for f in findings(kwq8_tx)
-        if f.name == "rls_disabled_in_public" and f.object == "public.adv_open"
-    ]
+    kwq8_tx.sql("create table public.adv_open (id int primary key); grant select on public.adv_open to anon")
+    [finding] = [f for f in findings(kwq8_tx) if f.name == "rls_disabled_in_public" and f.object == "public.adv_open"]
     assert "anon" in finding.detail and "authenticated" not in finding.detail
 
 
@@ -410,8 +401,7 @@ def test_auth_users_exposed_through_a_materialized_view(kwq8_tx: TestDatabase) -
         ("using (current_setting('request.jwt.claims', true) is not null)", True),
         ("using ((select current_setting('request.jwt.claims', true)) is not null)", False),
         (
-            "using (exists (select 1 from private.adv_members m "
-            "where m.user_id = (select auth.uid())))",
+            "using (exists (select 1 from private.adv_members m where m.user_id = (select auth.uid())))",
             False,
         ),
         # a sub-select is not enough: the call inside it must be its own (select ...)
@@ -442,11 +432,7 @@ def test_auth_rls_initplan_checks_with_check(kwq8_tx: TestDatabase) -> None:
     """
     )
     kwq8_tx.sql(ddl)
-    [finding] = [
-        f
-        for f in findings(kwq8_tx)
-        if f.name == "auth_rls_initplan" and f.object == "public.adv_notes"
-    ]
+    [finding] = [f for f in findings(kwq8_tx) if f.name == "auth_rls_initplan" and f.object == "public.adv_notes"]
     assert "(with check)" in finding.detail and "auth.uid()" in finding.detail
 
 
@@ -455,8 +441,7 @@ def test_auth_rls_initplan_checks_with_check(kwq8_tx: TestDatabase) -> None:
     [
         # `for all` to PUBLIC overlaps a select policy for anon
         (
-            "for all using (true); create policy adv_b on public.adv_notes for select to anon "
-            "using (true)",
+            "for all using (true); create policy adv_b on public.adv_notes for select to anon using (true)",
             True,
         ),
         # different actions
@@ -485,9 +470,7 @@ def test_auth_rls_initplan_checks_with_check(kwq8_tx: TestDatabase) -> None:
         ),
     ],
 )
-def test_multiple_permissive_policies_cases(
-    kwq8_tx: TestDatabase, policies: str, flagged: bool
-) -> None:
+def test_multiple_permissive_policies_cases(kwq8_tx: TestDatabase, policies: str, flagged: bool) -> None:
     ddl = CLEAN_TABLE + f"create policy adv_a on public.adv_notes {policies};"
     assert ("multiple_permissive_policies" in fired(kwq8_tx, ddl)) is flagged
 
@@ -602,8 +585,7 @@ def test_security_definer_function_grants(kwq8_tx: TestDatabase) -> None:
     # outside the exposed schemas it is not reachable through /rpc
     added = fired(
         kwq8_tx,
-        definer.format(schema="private")
-        + "grant execute on function private.adv_sd() to anon, authenticated;",
+        definer.format(schema="private") + "grant execute on function private.adv_sd() to anon, authenticated;",
     )
     assert anon not in added and authenticated not in added
 
@@ -701,9 +683,7 @@ def test_renderers() -> None:
         "table has no primary key [text[]]",
         "Add one.",
     )
-    assert render_lines([finding]) == [
-        "INFO no_primary_key public.t: table has no primary key [text[]]"
-    ]
+    assert render_lines([finding]) == ["INFO no_primary_key public.t: table has no primary key [text[]]"]
     assert render_table([finding]).row_count == 1
     assert finding.as_dict()["categories"] == ["PERFORMANCE"]
 
@@ -727,12 +707,8 @@ def test_audit_command(kwq8_db: TestDatabase) -> None:
     assert failing.exit_code == 1, failing.output
     assert "ERROR rls_disabled_in_public public.adv_open: RLS is disabled" in failing.stdout
 
-    as_json = runner.invoke(
-        _cli(), ["db", "audit", "--json", "--level", "ERROR"], env={"KWQ8_DB_URL": url}
-    )
+    as_json = runner.invoke(_cli(), ["db", "audit", "--json", "--level", "ERROR"], env={"KWQ8_DB_URL": url})
     assert as_json.exit_code == 1
     rows = json.loads(as_json.stdout)
-    assert {(r["name"], r["object"]) for r in rows} == {
-        ("rls_disabled_in_public", "public.adv_open")
-    }
+    assert {(r["name"], r["object"]) for r in rows} == {("rls_disabled_in_public", "public.adv_open")}
     assert all(r["level"] == "ERROR" for r in rows)

@@ -57,17 +57,13 @@ def conn_of(db: TestDatabase) -> psycopg.Connection[Any]:
     return db.default_api.conn
 
 
-def rows_for(
-    db: TestDatabase, table: str, schemas: list[str] | None = None
-) -> dict[str, PolicyRow]:
+def rows_for(db: TestDatabase, table: str, schemas: list[str] | None = None) -> dict[str, PolicyRow]:
     rows = policy_rows(conn_of(db), schemas or ["public"])
     return {r.name: r for r in rows if r.table == table}
 
 
 def grants_for(db: TestDatabase, relation: str, schemas: list[str] | None = None) -> TableGrants:
-    [found] = [
-        g for g in table_grants(conn_of(db), schemas or ["public"]) if g.relation == relation
-    ]
+    [found] = [g for g in table_grants(conn_of(db), schemas or ["public"]) if g.relation == relation]
     return found
 
 
@@ -169,9 +165,7 @@ def test_table_without_grants_shows_nothing(kwq8_tx: TestDatabase) -> None:
 
 
 def test_grant_to_public_counts_for_every_role(kwq8_tx: TestDatabase) -> None:
-    kwq8_tx.sql(
-        "create table public.pm_open (id int primary key); grant select on public.pm_open to public"
-    )
+    kwq8_tx.sql("create table public.pm_open (id int primary key); grant select on public.pm_open to public")
     open_table = grants_for(kwq8_tx, "public.pm_open")
     assert all(p == ("select",) for p in open_table.privileges.values())
 
@@ -242,10 +236,7 @@ def test_policies_command(kwq8_db: TestDatabase) -> None:
 
     plain = runner.invoke(_cli(), ["db", "policies", "--db-url", url])
     assert plain.exit_code == 0, plain.output
-    assert (
-        "public.pm_notes 'pm_read' permissive SELECT to anon, authenticated using (true)"
-        in plain.stdout
-    )
+    assert "public.pm_notes 'pm_read' permissive SELECT to anon, authenticated using (true)" in plain.stdout
     assert "anon=S-u-" in plain.stdout
 
     as_json = runner.invoke(_cli(), ["db", "policies", "--json"], env={"KWQ8_DB_URL": url})

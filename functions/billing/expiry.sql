@@ -62,6 +62,27 @@ begin
 end
 $$;
 
+-- End a user's live grants of one source at p_at (when a subscription ends, its monthly credits
+-- stop rolling over), writing the usual expire entries for what is gone by now. The caller
+-- holds the user's row lock.
+create or replace function billing.end_grants_of_source(p_user uuid, p_source text, p_at timestamptz)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+    perform billing.expire_user_holds(p_user);  -- released holds hand credits back first
+    update billing.grants as g
+    set expires_at = greatest(p_at, g.effective_at + interval '1 microsecond')
+    where g.user_id = p_user
+        and g.source = p_source
+        and g.remaining > 0
+        and (g.expires_at is null or g.expires_at > greatest(p_at, g.effective_at + interval '1 microsecond'));
+    return billing.expire_user_grants(p_user);
+end
+$$;
+
 -- Give a hold's credits (up to p_amount of them) back and write the release entry.
 create or replace function billing.release_into_ledger(p_hold billing.holds, p_reason text, p_amount numeric)
 returns public.credit_transactions
@@ -97,4 +118,5 @@ end
 $$;
 
 revoke all on function billing.expire_user_holds(uuid), billing.expire_user_grants(uuid),
+billing.end_grants_of_source(uuid, text, timestamptz),
 billing.release_into_ledger(billing.holds, text, numeric) from public;

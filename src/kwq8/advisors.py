@@ -765,9 +765,7 @@ LINTS: tuple[Lint, ...] = (
         title="RLS enabled no policy",
         level="INFO",
         categories=SECURITY,
-        remediation=(
-            "Add policies for the roles that should reach the table, or leave it to service_role."
-        ),
+        remediation=("Add policies for the roles that should reach the table, or leave it to service_role."),
         sql=RLS_ENABLED_NO_POLICY,
     ),
     Lint(
@@ -785,10 +783,7 @@ LINTS: tuple[Lint, ...] = (
         title="Security definer view",
         level="ERROR",
         categories=SECURITY,
-        remediation=(
-            "Recreate the view with (security_invoker = true), or move it out of the exposed "
-            "schemas."
-        ),
+        remediation=("Recreate the view with (security_invoker = true), or move it out of the exposed schemas."),
         sql=SECURITY_DEFINER_VIEW,
     ),
     Lint(
@@ -797,9 +792,7 @@ LINTS: tuple[Lint, ...] = (
         title="Function search path mutable",
         level="WARN",
         categories=SECURITY,
-        remediation=(
-            "Add `set search_path = ''` to the function and schema-qualify the names it uses."
-        ),
+        remediation=("Add `set search_path = ''` to the function and schema-qualify the names it uses."),
         sql=FUNCTION_SEARCH_PATH_MUTABLE,
     ),
     Lint(
@@ -845,8 +838,7 @@ LINTS: tuple[Lint, ...] = (
         level="WARN",
         categories=SECURITY,
         remediation=(
-            "Move the materialized view out of the exposed schemas or revoke select on it from "
-            "anon and authenticated."
+            "Move the materialized view out of the exposed schemas or revoke select on it from anon and authenticated."
         ),
         sql=MATERIALIZED_VIEW_IN_API,
     ),
@@ -857,8 +849,7 @@ LINTS: tuple[Lint, ...] = (
         level="WARN",
         categories=SECURITY,
         remediation=(
-            "Move the foreign table out of the exposed schemas or revoke select on it from anon "
-            "and authenticated."
+            "Move the foreign table out of the exposed schemas or revoke select on it from anon and authenticated."
         ),
         sql=FOREIGN_TABLE_IN_API,
     ),

@@ -29,9 +29,7 @@ LevelOption = Annotated[
 ]
 
 
-def audit(
-    db_url: DbUrl = None, json_out: JsonOut = False, level: LevelOption = MinLevel.info
-) -> None:
+def audit(db_url: DbUrl = None, json_out: JsonOut = False, level: LevelOption = MinLevel.info) -> None:
     """Run the database advisors (Supabase's security and performance lints).
 
     Exits 1 when an ERROR or WARN finding is shown, so CI can gate on it.

@@ -1,0 +1,234 @@
+-- Checkout (trusted servers only): a pending payment with a unique order id, then the charge
+-- UPayments created for it (track id and payment page), or the error it answered with.
+--
+-- What a checkout costs, decided here and fixed in the payment row:
+--  * no active subscription: 'new', the plan's price;
+--  * active on the same plan: 'renewal', the plan's price (the period is extended from its end);
+--  * active on a cheaper plan: 'upgrade', prorated. The plan changes when the payment is
+--    confirmed and the period end stays. The customer pays the price difference for the time
+--    left, and gets the monthly-credit difference for the time left:
+--        fraction = (period end - now) / (length of one billing period ending at period end)
+--        amount   = max(round((new price - old price) * fraction, 3), settings.min_charge_kwd)
+--        credits  = floor((new monthly credits - old monthly credits) * fraction, 2 decimals)
+--    The credits already granted for the period stay with the customer; nothing is refunded.
+--  * active on a dearer (or equally priced) plan: refused with PAY_004; switch at renewal.
+create or replace function payments.create_checkout(p_user uuid, p_plan text, p_payment_method text, p_key text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_plan public.plans;
+    v_current public.plans;
+    v_sub public.subscriptions;
+    v_prior public.payments;
+    v_payment public.payments;
+    v_fingerprint text;
+    v_kind text := 'new';
+    v_amount numeric;
+    v_fraction numeric;
+    v_credits numeric;
+    v_proration jsonb;
+begin
+    perform billing.require_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
+        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
+    end if;
+    select * into v_plan from public.plans as p where p.code = p_plan and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
+    end if;
+    v_fingerprint := billing.fingerprint(
+        'checkout', jsonb_build_object('plan', p_plan, 'payment_method', p_payment_method)
+    );
+
+    perform billing.lock_user(p_user, v_now);
+    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
+    if found then
+        if v_prior.request_fingerprint <> v_fingerprint then
+            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
+        end if;
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
+
+    v_amount := v_plan.price_kwd;
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
+    if found and v_sub.status = 'active' and v_sub.current_period_end > v_now then
+        if v_sub.plan = v_plan.code then
+            v_kind := 'renewal';
+        else
+            select * into v_current from public.plans as p where p.code = v_sub.plan;
+            if v_plan.price_kwd <= v_current.price_kwd then
+                perform private.raise_error(
+                    'PAY_004',
+                    format('the %s subscription runs until %s; %s is not an upgrade', v_current.code,
+                        v_sub.current_period_end, v_plan.code),
+                    'buy the new plan once the current period has ended'
+                );
+            end if;
+            v_kind := 'upgrade';
+            v_fraction := extract(epoch from v_sub.current_period_end - v_now)
+                / extract(epoch from v_sub.current_period_end
+                    - payments.add_period(v_sub.current_period_end, -v_current.billing_period));
+            v_amount := greatest(
+                round((v_plan.price_kwd - v_current.price_kwd) * v_fraction, 3),
+                (select s.min_charge_kwd from payments.settings as s)
+            );
+            v_credits := round(
+                greatest(floor((v_plan.monthly_credits - v_current.monthly_credits) * v_fraction * 100) / 100, 0), 2
+            );
+            v_proration := jsonb_build_object(
+                'from_plan', v_current.code,
+                'from_price_kwd', v_current.price_kwd,
+                'to_price_kwd', v_plan.price_kwd,
+                'period_end', v_sub.current_period_end,
+                'fraction', round(v_fraction, 6),
+                'credits', v_credits
+            );
+        end if;
+    end if;
+
+    insert into public.payments (
+        order_id, user_id, plan, kind, amount_kwd, payment_method, proration, idempotency_key,
+        request_fingerprint, created_at, updated_at
+    )
+    values (
+        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_plan.code, v_kind, v_amount,
+        p_payment_method, v_proration, p_key, v_fingerprint, v_now, v_now
+    )
+    returning * into v_payment;
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- The charge UPayments created for a checkout. Idempotent: the same track id again changes
+-- nothing; another track id for the same order is refused.
+create or replace function payments.attach_charge(p_order_id text, p_track_id text, p_payment_url text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
+        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
+    end if;
+    if p_payment_url is null or char_length(p_payment_url) > 2000 or p_payment_url !~ '^https?://[^[:space:]]+$' then
+        perform private.raise_error('VAL_001', 'payment_url must be an http(s) URL of at most 2000 characters');
+    end if;
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.track_id = p_track_id and v_payment.payment_url = p_payment_url then
+        return payments.payment_json(v_payment) || jsonb_build_object('replay', true);
+    end if;
+    if v_payment.track_id is not null and v_payment.track_id <> p_track_id then
+        perform private.raise_error('PAY_003', format('order %s already has track id %s', p_order_id, v_payment.track_id));
+    end if;
+    if exists (select from public.payments as p where p.track_id = p_track_id and p.id <> v_payment.id) then
+        perform private.raise_error('PAY_003', format('track id %s belongs to another order', p_track_id));
+    end if;
+    update public.payments
+    set track_id = p_track_id, payment_url = p_payment_url, last_error = null, updated_at = billing.clock()
+    where id = v_payment.id
+    returning * into v_payment;
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- UPayments did not create the charge (or did not answer in time): the payment stays pending,
+-- with the reason for operators. Nothing changes once the payment has left 'pending'.
+create or replace function payments.record_charge_error(p_order_id text, p_error text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    if p_error is null or btrim(p_error) = '' then
+        perform private.raise_error('VAL_001', 'error is required');
+    end if;
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.status = 'pending' then
+        update public.payments
+        set last_error = left(p_error, 500), updated_at = billing.clock()
+        where id = v_payment.id
+        returning * into v_payment;
+    end if;
+    return payments.payment_json(v_payment);
+end
+$$;
+
+-- A user's own payment, for the service's status endpoint (PAY_002 for anyone else's).
+create or replace function payments.get_payment(p_order_id text, p_user uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    select * into v_payment from public.payments as p where p.order_id = p_order_id and p.user_id = p_user;
+    if not found then
+        perform private.raise_error('PAY_002', format('no payment %s for this user', coalesce(p_order_id, 'null')));
+    end if;
+    return payments.payment_json(v_payment);
+end
+$$;
+
+create or replace function public.create_checkout(user_id uuid, plan text, payment_method text, idempotency_key text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.create_checkout(user_id, plan, payment_method, idempotency_key)
+$$;
+
+create or replace function public.attach_checkout_charge(order_id text, track_id text, payment_url text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.attach_charge(order_id, track_id, payment_url)
+$$;
+
+create or replace function public.record_checkout_error(order_id text, error text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.record_charge_error(order_id, error)
+$$;
+
+create or replace function public.get_payment(order_id text, user_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select payments.get_payment(order_id, user_id)
+$$;
+
+revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
+payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
+public.record_checkout_error(text, text), public.get_payment(text, uuid) from public;
+grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
+payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
+public.record_checkout_error(text, text), public.get_payment(text, uuid) to service_role;

@@ -1,0 +1,205 @@
+-- Provider notifications (UPayments webhooks), recorded once each and applied in the same
+-- transaction. The caller (the billing service) has verified the webhook's signature and asked
+-- UPayments for the payment's status (get-payment-status/{track_id}); p_verified is that answer:
+-- {"result", "track_id", "order_id", "payment_id", "amount", "currency"}. Only that answer moves
+-- money: what the webhook itself claims (p_notified_result) is recorded, and compared, never
+-- trusted. p_verified may be null only when the payment is already settled (then nothing
+-- could change and the service spares UPayments' rate-limited status endpoint).
+--
+-- The event's identity is the track id and the result the webhook announced. A redelivery of a
+-- final event changes nothing at all; a non-final one (the status did not settle the payment
+-- yet) is processed again.
+
+-- What the service needs to know before spending a status call: is this event already final,
+-- and is the payment known and settled? Reads only.
+create or replace function payments.lookup_event(p_provider text, p_track_id text, p_result text, p_order_id text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_event payments.provider_events;
+    v_payment public.payments;
+begin
+    select * into v_event from payments.provider_events as e
+    where e.provider = p_provider
+        and e.event_key = p_track_id || ':' || upper(btrim(coalesce(p_result, '')));
+    select * into v_payment from public.payments as p where p.track_id = p_track_id;
+    if not found and p_order_id is not null then
+        select * into v_payment from public.payments as p where p.order_id = p_order_id;
+    end if;
+    return jsonb_build_object(
+        'event_final', coalesce(v_event.final, false),
+        'event_outcome', v_event.outcome,
+        'payment_known', v_payment.id is not null,
+        'order_id', v_payment.order_id,
+        'payment_status', v_payment.status
+    );
+end
+$$;
+
+create or replace function payments.record_payment_event(
+    p_provider text, p_track_id text, p_notified_result text, p_verified jsonb, p_payload jsonb
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_key text;
+    v_order_id text;
+    v_payment public.payments;
+    v_event payments.provider_events;
+    v_existing boolean;
+    v_notified text := payments.result_class(p_notified_result);
+    v_class text;
+    v_amount numeric;
+    v_bound boolean := false;
+    v_outcome text;
+    v_disagrees boolean := false;
+begin
+    if p_provider is null or p_provider <> 'upayments' then
+        perform private.raise_error('VAL_001', 'provider must be upayments');
+    end if;
+    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
+        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
+    end if;
+    if char_length(p_notified_result) > 50 then
+        perform private.raise_error('VAL_001', 'result must be at most 50 characters');
+    end if;
+    if p_verified is not null and jsonb_typeof(p_verified) <> 'object' then
+        perform private.raise_error('VAL_001', 'verified must be a JSON object or null');
+    end if;
+    if p_payload is not null and (jsonb_typeof(p_payload) <> 'object' or octet_length(p_payload::text) > 16384) then
+        perform private.raise_error('VAL_001', 'payload must be a JSON object of at most 16 KiB');
+    end if;
+    v_key := p_track_id || ':' || upper(btrim(coalesce(p_notified_result, '')));
+
+    -- The payment: by its track id, else by the order id UPayments itself reported for the track.
+    select p.order_id into v_order_id from public.payments as p where p.track_id = p_track_id;
+    if not found then
+        select p.order_id into v_order_id from public.payments as p where p.order_id = p_verified ->> 'order_id';
+        if not found then
+            perform private.raise_error('PAY_002', format('no payment for track id %s', p_track_id));
+        end if;
+    end if;
+    v_payment := payments.lock_payment(v_order_id);
+
+    select * into v_event from payments.provider_events as e
+    where e.provider = p_provider and e.event_key = v_key
+    for update;
+    v_existing := found;
+    if v_existing and v_event.final then
+        return jsonb_build_object(
+            'event_id', v_event.id, 'duplicate', true, 'outcome', v_event.outcome, 'final', true,
+            'status_disagrees', v_event.status_disagrees, 'payment', payments.payment_json(v_payment)
+        );
+    end if;
+
+    if p_verified is null then
+        if v_payment.status not in ('paid', 'refunded') then
+            perform private.raise_error(
+                'VAL_001', 'a status check is required for a payment that is not settled',
+                'ask get-payment-status for the track id and pass its answer'
+            );
+        end if;
+        v_outcome := 'late';
+    else
+        v_class := payments.result_class(p_verified ->> 'result');
+        v_disagrees := v_notified is not null and v_notified is distinct from v_class;
+        if (p_verified ->> 'amount') ~ '^[0-9]{1,12}(\.[0-9]{1,6})?$' then
+            v_amount := (p_verified ->> 'amount')::numeric;
+        end if;
+        -- The status answer must be about this track and this order, and the payment must not
+        -- already belong to another charge.
+        v_bound := coalesce(p_verified ->> 'track_id', p_track_id) = p_track_id
+            and p_verified ->> 'order_id' is not distinct from v_payment.order_id
+            and (v_payment.track_id is null or v_payment.track_id = p_track_id);
+        if not v_bound then
+            v_outcome := 'mismatch';
+        elsif v_class = 'captured' then
+            if v_amount is distinct from v_payment.amount_kwd or upper(p_verified ->> 'currency') is distinct from 'KWD' then
+                v_outcome := 'mismatch';
+            elsif v_payment.status in ('paid', 'refunded') then
+                v_outcome := 'late';
+            else
+                v_payment := payments.fulfil(v_payment, p_track_id, p_verified ->> 'payment_id');
+                v_outcome := case v_payment.fulfilment when 'fulfilled' then 'applied' else 'needs_review' end;
+            end if;
+        elsif v_class in ('failed', 'cancelled') then
+            if v_payment.status = 'pending' then
+                update public.payments
+                set status = v_class, closed_at = v_now, updated_at = v_now,
+                    status_reason = left('UPayments: ' || (p_verified ->> 'result'), 500),
+                    track_id = coalesce(track_id, p_track_id),
+                    provider_payment_id = coalesce(left(p_verified ->> 'payment_id', 255), provider_payment_id)
+                where id = v_payment.id
+                returning * into v_payment;
+                v_outcome := v_class;
+            else
+                v_outcome := 'late';
+            end if;
+        else
+            v_outcome := 'pending';
+        end if;
+    end if;
+
+    if v_existing then
+        update payments.provider_events
+        set notified_result = p_notified_result, verified_result = p_verified ->> 'result', outcome = v_outcome,
+            status_disagrees = v_disagrees, final = v_outcome <> 'pending', deliveries = deliveries + 1,
+            payload = coalesce(p_payload, '{}'::jsonb), status_payload = p_verified, payment_id = v_payment.id,
+            processed_at = v_now
+        where id = v_event.id
+        returning * into v_event;
+    else
+        insert into payments.provider_events (
+            provider, event_key, track_id, payment_id, notified_result, verified_result, outcome, status_disagrees,
+            final, payload, status_payload, received_at, processed_at
+        )
+        values (
+            p_provider, v_key, p_track_id, v_payment.id, p_notified_result, p_verified ->> 'result', v_outcome,
+            v_disagrees, v_outcome <> 'pending', coalesce(p_payload, '{}'::jsonb), p_verified, v_now, v_now
+        )
+        returning * into v_event;
+    end if;
+    return jsonb_build_object(
+        'event_id', v_event.id, 'duplicate', false, 'outcome', v_event.outcome, 'final', v_event.final,
+        'status_disagrees', v_event.status_disagrees, 'payment', payments.payment_json(v_payment)
+    );
+end
+$$;
+
+create or replace function public.lookup_payment_event(provider text, track_id text, result text, order_id text)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select payments.lookup_event(provider, track_id, result, order_id)
+$$;
+
+create or replace function public.record_payment_event(
+    provider text, track_id text, notified_result text, verified jsonb, payload jsonb
+)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.record_payment_event(provider, track_id, notified_result, verified, payload)
+$$;
+
+revoke all on function payments.lookup_event(text, text, text, text),
+payments.record_payment_event(text, text, text, jsonb, jsonb),
+public.lookup_payment_event(text, text, text, text),
+public.record_payment_event(text, text, text, jsonb, jsonb) from public;
+grant execute on function payments.lookup_event(text, text, text, text),
+payments.record_payment_event(text, text, text, jsonb, jsonb),
+public.lookup_payment_event(text, text, text, text),
+public.record_payment_event(text, text, text, jsonb, jsonb) to service_role;

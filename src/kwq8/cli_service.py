@@ -1,0 +1,105 @@
+"""`kwq8 serve` (the billing service) and `kwq8 jobs run` (the payments job, once)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import psycopg
+import typer
+
+from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, print_json, resolve
+from kwq8.db import connection
+from kwq8.errors import Kwq8Error
+
+jobs_app = typer.Typer(no_args_is_help=True, help="Run the scheduled database jobs by hand or from a scheduler.")
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
+) -> None:
+    """Run the billing service (checkout, UPayments webhooks) with uvicorn.
+
+    Configured by environment variables only (see README, "The billing service").
+    """
+    import uvicorn
+
+    from kwq8.service.app import create_app
+    from kwq8.service.config import ConfigError, ServiceSettings
+    from kwq8.service.db import BillingDb
+    from kwq8.service.logs import configure_logging
+
+    try:
+        settings = ServiceSettings.from_env()
+    except ConfigError as exc:
+        raise Kwq8Error(
+            f"the billing service cannot start: {exc}",
+            hint='set the variables listed (README, "The billing service"); values are never printed',
+            exit_code=2,
+        ) from None
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise Kwq8Error("--log-level must be debug, info, warning or error", exit_code=2)
+    configure_logging(level=log_level)
+    db = BillingDb(settings.db_url, role=settings.db_role, pool_size=settings.db_pool_size)
+    try:
+        db.ping()
+    except Exception as exc:
+        db.close()
+        raise Kwq8Error(
+            f"the billing service cannot reach its database ({type(exc).__name__})",
+            hint="check KWQ8_SERVICE_DB_URL and that the database runs (`kwq8 stack status`)",
+            exit_code=2,
+        ) from None
+    app = create_app(settings, db=db)
+    err.print(
+        f"billing service ({settings.environment}) on http://{host}:{port}; webhooks at {settings.notification_url}",
+        markup=False,
+        highlight=False,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,  # the app logs each request itself, redacted
+        server_header=False,
+        proxy_headers=False,  # client IPs: KWQ8_TRUSTED_PROXY_HOPS decides what to trust
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
+        lifespan="on",
+    )
+
+
+@jobs_app.command("run")
+def jobs_run(db_url: DbUrl = None, yes: Yes = False, json_out: JsonOut = False) -> None:
+    """Run the payments job once: end lapsed subscriptions and their credits, close abandoned
+    checkouts, release expired holds, expire ended grants, drop old rate-limit counters."""
+    _, target = resolve(db_url, mutating=True, yes=yes)
+    echo(f"running the payments job on {target.describe()}")
+    with connection(target.url, autocommit=True) as conn:
+        try:
+            row = conn.execute("select payments.run_jobs()").fetchone()
+        except psycopg.Error as exc:
+            raise Kwq8Error(
+                f"the payments job failed: {exc.diag.message_primary or type(exc).__name__}",
+                hint="is the database migrated? (`kwq8 db status`)",
+            ) from None
+    report = row[0] if row else {}
+    if json_out:
+        print_json(report)
+        return
+    err.print(
+        f"{report.get('subscriptions_ended', 0)} subscription(s) ended "
+        f"({report.get('subscription_credits_expired', 0)} grant(s) expired with them), "
+        f"{report.get('checkouts_abandoned', 0)} abandoned checkout(s) closed, "
+        f"{report.get('holds_released', 0)} hold(s) released, {report.get('grants_expired', 0)} grant(s) expired, "
+        f"{report.get('rate_limit_rows_deleted', 0)} rate-limit row(s) deleted",
+        markup=False,
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(jobs_app, name="jobs")

@@ -1,0 +1,518 @@
+"""The billing service: an ASGI app (Starlette) in front of the payment functions in Postgres.
+
+Routes
+  POST /billing/checkout              {plan, payment_method?, language?}  (Supabase JWT)
+  GET  /billing/payments/{order_id}   the caller's payment; a pending one is re-checked with
+                                      UPayments and confirmed when captured    (Supabase JWT)
+  POST /billing/subscription/cancel   {cancel: true|false}: do not renew      (Supabase JWT)
+  POST /billing/webhooks/upayments    UPayments notifications (X-Signature when configured)
+  GET  /healthz
+
+Every decision about money is made in SQL (functions/payments): the service authenticates,
+validates, limits, talks to UPayments and passes on what UPayments answered. A webhook is never
+believed: its signature is checked when a secret is configured, and the payment's status is
+always fetched from get-payment-status/{track_id} before anything is granted. The SQL records
+each notification once, so duplicates answer 200 and change nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kwq8.payments.signature import SignatureError, verify_webhook
+from kwq8.payments.upayments import UPaymentsClient, UPaymentsError
+from kwq8.service.config import WEBHOOK_PATH, ServiceSettings
+from kwq8.service.db import BillingDb
+from kwq8.service.errors import ErrorCatalogue, ServiceError
+from kwq8.service.jwt_auth import AUTH_EXPIRED, AUTH_UNAVAILABLE, AuthError, Claims, JwtVerifier
+from kwq8.service.models import (
+    ORDER_ID_PATTERN,
+    CancelRequest,
+    CheckoutRequest,
+    notification_payload,
+    parse_json_body,
+    parse_notification,
+)
+from kwq8.service.ratelimit import RateLimiter, client_ip
+from kwq8.service.redact import redact
+
+log = logging.getLogger("kwq8.service")
+
+PROVIDER = "upayments"
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_ORDER_RE = re.compile(ORDER_ID_PATTERN)
+
+
+class BillingService:
+    """The handlers and the resources they share (pool, UPayments client, token verifier)."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        db: BillingDb | None = None,
+        upayments: UPaymentsClient | None = None,
+        verifier: JwtVerifier | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.db = db or BillingDb(settings.db_url, role=settings.db_role, pool_size=settings.db_pool_size)
+        self.db.open()
+        self.upayments = upayments or UPaymentsClient(settings.upayments)
+        self.verifier = verifier or JwtVerifier(
+            hs256_secret=settings.jwt_secret, jwks_url=settings.jwks_url, issuer=settings.jwt_issuer
+        )
+        self.clock = clock
+        self.limiter = RateLimiter(self.db, settings.rate_window_s)
+        self.catalogue = ErrorCatalogue(self.db.error_catalogue)
+
+    def close(self) -> None:
+        self.upayments.close()
+        self.verifier.close()
+        self.db.close()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _ip(self, request: Request) -> str:
+        peer = request.client.host if request.client else None
+        return client_ip(peer, request.headers, self.settings.trusted_proxy_hops)
+
+    def _authenticate(self, request: Request) -> Claims:
+        header = request.headers.get("authorization", "")
+        if not header:
+            raise ServiceError("AUTH_004", "no Authorization header")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ServiceError("AUTH_005", "expected Authorization: Bearer <access token>")
+        try:
+            claims = self.verifier.verify(token.strip())
+        except AuthError as exc:
+            log.info("access token rejected", extra={"auth_code": exc.code, "reason": exc.reason})
+            if exc.code == AUTH_EXPIRED:
+                raise ServiceError("AUTH_003") from None
+            if exc.code == AUTH_UNAVAILABLE:
+                raise ServiceError("AUTH_006") from None
+            raise ServiceError("AUTH_005") from None
+        if claims.role != "authenticated" or not _UUID_RE.match(claims.sub):
+            raise ServiceError("AUTH_005", "not a user's access token")
+        if claims.raw.get("is_anonymous") is True:
+            raise ServiceError("AUTH_004", "anonymous users cannot buy plans", "sign up first")
+        return claims
+
+    def _user(self, request: Request, per_user: int | None = None, purpose: str = "") -> Claims:
+        """Per-IP limit, then the token, then (optionally) a per-user limit."""
+        self.limiter.check(f"ip:{self._ip(request)}", self.settings.rate_ip_per_window)
+        claims = self._authenticate(request)
+        if per_user is not None:
+            self.limiter.check(f"user:{claims.sub}:{purpose}", per_user)
+        return claims
+
+    @staticmethod
+    def _view(payment: dict[str, Any]) -> dict[str, Any]:
+        view = {
+            "order_id": payment["order_id"],
+            "status": payment["status"],
+            "plan": payment["plan"],
+            "kind": payment["kind"],
+            "amount_kwd": _kwd(payment["amount_kwd"]),
+            "currency": payment["currency"],
+            "payment_method": payment["payment_method"],
+            "payment_url": payment["payment_url"] if payment["status"] == "pending" else None,
+            "fulfilment": payment["fulfilment"],
+            "credits_granted": None if payment["credits_granted"] is None else str(payment["credits_granted"]),
+        }
+        if payment.get("proration"):
+            proration = payment["proration"]
+            view["proration"] = {
+                "from_plan": proration["from_plan"],
+                "period_end": proration["period_end"],
+                "fraction": str(proration["fraction"]),
+                "credits": str(proration["credits"]),
+            }
+        return view
+
+    # ------------------------------------------------------------------ checkout
+
+    async def checkout(self, request: Request) -> Response:
+        claims = await run_in_threadpool(self._user, request, self.settings.rate_checkout_per_user, "checkout")
+        body: CheckoutRequest = parse_json_body(await request.body(), CheckoutRequest)
+        key = request.headers.get("idempotency-key") or str(uuid.uuid4())
+        if not _KEY_RE.match(key):
+            raise ServiceError("VAL_001", "Idempotency-Key must be 1-255 printable ASCII characters")
+        payment, created = await run_in_threadpool(self._checkout, claims, body, key)
+        return JSONResponse(self._view(payment), status_code=201 if created else 200)
+
+    def _checkout(self, claims: Claims, body: CheckoutRequest, key: str) -> tuple[dict[str, Any], bool]:
+        payment = self.db.call(
+            "create_checkout",
+            user_id=claims.sub,
+            plan=body.plan,
+            payment_method=body.payment_method,
+            idempotency_key=key,
+        )
+        order_id = payment["order_id"]
+        created = not payment["replay"]
+        if payment["status"] != "pending" or payment["payment_url"]:
+            return payment, created  # a retry: the same answer, no second charge
+        try:
+            charge = self.upayments.create_charge(
+                order_id=order_id,
+                amount=Decimal(payment["amount_kwd"]),
+                description=f"KWq8 {body.plan} plan ({payment['kind']})",
+                language=body.language,
+                return_url=_with_order(self.settings.return_url, order_id),
+                cancel_url=_with_order(self.settings.cancel_url, order_id),
+                notification_url=self.settings.notification_url,
+                payment_method=body.payment_method,
+                customer={"uniqueId": claims.sub, "email": claims.email},
+                reference=order_id,
+            )
+        except UPaymentsError as exc:
+            log.warning(
+                "upayments charge failed",
+                extra={"order_id": order_id, "error_kind": exc.kind, "status_code": exc.status_code},
+            )
+            self.db.call("record_checkout_error", order_id=order_id, error=f"{exc.kind}: {exc.message}")
+            raise ServiceError(
+                "PAY_001",
+                f"UPayments could not create the charge ({exc.kind})",
+                "try again; the checkout stays pending",
+                status=503 if exc.retryable else 502,
+            ) from None
+        if not charge.track_id:
+            log.warning("upayments charge without a track id", extra={"order_id": order_id})
+            payment = {**payment, "payment_url": charge.link}
+        else:
+            payment = self.db.call(
+                "attach_checkout_charge", order_id=order_id, track_id=charge.track_id, payment_url=charge.link
+            )
+        log.info(
+            "checkout created",
+            extra={"order_id": order_id, "user_id": claims.sub, "plan": body.plan, "kind": payment["kind"]},
+        )
+        return payment, created
+
+    # ------------------------------------------------------------------ payment status
+
+    async def payment_status(self, request: Request) -> Response:
+        order_id = request.path_params["order_id"]
+        claims = await run_in_threadpool(self._user, request)
+        if not _ORDER_RE.match(order_id):
+            raise ServiceError("PAY_002", "not an order id")
+        payment = await run_in_threadpool(self._refresh, claims, order_id)
+        return JSONResponse(self._view(payment))
+
+    def _refresh(self, claims: Claims, order_id: str) -> dict[str, Any]:
+        payment: dict[str, Any] = self.db.call("get_payment", order_id=order_id, user_id=claims.sub)
+        if payment["status"] != "pending" or not payment["track_id"]:
+            return payment
+        # The customer is back from the payment page: ask UPayments rather than wait for the
+        # webhook. Limited per user, as get-payment-status allows 30 calls a minute in all.
+        self.limiter.check(f"user:{claims.sub}:status", self.settings.rate_status_per_user)
+        try:
+            status = self.upayments.get_payment_status(payment["track_id"])
+        except UPaymentsError as exc:
+            log.warning("upayments status failed", extra={"order_id": order_id, "error_kind": exc.kind})
+            return payment
+        if status.confirms(order_id, Decimal(payment["amount_kwd"])):
+            payment = self.db.call(
+                "confirm_payment",
+                order_id=order_id,
+                track_id=payment["track_id"],
+                provider_payment_id=status.payment_id,
+                amount_kwd=status.amount,
+                currency=status.currency,
+            )
+            log.info("payment confirmed by status check", extra={"order_id": order_id})
+        return payment
+
+    # ------------------------------------------------------------------ cancel at period end
+
+    async def cancel(self, request: Request) -> Response:
+        claims = await run_in_threadpool(self._user, request, self.settings.rate_checkout_per_user, "subscription")
+        body: CancelRequest = parse_json_body(await request.body(), CancelRequest)
+        result = await run_in_threadpool(
+            self.db.call, "set_cancel_at_period_end", user_id=claims.sub, cancel=body.cancel
+        )
+        return JSONResponse(
+            {
+                "plan": result["plan"],
+                "status": result["status"],
+                "current_period_end": result["current_period_end"],
+                "cancel_at_period_end": result["cancel_at_period_end"],
+            }
+        )
+
+    # ------------------------------------------------------------------ webhooks
+
+    async def webhook(self, request: Request) -> Response:
+        raw = await request.body()
+        secret = self.settings.webhook_secret
+        if secret:
+            try:
+                verify_webhook(
+                    secret,
+                    request.headers,
+                    "POST",
+                    self.settings.notification_url,
+                    raw,
+                    now=self.clock(),
+                    tolerance_s=self.settings.webhook_tolerance_s,
+                )
+            except SignatureError as exc:
+                # Nothing is read or written for an unsigned request: not even a rate counter.
+                log.warning("webhook signature rejected", extra={"reason": exc.reason, "client_ip": self._ip(request)})
+                raise ServiceError("PAY_006", exc.reason) from None
+        await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
+        payload = notification_payload(raw, request.headers.get("content-type", ""), dict(request.query_params))
+        notification = parse_notification(payload)
+        answer, status_code = await run_in_threadpool(self._notification, notification, redact(payload))
+        return JSONResponse(answer, status_code=status_code)
+
+    def _notification(self, note: Any, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
+        seen = self.db.call(
+            "lookup_payment_event",
+            provider=PROVIDER,
+            track_id=note.track_id,
+            result=note.result,
+            order_id=note.claimed_order_id,
+        )
+        if seen["event_final"]:
+            log.info("upayments notification already processed", extra={"track_id": note.track_id})
+            return {"received": True, "duplicate": True, "outcome": seen["event_outcome"]}, 200
+        if not seen["payment_known"]:
+            raise ServiceError("PAY_002", "no payment for this track id or order id")
+        verified: dict[str, Any] | None = None
+        if seen["payment_status"] not in ("paid", "refunded"):
+            try:
+                status = self.upayments.get_payment_status(note.track_id)
+            except ValueError as exc:
+                raise ServiceError("VAL_001", "unusable track_id") from exc
+            except UPaymentsError as exc:
+                log.warning("upayments status failed", extra={"track_id": note.track_id, "error_kind": exc.kind})
+                raise ServiceError(
+                    "PAY_005", f"get-payment-status failed ({exc.kind})", "deliver the notification again later"
+                ) from None
+            verified = {
+                "result": status.result,
+                "track_id": status.track_id,
+                "order_id": status.order_id,
+                "payment_id": status.payment_id,
+                "amount": None if status.amount is None else str(status.amount),
+                "currency": status.currency,
+            }
+        result = self.db.call(
+            "record_payment_event",
+            provider=PROVIDER,
+            track_id=note.track_id,
+            notified_result=note.result,
+            verified=verified,
+            payload=payload,
+        )
+        outcome = result["outcome"]
+        extra = {
+            "order_id": result["payment"]["order_id"],
+            "track_id": note.track_id,
+            "outcome": outcome,
+            "duplicate": result["duplicate"],
+            "status_disagrees": result["status_disagrees"],
+            "notified_result": note.result,
+            "verified_result": verified["result"] if verified else None,
+        }
+        if outcome in ("mismatch", "needs_review") or result["status_disagrees"]:
+            log.warning("upayments notification needs attention", extra=extra)
+        else:
+            log.info("upayments notification processed", extra=extra)
+        answer = {"received": True, "duplicate": result["duplicate"], "outcome": outcome}
+        if outcome == "pending" and result["status_disagrees"]:
+            # The webhook announced a settled payment UPayments does not confirm yet: ask for a
+            # redelivery, which is checked again (the event is not final).
+            return {**answer, "retry": True}, 503
+        return answer, 200
+
+    # ------------------------------------------------------------------ health
+
+    async def health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+
+def _kwd(value: Any) -> str:
+    return format(Decimal(str(value)).quantize(Decimal("0.001")), "f")
+
+
+def _with_order(url: str, order_id: str) -> str:
+    return str(httpx.URL(url).copy_merge_params({"order_id": order_id}))
+
+
+# ---------------------------------------------------------------------- middleware
+
+
+class RequestLogMiddleware:
+    """One structured line per request (method, path without query, status, duration, client)."""
+
+    def __init__(self, app: ASGIApp, service: BillingService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            client = scope.get("client")
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    "client_ip": client_ip(
+                        client[0] if client else None,
+                        Headers(scope=scope),
+                        self.service.settings.trusted_proxy_hops,
+                    ),
+                },
+            )
+
+
+class BodyLimitMiddleware:
+    """Refuse bodies over the limit with REQ_001 (413) before the app reads them: by the declared
+    Content-Length, or while buffering the body (chunked uploads)."""
+
+    def __init__(self, app: ASGIApp, service: BillingService) -> None:
+        self.app = app
+        self.service = service
+
+    def _limit(self, path: str) -> int:
+        settings = self.service.settings
+        return settings.max_webhook_bytes if path == WEBHOOK_PATH else settings.max_body_bytes
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        error = ServiceError("REQ_001", f"the body must be at most {limit} bytes")
+        response = await run_in_threadpool(self.service.catalogue.response, error)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit(scope["path"])
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await self._refuse(scope, receive, send, limit)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# ---------------------------------------------------------------------- the app
+
+
+def create_app(
+    settings: ServiceSettings,
+    *,
+    db: BillingDb | None = None,
+    upayments: UPaymentsClient | None = None,
+    verifier: JwtVerifier | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    """The ASGI app. Resources open here (the pool connects in the background); call
+    ``app.state.service.close()`` (or use the lifespan, as uvicorn does) to release them."""
+    service = BillingService(settings, db=db, upayments=upayments, verifier=verifier, clock=clock)
+
+    async def service_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ServiceError)
+        return await run_in_threadpool(service.catalogue.response, exc)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = {404: "REQ_002", 405: "REQ_003", 413: "REQ_001"}.get(exc.status_code, "SYS_001")
+        return await run_in_threadpool(service.catalogue.response, ServiceError(code, status=exc.status_code))
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.error("unhandled error", exc_info=exc)
+        return await run_in_threadpool(service.catalogue.response, ServiceError("SYS_001"))
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", service.health, methods=["GET"]),
+            Route("/billing/checkout", service.checkout, methods=["POST"]),
+            Route("/billing/payments/{order_id}", service.payment_status, methods=["GET"]),
+            Route("/billing/subscription/cancel", service.cancel, methods=["POST"]),
+            Route(WEBHOOK_PATH, service.webhook, methods=["POST"]),
+        ],
+        middleware=[
+            Middleware(RequestLogMiddleware, service=service),
+            Middleware(BodyLimitMiddleware, service=service),
+        ],
+        exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: unexpected},
+        lifespan=lifespan,
+    )
+    app.state.service = service
+    return app

@@ -1,0 +1,116 @@
+"""Helpers for the payment tests: checkouts, provider notifications and what they left behind."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from kwq8.postgrest import Identity
+from kwq8.testing.database import TestDatabase
+
+SERVICE = Identity.service_role()
+
+
+def checkout(
+    db: TestDatabase, user: Identity, plan: str = "basic", method: str | None = "knet", key: str | None = None
+) -> dict[str, Any]:
+    result: dict[str, Any] = db.rpc(
+        "create_checkout",
+        {
+            "user_id": user.user_id,
+            "plan": plan,
+            "payment_method": method,
+            "idempotency_key": key if key is not None else str(uuid.uuid4()),
+        },
+        as_=SERVICE,
+    )
+    return result
+
+
+def attach(db: TestDatabase, order_id: str, track_id: str | None = None) -> str:
+    track_id = track_id or secrets.token_hex(10)
+    db.rpc(
+        "attach_checkout_charge",
+        {"order_id": order_id, "track_id": track_id, "payment_url": f"https://pay.example/{track_id}"},
+        as_=SERVICE,
+    )
+    return track_id
+
+
+def status(
+    order_id: str,
+    amount: Any,
+    track_id: str,
+    result: str = "CAPTURED",
+    currency: str = "KWD",
+) -> dict[str, Any]:
+    """What the service passes on from get-payment-status/{track_id}."""
+    return {
+        "result": result,
+        "track_id": track_id,
+        "order_id": order_id,
+        "payment_id": "1" + "0" * 17,
+        "amount": str(amount),
+        "currency": currency,
+    }
+
+
+def notify(db: TestDatabase, track_id: str, notified: str | None, verified: dict[str, Any] | None) -> dict[str, Any]:
+    result: dict[str, Any] = db.rpc(
+        "record_payment_event",
+        {
+            "provider": "upayments",
+            "track_id": track_id,
+            "notified_result": notified,
+            "verified": verified,
+            "payload": {"result": notified, "track_id": track_id},
+        },
+        as_=SERVICE,
+    )
+    return result
+
+
+def pay(db: TestDatabase, user: Identity, plan: str = "basic") -> dict[str, Any]:
+    """Checkout, charge and a confirmed capture: the happy path in one call."""
+    order = checkout(db, user, plan)
+    track = attach(db, order["order_id"])
+    event = notify(db, track, "CAPTURED", status(order["order_id"], order["amount_kwd"], track))
+    assert event["outcome"] == "applied", event
+    return event["payment"]
+
+
+def payment(db: TestDatabase, order_id: str) -> dict[str, Any]:
+    return db.sql("select * from public.payments where order_id = %s", (order_id,))[0]
+
+
+def subscription(db: TestDatabase, user: Identity) -> dict[str, Any] | None:
+    rows = db.sql("select * from public.subscriptions where user_id = %s", (user.user_id,))
+    return rows[0] if rows else None
+
+
+def payment_grants(db: TestDatabase, order_id: str) -> list[dict[str, Any]]:
+    """Ledger grants made for a payment (its idempotency key is 'payment:<order_id>')."""
+    return db.sql(
+        "select t.credits_amount, g.expires_at, g.remaining, g.source from public.credit_transactions t "
+        "join billing.grants g on g.id = t.grant_id where t.idempotency_key = %s",
+        ("payment:" + order_id,),
+    )
+
+
+def user_plan(db: TestDatabase, user: Identity) -> dict[str, Any]:
+    row: dict[str, Any] = db.sql(
+        "select plan, plan_period_start, plan_period_end, credits_balance from public.users where id = %s",
+        (user.user_id,),
+    )[0]
+    return row
+
+
+def monthly_remaining(db: TestDatabase, user: Identity) -> Decimal:
+    return Decimal(
+        db.scalar(
+            "select coalesce(sum(remaining), 0) from billing.grants where user_id = %s and source = 'monthly'",
+            (user.user_id,),
+        )
+    )

@@ -1,0 +1,164 @@
+"""Configuration from the environment, and `kwq8 serve` refusing to start or serving for real."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from kwq8.payments.fake_upayments import FakeUPayments
+from kwq8.payments.upayments import PRODUCTION_BASE_URL, SANDBOX_BASE_URL
+from kwq8.pgserver import free_port
+from kwq8.postgrest import Identity
+from kwq8.service.config import ConfigError, ServiceSettings
+from kwq8.testing.database import TestDatabase
+
+from .conftest import ROOT, run_cli
+from .service_helpers import API_KEY, API_SECRET, JWT_SECRET, token
+
+pytest_plugins = ("tests.service_fixtures",)
+
+BASE = {
+    "KWQ8_SERVICE_DB_URL": "postgresql://postgres:pw@127.0.0.1:5432/postgres",
+    "SUPABASE_JWT_SECRET": JWT_SECRET,
+    "UPAYMENTS_API_KEY": API_KEY,
+    "PUBLIC_BASE_URL": "https://api.kwq8.com/",
+}
+SERVICE_VARS = (
+    "KWQ8_SERVICE_DB_URL",
+    "SUPABASE_JWT_SECRET",
+    "SUPABASE_JWKS_URL",
+    "UPAYMENTS_API_KEY",
+    "UPAYMENTS_API_SECRET",
+    "UPAYMENTS_WEBHOOK_SECRET",
+    "PUBLIC_BASE_URL",
+    "UPAYMENTS_ENV",
+    "UPAYMENTS_BASE_URL",
+)
+
+
+def test_missing_variables_are_all_named() -> None:
+    with pytest.raises(ConfigError) as info:
+        ServiceSettings.from_env({})
+    assert str(info.value) == (
+        "missing environment variable(s): KWQ8_SERVICE_DB_URL; SUPABASE_JWT_SECRET or SUPABASE_JWKS_URL; "
+        "UPAYMENTS_API_KEY; PUBLIC_BASE_URL"
+    )
+    with pytest.raises(ConfigError, match=r"missing environment variable.*UPAYMENTS_WEBHOOK_SECRET"):
+        ServiceSettings.from_env({**BASE, "UPAYMENTS_ENV": "production"})
+
+
+def test_sandbox_and_production_settings() -> None:
+    sandbox = ServiceSettings.from_env(BASE)
+    assert sandbox.upayments.base_url == SANDBOX_BASE_URL and sandbox.environment == "sandbox"
+    assert sandbox.notification_url == "https://api.kwq8.com/billing/webhooks/upayments"
+    assert sandbox.webhook_secret is None and sandbox.db_role == "service_role"
+    production = ServiceSettings.from_env(
+        {
+            **BASE,
+            "UPAYMENTS_ENV": "production",
+            "UPAYMENTS_API_SECRET": API_SECRET,
+            "KWQ8_RATE_CHECKOUT_PER_USER": "3",
+            "UPAYMENTS_TIMEOUT_S": "4.5",
+        }
+    )
+    assert production.upayments.base_url == PRODUCTION_BASE_URL and production.webhook_secret == API_SECRET
+    assert production.rate_checkout_per_user == 3 and production.upayments.timeout_s == 4.5
+    unsigned = ServiceSettings.from_env(
+        {**BASE, "UPAYMENTS_ENV": "production", "UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS": "1"}
+    )
+    assert unsigned.webhook_secret is None and unsigned.allow_unsigned_webhooks
+    for settings in (sandbox, production):
+        for secret in (API_KEY, API_SECRET, JWT_SECRET, "pw@"):
+            assert secret not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"SUPABASE_JWT_SECRET": "short"}, "SUPABASE_JWT_SECRET"),
+        ({"UPAYMENTS_ENV": "staging"}, "UPAYMENTS_ENV"),
+        ({"PUBLIC_BASE_URL": "http://api.kwq8.com"}, "PUBLIC_BASE_URL"),
+        (
+            {"UPAYMENTS_ENV": "production", "UPAYMENTS_API_SECRET": "s", "PUBLIC_BASE_URL": "http://127.0.0.1:8000"},
+            "PUBLIC_BASE_URL",
+        ),
+        ({"SUPABASE_JWKS_URL": "http://auth.example.com/jwks.json"}, "SUPABASE_JWKS_URL"),
+        ({"KWQ8_RATE_IP_PER_WINDOW": "0"}, "KWQ8_RATE_IP_PER_WINDOW"),
+        ({"KWQ8_MAX_BODY_BYTES": "lots"}, "KWQ8_MAX_BODY_BYTES"),
+        ({"UPAYMENTS_BASE_URL": "http://evil.example.com/api/v1/"}, "UPAYMENTS_BASE_URL"),
+        ({"UPAYMENTS_TIMEOUT_S": "999"}, "UPAYMENTS_TIMEOUT_S"),
+    ],
+)
+def test_invalid_values_are_named_never_shown(change: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        ServiceSettings.from_env({**BASE, **change})
+    assert named in str(info.value)
+    for value in change.values():
+        if len(value) > 3 and value != "production":
+            assert value not in str(info.value)
+
+
+def test_serve_refuses_to_start_without_its_secrets() -> None:
+    env = {name: "" for name in SERVICE_VARS}
+    env["UPAYMENTS_API_KEY"] = "sk-do-not-print-me"
+    result = run_cli("serve", env=env, timeout=60)
+    assert result.code == 2
+    assert "KWQ8_SERVICE_DB_URL" in result.stderr and "PUBLIC_BASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr and "sk-do-not-print-me" not in result.stderr + result.stdout
+    unreachable = run_cli(
+        "serve", env={**env, **BASE, "KWQ8_SERVICE_DB_URL": "postgresql://postgres:pw@127.0.0.1:1/x"}, timeout=60
+    )
+    assert unreachable.code == 2 and "database" in unreachable.stderr and "Traceback" not in unreachable.stderr
+
+
+def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> None:
+    fake_upayments.reset()
+    port = free_port()
+    env = {
+        **os.environ,
+        **{name: "" for name in SERVICE_VARS},
+        **BASE,
+        "KWQ8_SERVICE_DB_URL": billing_db.url("postgres"),
+        "UPAYMENTS_BASE_URL": fake_upayments.base_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+        "NO_COLOR": "1",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kwq8", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        origin = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(origin + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+            time.sleep(0.1)
+        user: Identity = billing_db.create_user()
+        response = httpx.post(
+            origin + "/billing/checkout",
+            json={"plan": "pro", "payment_method": "knet"},
+            headers={"Authorization": f"Bearer {token(user)}"},
+        )
+        assert response.status_code == 201, response.text
+        assert response.json()["payment_url"].startswith(fake_upayments.origin)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    logged = [line for line in stderr.splitlines() if line.startswith("{")]
+    assert any('"msg": "checkout created"' in line for line in logged), stderr
+    assert API_KEY not in stderr and JWT_SECRET not in stderr
