@@ -1,6 +1,7 @@
 """`kwq8 bench credits`: spend_credits throughput against a bare baseline, measured in one run.
 
-Every call is one PostgREST-style transaction on its own client connection (16 by default):
+Every call is one PostgREST-style transaction on its own client connection (16 client processes
+by default):
   baseline  begin; update ... set balance = balance - 1 where id = $1 and balance >= 1 returning;
             insert one ledger row; commit
   spend     begin; role + JWT claims; select public.spend_credits(...); commit
@@ -12,9 +13,9 @@ separate requests) runs against a hot account too, and the credits it loses are 
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import statistics
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -129,35 +130,83 @@ def prepare(admin_url: str, users: int) -> list[str]:
     return ids
 
 
-def _run_phase(
-    clients: int, seconds: float, make_call: Callable[[int], Callable[[random.Random], None]]
-) -> tuple[float, int]:
-    counts = [0] * clients
-    errors = [0] * clients
-    barrier = threading.Barrier(clients + 1)
-    deadline = [0.0]
+# Each client is a process of its own (one connection each), as independent browsers and
+# PostgREST workers are: Python threads would share one interpreter lock and stretch the time a
+# row lock is held while a thread waits for its turn to send COMMIT.
+_worker: dict[str, Any] = {}
 
-    def worker(index: int) -> None:
-        call = make_call(index)
-        rng = random.Random(index)
-        barrier.wait()
-        while time.monotonic() < deadline[0]:
-            try:
-                call(rng)
-                counts[index] += 1
-            except (ApiError, psycopg.Error):
-                errors[index] += 1
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    for t in threads:
-        t.start()
-    deadline[0] = time.monotonic() + seconds
-    started = time.monotonic()
-    barrier.wait()
-    for t in threads:
-        t.join()
-    elapsed = time.monotonic() - started
-    return sum(counts) / elapsed, sum(errors)
+def _init_worker(db_url: str, authenticator_url: str, ids: list[str], users: int) -> None:
+    _worker["baseline"] = connect(db_url, autocommit=True)
+    _worker["api"] = Api(connect(authenticator_url, autocommit=True))
+    _worker["ids"] = ids
+    _worker["users"] = users
+    _worker["identities"] = {uid: Identity.user(uid) for uid in ids}
+
+
+def _baseline_call(account: int) -> None:
+    conn = _worker["baseline"]
+    with conn.transaction():
+        row = conn.execute(
+            "update bench.accounts set balance = balance - 1 where id = %s and balance >= 1 returning balance",
+            (account,),
+        ).fetchone()
+        assert row is not None
+        conn.execute(
+            "insert into bench.ledger (account_id, amount, balance_after) values (%s, -1, %s)", (account, row[0])
+        )
+
+
+def _spend_call(user_id: str) -> None:
+    _worker["api"].rpc(
+        "spend_credits",
+        {"action": "chat_message", "idempotency_key": str(uuid.uuid4())},
+        as_=_worker["identities"][user_id],
+    )
+
+
+def _phase_task(args: tuple[str, float, float, int]) -> tuple[int, int]:
+    """Run one phase until the shared deadline; returns (calls, errors)."""
+    phase, start_at, seconds, seed = args
+    rng = random.Random(seed)
+    ids, users = _worker["ids"], _worker["users"]
+    calls = errors = 0
+    while time.time() < start_at:
+        time.sleep(0.001)
+    deadline = start_at + seconds
+    while time.time() < deadline:
+        try:
+            if phase == "baseline_hot":
+                _baseline_call(1)
+            elif phase == "baseline_spread":
+                _baseline_call(rng.randint(1, users))
+            elif phase == "spend_hot":
+                _spend_call(ids[0])
+            else:
+                _spend_call(rng.choice(ids))
+            calls += 1
+        except (ApiError, psycopg.Error):
+            errors += 1
+    return calls, errors
+
+
+def _naive_task(attempts: int) -> int:
+    """The brief's deductCredits: read, decide in the client, write the computed balance, insert."""
+    conn = _worker["baseline"]
+    successes = 0
+    for _ in range(attempts):
+        row = conn.execute("select balance from bench.accounts where id = 0").fetchone()
+        assert row is not None
+        if row[0] < 1:
+            continue
+        new_balance = row[0] - 1
+        conn.execute("update bench.accounts set balance = %s where id = 0", (new_balance,))
+        conn.execute("insert into bench.ledger (account_id, amount, balance_after) values (0, -1, %s)", (new_balance,))
+        successes += 1
+    return successes
+
+
+PHASES = ("baseline_hot", "spend_hot", "baseline_spread", "spend_spread")
 
 
 def run(
@@ -173,110 +222,36 @@ def run(
 ) -> CreditsBenchResult:
     echo(f"preparing {users:,} users with credits")
     ids = prepare(db_url, users)
-    hot_user = ids[0]
-    baseline_conns = [connect(db_url, autocommit=True) for _ in range(clients)]
-    apis = [Api(connect(authenticator_url, autocommit=True)) for _ in range(clients)]
-    identities = {uid: Identity.user(uid) for uid in ids}
-
-    def baseline(pick: Callable[[random.Random], int]) -> Callable[[int], Callable[[random.Random], None]]:
-        def make(index: int) -> Callable[[random.Random], None]:
-            conn = baseline_conns[index]
-
-            def call(rng: random.Random) -> None:
-                account = pick(rng)
-                with conn.transaction():
-                    row = conn.execute(
-                        "update bench.accounts set balance = balance - 1 where id = %s and balance >= 1 "
-                        "returning balance",
-                        (account,),
-                    ).fetchone()
-                    assert row is not None
-                    conn.execute(
-                        "insert into bench.ledger (account_id, amount, balance_after) values (%s, -1, %s)",
-                        (account, row[0]),
-                    )
-
-            return call
-
-        return make
-
-    def spend(pick: Callable[[random.Random], str]) -> Callable[[int], Callable[[random.Random], None]]:
-        def make(index: int) -> Callable[[random.Random], None]:
-            api = apis[index]
-
-            def call(rng: random.Random) -> None:
-                api.rpc(
-                    "spend_credits",
-                    {"action": "chat_message", "idempotency_key": str(uuid.uuid4())},
-                    as_=identities[pick(rng)],
-                )
-
-            return call
-
-        return make
-
-    plans = {
-        "baseline_hot": baseline(lambda rng: 1),
-        "spend_hot": spend(lambda rng: hot_user),
-        "baseline_spread": baseline(lambda rng: rng.randint(1, users)),
-        "spend_spread": spend(lambda rng: rng.choice(ids)),
-    }
-    phases = {name: Phase(name) for name in plans}
-    for round_no in range(rounds):
-        for name, make in plans.items():
-            rate, errors = _run_phase(clients, seconds, make)
-            phases[name].calls_per_s.append(rate)
-            phases[name].errors += errors
-            echo(f"round {round_no + 1}/{rounds} {name}: {rate:,.0f} calls/s")
+    phases = {name: Phase(name) for name in PHASES}
     result = CreditsBenchResult(clients, users, seconds, rounds, phases)
-    _naive(db_url, baseline_conns, naive_attempts_per_client, result)
-    with connect(db_url) as conn:
-        row = conn.execute("select count(*) from billing.audit_ledger()").fetchone()
-        result.audit_violations = int(row[0]) if row else -1
-    for conn in baseline_conns:
-        conn.close()
-    for api in apis:
-        api.conn.close()
-    return result
-
-
-def _naive(db_url: str, conns: list[psycopg.Connection[Any]], attempts: int, result: CreditsBenchResult) -> None:
-    """The brief's deductCredits: read, decide in the client, write the computed balance, insert."""
-    start_balance = Decimal(1000)
-    with connect(db_url, autocommit=True) as conn:
-        conn.execute(
-            "insert into bench.accounts values (0, %s) on conflict (id) do update set balance = %s",
-            (start_balance, start_balance),
-        )
-    successes = [0] * len(conns)
-    barrier = threading.Barrier(len(conns))
-
-    def worker(index: int) -> None:
-        conn = conns[index]
-        barrier.wait()
-        for _ in range(attempts):
-            row = conn.execute("select balance from bench.accounts where id = 0").fetchone()
-            assert row is not None
-            if row[0] < 1:
-                continue
-            new_balance = row[0] - 1
-            conn.execute("update bench.accounts set balance = %s where id = 0", (new_balance,))
+    context = multiprocessing.get_context("fork")
+    with context.Pool(clients, initializer=_init_worker, initargs=(db_url, authenticator_url, ids, users)) as pool:
+        for round_no in range(rounds):
+            for name in PHASES:
+                start_at = time.time() + 0.2  # every client starts together
+                outcomes = pool.map(
+                    _phase_task, [(name, start_at, seconds, round_no * 1000 + i) for i in range(clients)]
+                )
+                rate = sum(c for c, _ in outcomes) / seconds
+                phases[name].calls_per_s.append(rate)
+                phases[name].errors += sum(e for _, e in outcomes)
+                echo(f"round {round_no + 1}/{rounds} {name}: {rate:,.0f} calls/s")
+        start_balance = Decimal(1000)
+        with connect(db_url, autocommit=True) as conn:
             conn.execute(
-                "insert into bench.ledger (account_id, amount, balance_after) values (0, -1, %s)", (new_balance,)
+                "insert into bench.accounts values (0, %s) on conflict (id) do update set balance = %s",
+                (start_balance, start_balance),
             )
-            successes[index] += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(conns))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        successes = pool.map(_naive_task, [naive_attempts_per_client] * clients)
     with connect(db_url) as conn:
         row = conn.execute("select balance from bench.accounts where id = 0").fetchone()
-    final = Decimal(row[0]) if row else start_balance
-    result.naive_attempts = attempts * len(conns)
+        final = Decimal(row[0]) if row else start_balance
+        audit = conn.execute("select count(*) from billing.audit_ledger()").fetchone()
+    result.naive_attempts = naive_attempts_per_client * clients
     result.naive_successes = sum(successes)
     result.naive_credits_lost = Decimal(result.naive_successes) - (start_balance - final)
+    result.audit_violations = int(audit[0]) if audit else -1
+    return result
 
 
 def run_on_stack(stack: Any, *, keep: bool = False, **kwargs: Any) -> CreditsBenchResult:
