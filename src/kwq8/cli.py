@@ -44,9 +44,9 @@ Port = Annotated[
 # --------------------------------------------------------------------------- stack
 
 
-def _status_table(info: dict[str, object]) -> Table:
+def _print_status(info: dict[str, object]) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
+    table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for key in (
         "project_id",
@@ -61,11 +61,12 @@ def _status_table(info: dict[str, object]) -> Table:
     ):
         if key in info:
             table.add_row(key, str(info[key]))
+    err.print(table)
     keys = info.get("api_keys")
     if isinstance(keys, dict):
-        table.add_row("anon key", keys["anon"])
-        table.add_row("service_role key", keys["service_role"])
-    return table
+        # One line each and never wrapped: they are copied from here into .env files.
+        err.print(f"anon key: {keys['anon']}", soft_wrap=True, highlight=False)
+        err.print(f"service_role key: {keys['service_role']}", soft_wrap=True, highlight=False)
 
 
 @stack_app.command("start")
@@ -87,7 +88,7 @@ def stack_start(
         err.print(f"[green]already running[/green] on port {info['port']}")
     else:
         err.print(f"[green]ready[/green] in {report.seconds:.1f}s")
-    err.print(_status_table(info))
+    _print_status(info)
     out.print(info.get("db_url", ""))
 
 
@@ -105,7 +106,7 @@ def stack_status(json_out: JsonOut = False) -> None:
     if json_out:
         print_json(info)
     else:
-        err.print(_status_table(info))
+        _print_status(info)
     if not info["running"]:
         raise typer.Exit(1)
 
