@@ -143,6 +143,7 @@ create index grants_user_expiry on billing.grants (user_id, expires_at);
 create index grants_expiring on billing.grants (expires_at) where expires_at is not null;
 
 create table public.credit_transactions (
+    -- The functions set ids from billing.uuid_v7() (time-ordered, so inserts append to the index).
     id uuid primary key default extensions.gen_random_uuid(),
     -- Commit order within a user (every write holds the user's row lock): the audit replays it.
     seq bigint generated always as identity,
@@ -174,8 +175,8 @@ create unique index credit_transactions_idempotency on public.credit_transaction
 -- Sparse references get partial indexes: the hot spend path then updates four indexes, not seven.
 create unique index credit_transactions_refunded_once on public.credit_transactions (refund_of)
 where refund_of is not null;
--- A user's history, newest first, in commit order.
-create index credit_transactions_user_seq on public.credit_transactions (user_id, seq desc);
+-- A user's history is found through the (user_id, idempotency_key) index and sorted by seq: one
+-- more index keyed by user would be one more random page written by every spend.
 create index credit_transactions_hold on public.credit_transactions (hold_id) where hold_id is not null;
 create index credit_transactions_grant on public.credit_transactions (grant_id) where grant_id is not null;
 
@@ -188,7 +189,7 @@ create table billing.allocations (
     amount numeric(12, 2) not null check (amount <> 0),
     primary key (transaction_id, grant_id)
 );
-create index allocations_grant on billing.allocations (grant_id);
+-- No index on grant_id: grants are never deleted, and per-grant sums (the audit) scan anyway.
 
 create table billing.holds (
     id uuid primary key default extensions.gen_random_uuid(),

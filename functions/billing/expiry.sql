@@ -46,7 +46,7 @@ begin
         order by id
         for update
     loop
-        v_tx := extensions.gen_random_uuid();
+        v_tx := billing.uuid_v7();
         update billing.grants set remaining = 0 where id = v_grant.id;
         insert into billing.allocations (transaction_id, grant_id, amount) values (v_tx, v_grant.id, -v_grant.remaining);
         insert into public.credit_transactions (
@@ -91,7 +91,7 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_tx uuid := extensions.gen_random_uuid();
+    v_tx uuid := billing.uuid_v7();
     v_result record;
     v_row public.credit_transactions;
 begin

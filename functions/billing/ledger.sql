@@ -73,15 +73,15 @@ declare
     v_first record;
     v_taken numeric;
 begin
-    -- Most spends fit in the first grant in burn-down order: one row lock, one update.
+    -- Most spends fit in the first grant in burn-down order: one update. No row locks on
+    -- grants: every change to a user's grants happens under that user's row lock already.
     select g.id, g.remaining into v_first
     from billing.grants as g
     where g.user_id = p_user and g.remaining > 0 and g.effective_at <= p_now
         and (g.expires_at is null or g.expires_at > p_now)
     order by g.source = 'daily_bonus' desc, g.expires_at asc nulls last,
         g.source in ('monthly', 'purchase') asc, g.effective_at, g.created_at, g.id
-    limit 1
-    for update;
+    limit 1;
     if not found then
         return 0;
     end if;
@@ -95,7 +95,6 @@ begin
         from billing.grants as g
         where g.user_id = p_user and g.remaining > 0 and g.effective_at <= p_now
             and (g.expires_at is null or g.expires_at > p_now)
-        for update
     ),
     ordered as (
         select

@@ -14,7 +14,7 @@ declare
     v_prior public.credit_transactions;
     v_fingerprint text;
     v_sources uuid[];
-    v_refund uuid := extensions.gen_random_uuid();
+    v_refund uuid := billing.uuid_v7();
     v_result record;
     v_row public.credit_transactions;
 begin

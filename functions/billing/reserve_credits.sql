@@ -17,7 +17,7 @@ declare
     v_plan public.plans;
     v_fingerprint text;
     v_hold uuid := extensions.gen_random_uuid();
-    v_tx uuid := extensions.gen_random_uuid();
+    v_tx uuid := billing.uuid_v7();
     v_expires timestamptz;
     v_balance numeric;
 begin

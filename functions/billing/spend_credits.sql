@@ -22,7 +22,7 @@ declare
     v_user public.users := billing.lock_user(p_user, v_now);
     v_prior public.credit_transactions;
     v_plan public.plans;
-    v_tx uuid := extensions.gen_random_uuid();
+    v_tx uuid := billing.uuid_v7();
     v_balance numeric;
 begin
     select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
