@@ -427,10 +427,13 @@ where
 order by 1
 """
 
-MATERIALIZED_VIEW_IN_API = """
+
+def _api_selectable(relkind: str, noun: str) -> str:
+    """Relations of one kind in an exposed schema that an API role may select (RLS cannot apply)."""
+    return f"""
 select
     c.oid::regclass::text as object,
-    'materialized view is selectable by '
+    '{noun} is selectable by '
     || array_to_string(array(
         select r from unnest(%(api_roles)s::name []) as r
         where has_table_privilege(r, c.oid, 'select')
@@ -439,7 +442,7 @@ select
 from pg_class as c
 inner join pg_namespace as n on n.oid = c.relnamespace
 where
-    c.relkind = 'm'
+    c.relkind = '{relkind}'
     and n.nspname = any(%(exposed_schemas)s::text [])
     and exists (
         select from unnest(%(api_roles)s::name []) as r
@@ -448,26 +451,9 @@ where
 order by 1
 """
 
-FOREIGN_TABLE_IN_API = """
-select
-    c.oid::regclass::text as object,
-    'foreign table is selectable by '
-    || array_to_string(array(
-        select r from unnest(%(api_roles)s::name []) as r
-        where has_table_privilege(r, c.oid, 'select')
-    ), ', ')
-    || ' through the Data API, and RLS cannot apply to it' as detail
-from pg_class as c
-inner join pg_namespace as n on n.oid = c.relnamespace
-where
-    c.relkind = 'f'
-    and n.nspname = any(%(exposed_schemas)s::text [])
-    and exists (
-        select from unnest(%(api_roles)s::name []) as r
-        where has_table_privilege(r, c.oid, 'select')
-    )
-order by 1
-"""
+
+MATERIALIZED_VIEW_IN_API = _api_selectable("m", "materialized view")
+FOREIGN_TABLE_IN_API = _api_selectable("f", "foreign table")
 
 # One query for both per-role lints; %(role)s is anon or authenticated. has_function_privilege
 # counts grants to PUBLIC and through role membership, as a real call would.
