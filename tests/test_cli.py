@@ -130,3 +130,14 @@ def test_new_creates_revision_files(scratch: ScratchProject) -> None:
 def test_outside_a_project_is_a_clear_error(tmp_path: Path) -> None:
     result = run_cli("db", "status", cwd=tmp_path)
     assert result.code == 1 and "no supabase/config.toml found" in result.stderr
+
+
+def test_migrating_a_database_without_supabase_roles_is_refused(kwq8_stack: Stack) -> None:
+    kwq8_stack.create_database("plain_cli")
+    try:
+        result = run_cli("db", "migrate", "--db-url", kwq8_stack.url("postgres", "plain_cli"))
+        assert result.code == 2 and "has no Supabase roles or auth schema" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert run_cli("db", "status", "--db-url", kwq8_stack.url("postgres", "plain_cli")).code == 1
+    finally:
+        kwq8_stack.drop_database("plain_cli")

@@ -10,13 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kwq8 import migrations
+from kwq8 import migrations, shim
 from kwq8.cli_audit import register as register_audit
 from kwq8.cli_bench import bench_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
 from kwq8.cli_ledger import ledger_app
 from kwq8.cli_service import register as register_service
 from kwq8.config import find_project
+from kwq8.db import connection
 from kwq8.errors import Kwq8Error
 from kwq8.stack import Stack
 
@@ -156,6 +157,9 @@ def db_migrate(
 ) -> None:
     """Apply pending revisions and changed function/policy files, atomically."""
     project, target = resolve(db_url, mutating=True, yes=yes)
+    with connection(target.url) as conn:
+        # The migrations assume Supabase's roles and auth schema; say so before the first error.
+        shim.require_supabase_like(conn, target.describe())
     began = time.monotonic()
     result = migrations.migrate(
         project,
