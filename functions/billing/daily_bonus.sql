@@ -1,7 +1,6 @@
 -- The daily bonus: on each Asia/Kuwait calendar day an active subscriber gets the plan's bonus
 -- as a grant that is spent first and expires at the next local midnight. users.daily_bonus_day
 -- makes the check free once granted; the unique index makes a second grant impossible.
-drop function if exists billing.ensure_daily_bonus(public.users);
 create or replace function billing.ensure_daily_bonus(p_user public.users)
 returns boolean
 language plpgsql

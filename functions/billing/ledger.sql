@@ -124,7 +124,6 @@ begin
 end
 $$;
 
-drop function if exists billing.consume(uuid, uuid, numeric);
 
 -- Give back what the source transactions took from each grant, in reverse burn-down order, up to
 -- p_limit (all when null). Grants that have expired meanwhile get nothing back: those credits

@@ -62,5 +62,4 @@ begin
 end
 $$;
 
-drop function if exists billing.lock_user(uuid);
 revoke all on function billing.lock_user(uuid, timestamptz) from public;

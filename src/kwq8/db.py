@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
@@ -51,17 +51,6 @@ class Target:
     def describe(self) -> str:
         """host:port/dbname as user, never the password."""
         return f"{self.user}@{self.host}:{self.port}/{self.dbname}"
-
-    def redacted_url(self) -> str:
-        return redact_url(self.url)
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def make_url(user: str, password: str, host: str, port: int, dbname: str) -> str:

@@ -224,12 +224,8 @@ def _run_files(files: list[str], *, down: bool) -> None:
             op.get_context().impl.static_output(f"-- {rel}\n{text.rstrip()}\n")
             continue
         raw = op.get_bind().connection.driver_connection
-        if is_no_transaction(text):
-            execute_statements(raw, text, rel)
-            kind = "no-transaction"
-        else:
-            execute_file(raw, text, rel)
-            kind = "downgrade" if down else "versioned"
+        execute_file(raw, text, rel)  # statement by statement; in autocommit for no-transaction files
+        kind = "no-transaction" if is_no_transaction(text) else "downgrade" if down else "versioned"
         raw.execute(
             f"insert into {META_SCHEMA}.migration_log (kind, name, file, sha256) values (%s, %s, %s, %s)",
             (kind, revision, rel, sha256_text(text)),
@@ -273,11 +269,6 @@ def execute_file(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
                 cur.execute(statement.encode())
         except psycopg.Error as exc:
             raise _failure(exc, statement, rel, offset_line=line) from exc
-
-
-def execute_statements(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
-    """Run statements one at a time in autocommit mode, each outside any transaction block."""
-    execute_file(conn, text, rel)
 
 
 # --------------------------------------------------------------------------- reading state
