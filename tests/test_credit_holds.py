@@ -176,7 +176,8 @@ def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Ide
         409,
     )
     grants = db.sql(
-        "select a.grant_id, a.amount from billing.allocations a where a.transaction_id in (%s, %s) order by a.amount",
+        "select a.grant_id, a.amount from billing.grant_movements a "
+        "where a.transaction_id in (%s, %s) order by a.amount",
         (spend["transaction_id"], refund["transaction_id"]),
     )
     assert grants[0]["grant_id"] == grants[1]["grant_id"] and grants[0]["amount"] == -grants[1]["amount"]

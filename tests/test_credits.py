@@ -226,7 +226,7 @@ def test_burn_down_order(db: TestDatabase, user: Identity) -> None:
         tx = db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)["transaction_id"]
         order.append(
             db.scalar(
-                "select g.source || ':' || coalesce(g.expires_at::date::text, 'never') from billing.allocations a "
+                "select g.source || ':' || coalesce(g.expires_at::date::text, 'never') from billing.grant_movements a "
                 "join billing.grants g on g.id = a.grant_id where a.transaction_id = %s",
                 (tx,),
             )
@@ -238,7 +238,7 @@ def test_burn_down_order(db: TestDatabase, user: Identity) -> None:
         "purchase:never",
     ]
     assert {promo_soon["grant_id"], promo_late["grant_id"], monthly["grant_id"]} <= set(
-        str(r["grant_id"]) for r in db.sql("select grant_id from billing.allocations")
+        str(r["grant_id"]) for r in db.sql("select grant_id from billing.grant_movements")
     )
     audit_clean(db)
 

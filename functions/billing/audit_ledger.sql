@@ -1,9 +1,9 @@
 -- The ledger audit behind `kwq8 ledger audit`: one row per violated invariant, none when the
 -- books balance. For every user: stored balance = sum of remaining grants = sum of the ledger
 -- = the last entry's balance_after, and every entry's balance_after follows from the one
--- before; every grant's remaining = the sum of its allocations and stays within 0..amount;
--- every entry moves exactly what its allocations say; holds resolve at most once and their
--- entries agree with their status.
+-- before; every grant's remaining = the sum of its movements (billing.grant_movements) and
+-- stays within 0..amount; every entry moves exactly what its movements say and names only its
+-- own user and grants; holds resolve at most once and their entries agree with their status.
 create or replace function billing.audit_ledger()
 returns table (user_id uuid, problem text, detail text)
 language sql
@@ -44,7 +44,7 @@ as $$
     select g.user_id, 'grant_vs_allocations', format('grant %s: remaining %s, allocations %s', g.id, g.remaining,
         coalesce(a.total, 0))
     from billing.grants as g
-    left join (select a2.grant_id, sum(a2.amount) as total from billing.allocations as a2 group by a2.grant_id) as a
+    left join (select a2.grant_id, sum(a2.amount) as total from billing.grant_movements as a2 group by a2.grant_id) as a
         on g.id = a.grant_id
     where g.remaining <> coalesce(a.total, 0) or g.remaining < 0 or g.remaining > g.amount
     union all
@@ -52,9 +52,17 @@ as $$
         t.transaction_type, t.credits_amount, coalesce(a.total, 0))
     from public.credit_transactions as t
     left join (
-        select a2.transaction_id, sum(a2.amount) as total from billing.allocations as a2 group by a2.transaction_id
+        select a2.transaction_id, sum(a2.amount) as total from billing.grant_movements as a2
+        group by a2.transaction_id
     ) as a on t.id = a.transaction_id
     where t.credits_amount <> coalesce(a.total, 0)
+    union all
+    select t.user_id, 'dangling_reference', format('entry %s names a missing %s', t.id,
+        case when u.id is null then 'user' else 'grant ' || t.grant_id end)
+    from public.credit_transactions as t
+    left join public.users as u on t.user_id = u.id
+    left join billing.grants as g on t.grant_id = g.id
+    where u.id is null or (t.grant_id is not null and (g.id is null or g.user_id <> t.user_id))
     union all
     select h.user_id, 'hold_entries', format('hold %s (%s): %s hold, %s capture, %s release entries', h.id, h.status,
         e.holds, e.captures, e.releases)

@@ -73,6 +73,7 @@ set search_path = ''
 as $$
 begin
     perform billing.expire_user_holds(p_user);  -- released holds hand credits back first
+    perform billing.note_credit_event(p_user, p_at);
     update billing.grants as g
     set expires_at = greatest(p_at, g.effective_at + interval '1 microsecond')
     where g.user_id = p_user

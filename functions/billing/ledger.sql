@@ -39,16 +39,23 @@ as $$
 declare
     v_now timestamptz := billing.clock();
     v_grant uuid := extensions.gen_random_uuid();
+    v_balance numeric;
     v_tx public.credit_transactions;
 begin
     insert into billing.grants (id, user_id, source, amount, remaining, effective_at, expires_at, grant_day)
     values (v_grant, p_user, p_source, p_amount, p_amount, v_now, p_expires_at, p_grant_day);
+    -- The grant's expiry is one of the user's credit events (see billing.schedule_credit_events).
+    update public.users
+    set credits_balance = credits_balance + p_amount, updated_at = v_now,
+        credits_next_event_at = least(credits_next_event_at, p_expires_at)
+    where id = p_user
+    returning credits_balance into v_balance;
     insert into public.credit_transactions (
-        user_id, transaction_type, credits_amount, balance_after, description, idempotency_key,
+        id, user_id, transaction_type, credits_amount, balance_after, description, idempotency_key,
         request_fingerprint, grant_id, metadata
     )
     values (
-        p_user, 'grant', p_amount, billing.apply_balance(p_user, p_amount), p_description, p_key,
+        billing.uuid_v7(), p_user, 'grant', p_amount, v_balance, p_description, p_key,
         p_fingerprint, v_grant, p_metadata || jsonb_build_object('source', p_source, 'expires_at', p_expires_at)
     )
     returning * into v_tx;
@@ -147,7 +154,7 @@ begin
         select g.id, g.expires_at, taken.amount
         from (
             select a.grant_id, -sum(a.amount) as amount
-            from billing.allocations as a
+            from billing.grant_movements as a
             where a.transaction_id = any(p_sources)
             group by a.grant_id
         ) as taken

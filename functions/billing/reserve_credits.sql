@@ -65,7 +65,12 @@ begin
     v_expires := billing.clock() + v_settings.hold_ttl;
     insert into billing.holds (id, user_id, action, amount, expires_at)
     values (v_hold, v_user_id, v_cost.action, v_cost.cost, v_expires);
-    v_balance := billing.apply_balance(v_user_id, -v_cost.cost);
+    -- The hold's expiry is one of the user's credit events (see billing.schedule_credit_events).
+    update public.users
+    set credits_balance = credits_balance - v_cost.cost, updated_at = billing.clock(),
+        credits_next_event_at = least(credits_next_event_at, v_expires)
+    where id = v_user_id
+    returning credits_balance into v_balance;
     insert into public.credit_transactions (
         id, user_id, transaction_type, credits_amount, balance_after, description, action, hold_id,
         idempotency_key, request_fingerprint

@@ -19,47 +19,111 @@ set search_path = ''
 as $$
 declare
     v_now timestamptz := billing.clock();
-    v_user public.users := billing.lock_user(p_user, v_now);
+    v_user public.users;
     v_prior public.credit_transactions;
     v_plan public.plans;
     v_tx uuid := billing.uuid_v7();
+    v_grant uuid;
     v_balance numeric;
 begin
-    select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> p_fingerprint or v_prior.transaction_type <> 'spend' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+    -- Fast path, one statement: lock the user's row and debit it, provided the balance covers
+    -- the cost, no credit event (expiry, daily bonus) is due, and the plan allows the action.
+    -- Parallel spends queue on the row; each re-checks these conditions on the version the
+    -- previous one committed.
+    update public.users as u
+    set credits_balance = u.credits_balance - p_amount, updated_at = v_now
+    where u.id = p_user
+        and u.credits_balance >= p_amount
+        and (u.credits_next_event_at is null or u.credits_next_event_at > v_now)
+        and (p_allowed_plans is null or (u.plan = any(p_allowed_plans) and u.plan_period_end > v_now))
+    returning u.credits_balance into v_balance;
+    if not found then
+        -- Slow path: lock with upkeep, then answer a retry, refuse, or debit.
+        v_user := billing.lock_user(p_user, v_now);
+        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+        if found then
+            return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
         end if;
-        return jsonb_build_object(
-            'transaction_id', v_prior.id, 'charged', -v_prior.credits_amount, 'balance', v_prior.balance_after
-        );
-    end if;
-    if p_allowed_plans is not null then
-        v_plan := billing.active_plan(p_user);
-        if v_plan.code is null or not v_plan.code = any(p_allowed_plans) then
+        if p_allowed_plans is not null then
+            v_plan := billing.active_plan(p_user);
+            if v_plan.code is null or not v_plan.code = any(p_allowed_plans) then
+                perform private.raise_error(
+                    'CREDIT_004',
+                    format('%s needs one of the plans %s', p_action, array_to_string(p_allowed_plans, ', '))
+                );
+            end if;
+        end if;
+        if v_user.credits_balance < p_amount then
             perform private.raise_error(
-                'CREDIT_004', format('%s needs one of the plans %s', p_action, array_to_string(p_allowed_plans, ', '))
+                'CREDIT_001', format('balance %s is less than the cost %s', v_user.credits_balance, p_amount)
             );
         end if;
+        update public.users set credits_balance = credits_balance - p_amount, updated_at = v_now
+        where id = p_user
+        returning credits_balance into v_balance;
     end if;
-    if v_user.credits_balance < p_amount then
-        perform private.raise_error(
-            'CREDIT_001', format('balance %s is less than the cost %s', v_user.credits_balance, p_amount)
-        );
-    end if;
-    -- The row lock makes the new balance known now: ledger entry first, then the grants it
-    -- draws on, then the balance. A shortfall rolls all three back.
-    v_balance := v_user.credits_balance - p_amount;
+    -- Most spends fit in the first live grant in burn-down order (daily bonus, soonest expiry,
+    -- promotional before paid, oldest): take it all there and name the grant on the entry. No
+    -- row lock on grants is needed: they change only under the user's row lock, held now.
+    update billing.grants as g
+    set remaining = g.remaining - p_amount
+    where g.id = (
+        select f.id
+        from billing.grants as f
+        where f.user_id = p_user and f.remaining > 0 and f.effective_at <= v_now
+            and (f.expires_at is null or f.expires_at > v_now)
+        order by f.source = 'daily_bonus' desc, f.expires_at asc nulls last,
+            f.source in ('monthly', 'purchase') asc, f.effective_at, f.created_at, f.id
+        limit 1
+    )
+        and g.remaining >= p_amount
+    returning g.id into v_grant;
+    -- The unique (user_id, idempotency_key) index decides whether this key is new.
     insert into public.credit_transactions (
         id, user_id, transaction_type, credits_amount, balance_after, description, action,
-        idempotency_key, request_fingerprint
+        idempotency_key, request_fingerprint, grant_id
     )
-    values (v_tx, p_user, 'spend', -p_amount, v_balance, p_description, p_action, p_key, p_fingerprint);
-    if billing.consume(p_user, v_tx, p_amount, v_now) < p_amount then
-        raise exception 'credit invariant broken: live grants of user % do not cover the stored balance', p_user;
+    values (v_tx, p_user, 'spend', -p_amount, v_balance, p_description, p_action, p_key, p_fingerprint, v_grant)
+    on conflict (user_id, idempotency_key) do nothing;
+    if not found then
+        -- A retry of an earlier spend (the fast path does not look first): give back what this
+        -- call took and answer as the first call did. A mismatch raises, which undoes it all.
+        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+        if v_grant is not null then
+            update billing.grants set remaining = remaining + p_amount where id = v_grant;
+        end if;
+        update public.users set credits_balance = credits_balance + p_amount where id = p_user;
+        return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
     end if;
-    update public.users set credits_balance = v_balance, updated_at = v_now where id = p_user;
+    if v_grant is null then
+        -- Spread over several grants: one allocation row per grant drawn on.
+        if billing.consume(p_user, v_tx, p_amount, v_now) < p_amount then
+            raise exception 'credit invariant broken: live grants of user % do not cover the stored balance', p_user;
+        end if;
+    end if;
     return jsonb_build_object('transaction_id', v_tx, 'charged', p_amount, 'balance', v_balance);
+end
+$$;
+
+-- The answer to a repeated idempotency key: the first spend's result, or CREDIT_005 when the
+-- key was used for a different request. The action and description are compared on the entry
+-- itself; the fingerprint covers what else the caller chose (deduct_credits' amount).
+create or replace function billing.spend_replay(
+    p_prior public.credit_transactions, p_key text, p_fingerprint text, p_action text, p_description text
+)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_prior.transaction_type <> 'spend' or p_prior.request_fingerprint <> p_fingerprint
+        or p_prior.action is distinct from p_action or p_prior.description is distinct from p_description then
+        perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+    end if;
+    return jsonb_build_object(
+        'transaction_id', p_prior.id, 'charged', -p_prior.credits_amount, 'balance', p_prior.balance_after
+    );
 end
 $$;
 
@@ -93,18 +157,22 @@ begin
     end if;
     return billing.spend(
         v_user, v_cost.action, v_cost.cost, v_cost.allowed_plans, p_key, p_description,
-        md5('spend:' || v_cost.action || ':' || coalesce(p_description, ''))
+        'spend_credits'
     );
 end
 $$;
 
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is parsed and planned on every
+-- call; PL/pgSQL keeps the plan for the session.
 create or replace function public.spend_credits(action text, idempotency_key text, description text default null)
 returns jsonb
-language sql
+language plpgsql
 volatile
 set search_path = ''
 as $$
-    select billing.spend_for_caller(action, idempotency_key, description)
+begin
+    return billing.spend_for_caller(action, idempotency_key, description);
+end
 $$;
 
 -- The brief's deductCredits, made safe: trusted servers charge an arbitrary amount.
@@ -141,6 +209,7 @@ as $$
 $$;
 
 revoke all on function billing.spend(uuid, text, numeric, text[], text, text, text) from public;
+revoke all on function billing.spend_replay(public.credit_transactions, text, text, text, text) from public;
 revoke all on function billing.spend_for_caller(text, text, text) from public;
 revoke all on function public.spend_credits(text, text, text) from public;
 revoke all on function billing.deduct(uuid, numeric, text, text) from public;

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 import psycopg
@@ -57,6 +57,13 @@ class Identity:
         }
         claims.update(extra)
         return cls("authenticated", claims)
+
+    @cached_property
+    def claims_json(self) -> str:
+        """The claims as PostgREST puts them in `request.jwt.claims` (the role always included)."""
+        claims = dict(self.claims or {})
+        claims.setdefault("role", self.role)
+        return json.dumps(claims)
 
     @property
     def user_id(self) -> str | None:
@@ -302,8 +309,6 @@ class Api:
         read_only: bool = False,
     ) -> Iterator[psycopg.Cursor[Any]]:
         """One request: a transaction (or savepoint) with the role, claims and request settings set."""
-        claims = dict(identity.claims or {})
-        claims.setdefault("role", identity.role)
         search_path = ", ".join(dict.fromkeys([*self.schemas[:1], *self.extra_search_path]))
         with self._lock:
             settings = self._settings_for(identity.role)
@@ -315,7 +320,7 @@ class Api:
             ("search_path", search_path),
             *settings,
             ("role", identity.role),
-            ("request.jwt.claims", json.dumps(claims)),
+            ("request.jwt.claims", identity.claims_json),
             ("request.method", method),
             ("request.path", path),
             ("request.headers", json.dumps({k.lower(): v for k, v in (headers or {}).items()})),
@@ -359,9 +364,11 @@ class Api:
         with self.request(as_, path=f"/rpc/{name}", headers=headers, read_only=not fn.volatile) as cur:
             cur.execute(select, params)
             row = cur.fetchone()
-        if fn.returns_void:
+        # The body travels as text and is parsed after COMMIT, as PostgREST answers after it:
+        # the transaction (and any row lock it holds) does not wait for the client's JSON parser.
+        if fn.returns_void or not row or row[0] is None:
             return None
-        return row[0] if row else None
+        return _loads(row[0])
 
     def _call_statement(self, fn: _Function, names: tuple[str, ...]) -> str:
         """PostgREST's call shape: JSON body -> json_to_record with the declared types -> named args."""
@@ -377,9 +384,9 @@ class Api:
             source = sql.SQL(" from json_to_record(%s::json) as _({})").format(columns)
         if fn.returns_set:
             lateral = sql.SQL(", lateral") if names else sql.SQL(" from")
-            statement = sql.SQL("select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb){}{} {} r").format(
+            statement = sql.SQL("select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb)::text{}{} {} r").format(
                 source, lateral, call
             )
         else:
-            statement = sql.SQL("select to_jsonb({}){}").format(call, source)
+            statement = sql.SQL("select to_jsonb({})::text{}").format(call, source)
         return statement.as_string(None)
