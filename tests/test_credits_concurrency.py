@@ -64,6 +64,24 @@ def test_parallel_spends_for_one_user_get_exactly_the_credits_there_are(kwq8_db:
     audit_clean(kwq8_db)
 
 
+def test_parallel_retries_of_one_key_charge_once(kwq8_db: TestDatabase) -> None:
+    """A browser retrying while the first request is still in flight: every copy gets the first
+    answer, and the credits move once (the copies that lost the race give back what they took)."""
+    user = kwq8_db.create_user()
+    grant(kwq8_db, user, 10)
+    kwq8_db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)  # upkeep done
+    apis = [kwq8_db.api() for _ in range(THREADS)]
+    k = key()
+    args = {"action": "page_generation", "idempotency_key": k, "description": "home"}
+    results = run_parallel(lambda i: apis[i].rpc("spend_credits", args, as_=user))
+    assert len({r["transaction_id"] for r in results}) == 1
+    assert {(r["charged"], r["balance"]) for r in results} == {(Decimal("3.00"), Decimal("6.00"))}
+    assert kwq8_db.scalar("select credits_balance from public.users where id = %s", (user.user_id,)) == 6
+    assert kwq8_db.scalar("select sum(remaining) from billing.grants where user_id = %s", (user.user_id,)) == 6
+    assert kwq8_db.scalar("select count(*) from public.credit_transactions where idempotency_key = %s", (k,)) == 1
+    audit_clean(kwq8_db)
+
+
 def test_parallel_first_calls_of_the_day_grant_one_daily_bonus(kwq8_db: TestDatabase) -> None:
     user = kwq8_db.create_user()
     kwq8_db.sql(

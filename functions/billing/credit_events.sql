@@ -4,9 +4,8 @@
 
 -- After upkeep (billing.lock_user): the soonest of the next grant expiry, the next hold expiry
 -- and, for an active subscriber, the next Kuwait midnight (a new day's bonus); null when there
--- is none. Grants count
--- whatever their remaining credits, so a release or refund that refills a spent grant cannot
--- make the stored time late.
+-- is none. Grants count whatever their remaining credits, so a release or refund that refills
+-- a spent grant cannot make the stored time late.
 create or replace function billing.schedule_credit_events(p_user uuid, p_now timestamptz)
 returns timestamptz
 language plpgsql
