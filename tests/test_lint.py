@@ -57,3 +57,18 @@ def test_cli_lint_exit_codes(scratch: ScratchProject) -> None:
     scratch.write("policies/bad.sql", "SELECT 1;\n")
     dirty = run_cli("db", "lint", "--no-db", cwd=scratch.root)
     assert dirty.code == 1 and "policies/bad.sql:1: [sqlfluff CP01]" in dirty.stdout
+
+
+def test_squawk_judges_no_transaction_revisions_as_run_outside_a_transaction(scratch: ScratchProject) -> None:
+    concurrently = (
+        "drop index concurrently if exists public.t_v_idx;\n"
+        "create index concurrently if not exists t_v_idx on public.t (v);\n"
+    )
+    scratch.write("sql/0001_t.sql", "create table public.t (id bigint primary key, v int);\n")
+    scratch.write("sql/0002_idx.sql", "-- kwq8: no-transaction\n" + concurrently)
+    scratch.write("sql/0003_idx.sql", concurrently)
+    findings = lint.run_squawk(scratch.project)
+    # Inside the transaction migrate wraps around 0003, `concurrently` fails; 0002 runs outside one.
+    assert {(f.file, f.line, f.code) for f in findings} == {
+        ("sql/0003_idx.sql", 2, "ban-concurrent-index-creation-in-transaction")
+    }, [f.render() for f in findings]

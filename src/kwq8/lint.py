@@ -18,6 +18,7 @@ from kwq8.config import Project
 from kwq8.db import Target, connect
 from kwq8.errors import Kwq8Error
 from kwq8.migrations import declared_objects, repeatable_files
+from kwq8.sqlfile import is_no_transaction
 
 Echo = Callable[[str], None]
 
@@ -89,13 +90,20 @@ def _squawk_binary() -> str:
 
 def run_squawk(project: Project) -> list[Finding]:
     # Down files are destructive on purpose; only forward migrations are checked for safety.
-    files = sorted(
-        p.relative_to(project.root).as_posix()
-        for p in project.sql_dir.glob("*.sql")
-        if not p.name.endswith(".down.sql")
-    )
-    if not files:
-        return []
+    paths = sorted(p for p in project.sql_dir.glob("*.sql") if not p.name.endswith(".down.sql"))
+    # `kwq8 db migrate` wraps each revision in a transaction, except the no-transaction ones
+    # (`create index concurrently`), which squawk must judge as run outside one.
+    groups: dict[bool, list[str]] = {True: [], False: []}
+    for path in paths:
+        groups[not is_no_transaction(path.read_text())].append(path.relative_to(project.root).as_posix())
+    findings = []
+    for in_transaction, files in groups.items():
+        if files:
+            findings += _squawk(project, files, in_transaction)
+    return findings
+
+
+def _squawk(project: Project, files: list[str], in_transaction: bool) -> list[Finding]:
     result = subprocess.run(
         [
             _squawk_binary(),
@@ -103,7 +111,7 @@ def run_squawk(project: Project) -> list[Finding]:
             "json",
             "--pg-version",
             str(project.major_version),
-            "--assume-in-transaction",
+            "--assume-in-transaction" if in_transaction else "--no-assume-in-transaction",
             *files,
         ],
         cwd=project.root,
@@ -112,18 +120,10 @@ def run_squawk(project: Project) -> list[Finding]:
     )
     if result.returncode not in (0, 1):
         raise Kwq8Error(f"squawk failed: {result.stderr.strip()[-2000:]}")
-    findings = []
-    for v in json.loads(result.stdout or "[]"):
-        findings.append(
-            Finding(
-                "squawk",
-                v.get("file", "?"),
-                int(v.get("line", 0)) + 1,
-                v.get("rule_name", ""),
-                v.get("message", ""),
-            )
-        )
-    return findings
+    return [
+        Finding("squawk", v.get("file", "?"), int(v.get("line", 0)) + 1, v.get("rule_name", ""), v.get("message", ""))
+        for v in json.loads(result.stdout or "[]")
+    ]
 
 
 _PLPGSQL_FUNCTIONS = """
