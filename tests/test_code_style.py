@@ -10,6 +10,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_ruff_check_and_format() -> None:
-    for args in (["check", "src", "tests"], ["format", "--check", "src", "tests"]):
+    for args in (["check", "src", "tests", "migrations"], ["format", "--check", "src", "tests", "migrations"]):
         result = subprocess.run([sys.executable, "-m", "ruff", *args], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout + result.stderr

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -342,7 +345,15 @@ def test_new_revision_numbers_files_and_chains_down_revision(scratch: ScratchPro
         "sql/0002_add_bookings_table.sql",
         "sql/0002_add_bookings_table.down.sql",
     ]
-    assert "down_revision = '0001'" in created[0].read_text()
+    assert 'down_revision = "0001"' in created[0].read_text()
+    # Created as the project's formatter would write it.
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    style = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", "--config", str(pyproject), str(created[0])],
+        capture_output=True,
+        text=True,
+    )
+    assert style.returncode == 0, style.stdout + style.stderr
     arabic = migrations.new_revision(scratch.project, "إضافة الحجوزات")
     assert arabic[1].name == "0003_migration.sql"
     assert migrations.script_directory(scratch.project).get_current_head() == "0003"

@@ -708,8 +708,10 @@ def new_revision(project: Project, message: str, *, with_down: bool = False) -> 
     version_path.parent.mkdir(parents=True, exist_ok=True)
     sql_path.parent.mkdir(parents=True, exist_ok=True)
     doc = message.strip().replace('"""', "'''")
+    # Double quotes, as ruff formats the project's Python: a new revision passes the style check as created.
+    down_revision = f'"{head}"' if head else "None"
     version_path.write_text(
-        _REVISION_TEMPLATE.format(message=doc, revision=revision, down_revision=repr(head), sql_file=sql_file)
+        _REVISION_TEMPLATE.format(message=doc, revision=revision, down_revision=down_revision, sql_file=sql_file)
     )
     sql_path.write_text(f"-- {revision}: {message.strip()}\n")
     created = [version_path, sql_path]
