@@ -13,7 +13,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 
-from kwq8.postgrest import Identity
+from kwq8.postgrest import Api, Identity
 from kwq8.testing.database import TestDatabase
 
 from .credit_helpers import SERVICE, audit_clean, balance, expect_error, grant, key, ledger_count, subscribe
@@ -216,3 +216,38 @@ def test_the_audit_finds_an_entry_naming_another_users_grant(db: TestDatabase, u
     )
     problems = {r["problem"] for r in db.sql("select problem from billing.audit_ledger()")}
     assert "dangling_reference" in problems
+
+
+def test_the_spend_picks_its_grant_by_index_in_burn_down_order(kwq8_db: TestDatabase) -> None:
+    """billing.grants_burn_down has the expressions of the spend's `order by`, so the grant a spend
+    draws from is found by an index scan that stops at the first live grant, with no sort. With
+    sorts priced out, a plan without a Sort exists only while the index and the query agree."""
+    db = kwq8_db
+    user = db.create_user()
+    grant(db, user, 10, "purchase")
+    grant(db, user, 10, "promo", "2999-01-01T00:00:00+00:00")
+    conn = db.connect("supabase_admin")
+    plans: list[str] = []
+    conn.add_notice_handler(lambda notice: plans.append(notice.message_primary or ""))
+    conn.execute("load 'auto_explain'")
+    for setting, value in (
+        ("auto_explain.log_min_duration", "0"),
+        ("auto_explain.log_nested_statements", "on"),
+        ("auto_explain.log_level", "notice"),
+        ("enable_sort", "off"),
+        ("enable_seqscan", "off"),
+    ):
+        conn.execute("select set_config(%s, %s, false)", (setting, value))
+    api = Api(conn)
+    for _ in range(2):  # the first spend does the upkeep, the second takes the fast path
+        api.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)
+    picks = [p for p in plans if "update billing.grants as g" in p]
+    assert len(picks) == 2, plans
+    for plan in picks:
+        assert "Index Scan using grants_burn_down" in plan, plan
+        assert "Sort" not in plan, plan
+    # Promotional before paid: both spends came from the promo grant.
+    remaining = db.sql(
+        "select source, remaining from billing.grants where user_id = %s order by source", (user.user_id,)
+    )
+    assert [(r["source"], r["remaining"]) for r in remaining] == [("promo", Decimal(8)), ("purchase", Decimal(10))]
