@@ -92,13 +92,27 @@ def credits(
     seconds: Annotated[float, typer.Option("--seconds", min=0.1, help="Length of each measured phase.")] = 5.0,
     rounds: Annotated[int, typer.Option("--rounds", min=1, help="Rounds of all four phases.")] = 3,
     keep: Annotated[bool, typer.Option("--keep", help="Keep the scratch database afterwards.")] = False,
+    references: Annotated[
+        bool,
+        typer.Option(
+            "--references/--no-references",
+            help="Also measure the baseline's statements as an RPC and the credit model's required writes alone.",
+        ),
+    ] = True,
     json_out: JsonOut = False,
 ) -> None:
     """spend_credits throughput for one hot user and for random users, against a bare baseline."""
     from kwq8.bench import credits as bench
 
     result = bench.run_on_stack(
-        local_stack(), keep=keep, clients=clients, users=users, seconds=seconds, rounds=rounds, echo=echo
+        local_stack(),
+        keep=keep,
+        clients=clients,
+        users=users,
+        seconds=seconds,
+        rounds=rounds,
+        references=references,
+        echo=echo,
     )
     if json_out:
         print_json(result.as_dict())

@@ -5,10 +5,17 @@ by default):
   baseline  begin; update ... set balance = balance - 1 where id = $1 and balance >= 1 returning;
             insert one ledger row; commit
   spend     begin; role + JWT claims; select public.spend_credits(...); commit
-for (a) one hot user and (b) users picked at random among 10,000. The phases alternate over
-several rounds and the median throughput of each is reported, so a noisy neighbour on the
-machine hits both sides alike. The brief's naive pattern (select, then update, then insert, as
-separate requests) runs against a hot account too, and the credits it loses are counted.
+for (a) one hot user and (b) users picked at random among 10,000. Two reference calls show
+where the gap between them comes from, each one PostgREST-style transaction calling a function
+made for the benchmark in its scratch database:
+  baseline as RPC   the baseline's own update and insert, in a PL/pgSQL function
+  required writes   the three writes the credit model needs and nothing else: debit the user's
+                    balance, debit the first grant in burn-down order, insert the ledger entry
+                    with its idempotency key (no validation, price lookup, upkeep or replay)
+The phases alternate over several rounds and the median throughput of each is reported, so a
+noisy neighbour on the machine hits every phase alike. The brief's naive pattern (select, then
+update, then insert, as separate requests) runs against a hot account too, and the credits it
+loses are counted.
 """
 
 from __future__ import annotations
@@ -28,6 +35,9 @@ import psycopg
 from kwq8.db import connect
 from kwq8.postgrest import Api, ApiError, Identity
 
+PHASES = ("baseline_hot", "spend_hot", "baseline_spread", "spend_spread")
+REFERENCE_PHASES = ("baseline_rpc_hot", "required_writes_hot", "baseline_rpc_spread", "required_writes_spread")
+
 BASELINE_DDL = """
 create schema if not exists bench;
 drop table if exists bench.ledger, bench.accounts;
@@ -40,6 +50,72 @@ create table bench.ledger (
     created_at timestamptz not null default now()
 );
 create index on bench.ledger (account_id);
+"""
+
+# The reference functions, layered as spend_credits is: a SECURITY INVOKER function in the
+# exposed schema calls a SECURITY DEFINER one in a private schema.
+REFERENCE_DDL = """
+grant usage on schema bench to authenticated;
+
+create or replace function bench.baseline_writes(p_account integer) returns jsonb
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+    v_balance numeric;
+begin
+    update bench.accounts set balance = balance - 1 where id = p_account and balance >= 1
+    returning balance into v_balance;
+    insert into bench.ledger (account_id, amount, balance_after) values (p_account, -1, v_balance);
+    return jsonb_build_object('balance', v_balance);
+end
+$$;
+
+create or replace function bench.required_writes(p_key text) returns jsonb
+language plpgsql volatile security definer set search_path = '' as $$
+declare
+    v_user uuid := auth.uid();
+    v_now timestamptz := now();
+    v_balance numeric;
+    v_grant uuid;
+    v_tx uuid := extensions.gen_random_uuid();
+begin
+    update public.users set credits_balance = credits_balance - 1 where id = v_user and credits_balance >= 1
+    returning credits_balance into v_balance;
+    update billing.grants as g set remaining = g.remaining - 1
+    where g.id = (
+        select f.id from billing.grants as f
+        where f.user_id = v_user and f.remaining > 0 and f.effective_at <= v_now
+            and (f.expires_at is null or f.expires_at > v_now)
+        order by f.source = 'daily_bonus' desc, f.expires_at asc nulls last,
+            f.source in ('monthly', 'purchase') asc, f.effective_at, f.created_at, f.id
+        limit 1
+    ) and g.remaining >= 1
+    returning g.id into v_grant;
+    insert into public.credit_transactions (
+        id, user_id, transaction_type, credits_amount, balance_after, action, idempotency_key,
+        request_fingerprint, grant_id
+    ) values (v_tx, v_user, 'spend', -1, v_balance, 'chat_message', p_key, 'bench', v_grant);
+    return jsonb_build_object('transaction_id', v_tx, 'charged', 1, 'balance', v_balance);
+end
+$$;
+
+create or replace function public.bench_baseline_writes(account integer) returns jsonb
+language plpgsql volatile set search_path = '' as $$
+begin
+    return bench.baseline_writes(account);
+end
+$$;
+
+create or replace function public.bench_required_writes(idempotency_key text) returns jsonb
+language plpgsql volatile set search_path = '' as $$
+begin
+    return bench.required_writes(idempotency_key);
+end
+$$;
+
+revoke all on function bench.baseline_writes(integer), bench.required_writes(text),
+    public.bench_baseline_writes(integer), public.bench_required_writes(text) from public;
+grant execute on function bench.baseline_writes(integer), bench.required_writes(text),
+    public.bench_baseline_writes(integer), public.bench_required_writes(text) to authenticated;
 """
 
 
@@ -80,6 +156,19 @@ class CreditsBenchResult:
             f"{self.phases['spend_spread'].median:,.0f} | {self.ratio('spend_spread', 'baseline_spread'):.2f}x "
             "| >= 0.6x |",
         ]
+        if "required_writes_hot" in self.phases:
+            rows += [
+                "",
+                "| workload | baseline | baseline as RPC | required writes as RPC | spend_credits |",
+                "|---|---|---|---|---|",
+            ]
+            for workload, label in (("hot", "one hot user"), ("spread", f"{self.users:,} users at random")):
+                cells = [
+                    f"{self.phases[f'{kind}_{workload}'].median:,.0f} "
+                    f"({self.ratio(f'{kind}_{workload}', f'baseline_{workload}'):.2f}x)"
+                    for kind in ("baseline", "baseline_rpc", "required_writes", "spend")
+                ]
+                rows.append(f"| {label} | " + " | ".join(cells) + " |")
         naive = (
             f"naive select-then-update pattern, hot account: {self.naive_successes} of {self.naive_attempts} "
             f"deductions reported success; credits lost: {self.naive_credits_lost}"
@@ -102,6 +191,11 @@ class CreditsBenchResult:
             },
             "ratio_hot": round(self.ratio("spend_hot", "baseline_hot"), 3),
             "ratio_spread": round(self.ratio("spend_spread", "baseline_spread"), 3),
+            "reference_ratios": {
+                name: round(self.ratio(name, "baseline_" + name.rpartition("_")[2]), 3)
+                for name in REFERENCE_PHASES
+                if name in self.phases
+            },
             "naive": {
                 "attempts": self.naive_attempts,
                 "successes": self.naive_successes,
@@ -115,6 +209,7 @@ def prepare(admin_url: str, users: int) -> list[str]:
     """Users with plenty of credits, and the baseline's bare accounts table."""
     with connect(admin_url, autocommit=True) as conn:
         conn.execute(BASELINE_DDL)
+        conn.execute(REFERENCE_DDL)
         conn.execute("insert into bench.accounts select g, 1000000 from generate_series(1, %s) g", (users,))
         conn.execute(
             "insert into auth.users (id, email, aud, role) select extensions.gen_random_uuid(), "
@@ -169,25 +264,45 @@ def _spend_call(user_id: str) -> None:
     )
 
 
+def _baseline_rpc_call(account: int, user_id: str) -> None:
+    _worker["api"].rpc("bench_baseline_writes", {"account": account}, as_=_worker["identities"][user_id])
+
+
+def _required_writes_call(user_id: str) -> None:
+    _worker["api"].rpc(
+        "bench_required_writes", {"idempotency_key": str(uuid.uuid4())}, as_=_worker["identities"][user_id]
+    )
+
+
+def _call(phase: str, rng: random.Random) -> None:
+    """One call of a phase: `<kind>_hot` always uses the first user (account 1), `<kind>_spread`
+    a random one."""
+    ids, users = _worker["ids"], _worker["users"]
+    kind, _, workload = phase.rpartition("_")
+    index = 0 if workload == "hot" else rng.randrange(users)
+    if kind == "baseline":
+        _baseline_call(index + 1)
+    elif kind == "spend":
+        _spend_call(ids[index])
+    elif kind == "baseline_rpc":
+        _baseline_rpc_call(index + 1, ids[index])
+    elif kind == "required_writes":
+        _required_writes_call(ids[index])
+    else:
+        raise ValueError(f"unknown phase {phase}")
+
+
 def _phase_task(args: tuple[str, float, float, int]) -> tuple[int, int]:
     """Run one phase until the shared deadline; returns (calls, errors)."""
     phase, start_at, seconds, seed = args
     rng = random.Random(seed)
-    ids, users = _worker["ids"], _worker["users"]
     calls = errors = 0
     while time.time() < start_at:
         time.sleep(0.001)
     deadline = start_at + seconds
     while time.time() < deadline:
         try:
-            if phase == "baseline_hot":
-                _baseline_call(1)
-            elif phase == "baseline_spread":
-                _baseline_call(rng.randint(1, users))
-            elif phase == "spend_hot":
-                _spend_call(ids[0])
-            else:
-                _spend_call(rng.choice(ids))
+            _call(phase, rng)
             calls += 1
         except (ApiError, psycopg.Error):
             errors += 1
@@ -210,9 +325,6 @@ def _naive_task(attempts: int) -> int:
     return successes
 
 
-PHASES = ("baseline_hot", "spend_hot", "baseline_spread", "spend_spread")
-
-
 def run(
     db_url: str,
     authenticator_url: str,
@@ -222,16 +334,17 @@ def run(
     seconds: float = 5.0,
     rounds: int = 3,
     naive_attempts_per_client: int = 50,
+    references: bool = True,
     echo: Callable[[str], None] = lambda _: None,
 ) -> CreditsBenchResult:
     echo(f"preparing {users:,} users with credits")
     ids = prepare(db_url, users)
-    phases = {name: Phase(name) for name in PHASES}
+    phases = {name: Phase(name) for name in PHASES + (REFERENCE_PHASES if references else ())}
     result = CreditsBenchResult(clients, users, seconds, rounds, phases)
     context = multiprocessing.get_context("fork")
     with context.Pool(clients, initializer=_init_worker, initargs=(db_url, authenticator_url, ids, users)) as pool:
         for round_no in range(rounds):
-            for name in PHASES:
+            for name in phases:
                 start_at = time.time() + 0.2  # every client starts together
                 outcomes = pool.map(
                     _phase_task, [(name, start_at, seconds, round_no * 1000 + i) for i in range(clients)]
