@@ -206,7 +206,7 @@ class CreditsBenchResult:
 
 
 def prepare(admin_url: str, users: int) -> list[str]:
-    """Users with plenty of credits, and the baseline's bare accounts table."""
+    """Users with plenty of credits, the baseline's bare accounts table and the reference functions."""
     with connect(admin_url, autocommit=True) as conn:
         conn.execute(BASELINE_DDL)
         conn.execute(REFERENCE_DDL)
