@@ -13,7 +13,6 @@ volatile
 set search_path = ''
 as $$
 declare
-    v_zone text := (select s.business_time_zone from billing.settings as s);
     v_next timestamptz;
 begin
     update public.users as u
@@ -22,7 +21,7 @@ begin
         (select min(h.expires_at) from billing.holds as h where h.user_id = p_user and h.status = 'active'),
         case
             when u.plan is not null and u.plan_period_end > p_now
-                then ((p_now at time zone v_zone)::date + 1)::timestamp at time zone v_zone
+                then billing.next_business_midnight(p_now)
         end
     )
     where u.id = p_user

@@ -27,7 +27,7 @@ begin
     ) then
         perform billing.add_grant(
             p_user.id, 'daily_bonus', v_plan.daily_bonus,
-            ((v_today + 1)::timestamp at time zone v_zone), v_today,
+            billing.next_business_midnight(v_now), v_today,
             'Daily bonus', null, null, jsonb_build_object('plan', v_plan.code, 'day', v_today)
         );
     end if;

@@ -27,7 +27,7 @@ begin
         'daily_bonus', jsonb_build_object(
             'amount', coalesce(v_bonus.amount, 0),
             'remaining', coalesce(v_bonus.remaining, 0),
-            'resets_at', (((v_now at time zone v_zone)::date + 1)::timestamp at time zone v_zone)
+            'resets_at', billing.next_business_midnight(v_now)
         ),
         'held', coalesce((
             select sum(h.amount) from billing.holds as h where h.user_id = v_user.id and h.status = 'active'
