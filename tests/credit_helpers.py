@@ -13,6 +13,8 @@ from kwq8.postgrest import ApiError, Identity
 from kwq8.testing.database import TestDatabase
 
 SERVICE = Identity.service_role()
+NOW = "2026-05-10T09:00:00+00:00"  # 12:00 in Kuwait
+FUTURE = "2026-06-10T00:00:00+00:00"
 
 
 def key() -> str:

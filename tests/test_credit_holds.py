@@ -11,13 +11,7 @@ from kwq8.testing.database import TestDatabase
 
 from .credit_helpers import SERVICE, audit_clean, balance, expect_error, grant, key, ledger_count
 
-NOW = "2026-05-10T09:00:00+00:00"
-
-
-@pytest.fixture
-def db(kwq8_tx: TestDatabase) -> TestDatabase:
-    kwq8_tx.freeze_time(NOW)
-    return kwq8_tx
+pytest_plugins = ("tests.credit_fixtures",)
 
 
 @pytest.fixture

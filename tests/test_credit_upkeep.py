@@ -16,21 +16,19 @@ import pytest
 from kwq8.postgrest import Api, Identity
 from kwq8.testing.database import TestDatabase
 
-from .credit_helpers import SERVICE, audit_clean, balance, expect_error, grant, key, ledger_count, subscribe
+from .credit_helpers import (
+    FUTURE,
+    SERVICE,
+    audit_clean,
+    balance,
+    expect_error,
+    grant,
+    key,
+    ledger_count,
+    subscribe,
+)
 
-NOW = "2026-05-10T09:00:00+00:00"  # 12:00 in Kuwait
-FUTURE = "2026-06-10T00:00:00+00:00"
-
-
-@pytest.fixture
-def db(kwq8_tx: TestDatabase) -> TestDatabase:
-    kwq8_tx.freeze_time(NOW)
-    return kwq8_tx
-
-
-@pytest.fixture
-def user(db: TestDatabase) -> Identity:
-    return db.create_user()
+pytest_plugins = ("tests.credit_fixtures",)
 
 
 def spend(db: TestDatabase, user: Identity, action: str = "chat_message", k: str | None = None, **extra: str) -> dict:

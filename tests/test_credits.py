@@ -11,22 +11,21 @@ import pytest
 from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
-from .credit_helpers import SERVICE, audit_clean, balance, expect_error, grant, key, ledger_count, subscribe
+from .credit_helpers import (
+    FUTURE,
+    SERVICE,
+    audit_clean,
+    balance,
+    expect_error,
+    grant,
+    key,
+    ledger_count,
+    subscribe,
+)
+
+pytest_plugins = ("tests.credit_fixtures",)
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = "2026-05-10T09:00:00+00:00"  # 12:00 in Kuwait
-FUTURE = "2026-06-10T00:00:00+00:00"
-
-
-@pytest.fixture
-def db(kwq8_tx: TestDatabase) -> TestDatabase:
-    kwq8_tx.freeze_time(NOW)
-    return kwq8_tx
-
-
-@pytest.fixture
-def user(db: TestDatabase) -> Identity:
-    return db.create_user()
 
 
 def test_sign_up_creates_the_users_row(db: TestDatabase) -> None:

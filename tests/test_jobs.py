@@ -11,10 +11,9 @@ from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
 from .conftest import run_cli
-from .credit_helpers import audit_clean, balance, grant
+from .credit_helpers import NOW, audit_clean, balance, grant
 from .payment_helpers import SERVICE, checkout, monthly_remaining, pay, payment, subscription, user_plan
 
-NOW = "2026-05-10T09:00:00+00:00"
 AFTER_END = "2026-06-10T09:05:00+00:00"  # five minutes after the basic period ended
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from kwq8.postgrest import ApiError, Identity
 from kwq8.testing.database import TestDatabase
 
-from .credit_helpers import audit_clean, expect_error, grant
+from .credit_helpers import NOW, audit_clean, expect_error, grant
 from .payment_helpers import (
     SERVICE,
     attach,
@@ -28,23 +28,13 @@ from .payment_helpers import (
     user_plan,
 )
 
-NOW = "2026-05-10T09:00:00+00:00"  # 12:00 in Kuwait
+pytest_plugins = ("tests.credit_fixtures",)
+
 MID_PERIOD = "2026-05-25T21:00:00+00:00"  # half of the 31-day period May 10 -> June 10
 
 
 def ts(text: str) -> datetime:
     return datetime.fromisoformat(text)
-
-
-@pytest.fixture
-def db(kwq8_tx: TestDatabase) -> TestDatabase:
-    kwq8_tx.freeze_time(NOW)
-    return kwq8_tx
-
-
-@pytest.fixture
-def user(db: TestDatabase) -> Identity:
-    return db.create_user()
 
 
 # ---------------------------------------------------------------------------------------- checkout
