@@ -3,7 +3,8 @@
 -- = the last entry's balance_after, and every entry's balance_after follows from the one
 -- before; every grant's remaining = the sum of its movements (billing.grant_movements) and
 -- stays within 0..amount; every entry moves exactly what its movements say and names only its
--- own user and grants; holds resolve at most once and their entries agree with their status.
+-- own user and grants; holds resolve at most once and their entries agree with their status;
+-- the user's next credit event is not later than anything that expires.
 create or replace function billing.audit_ledger()
 returns table (user_id uuid, problem text, detail text)
 language sql
@@ -80,6 +81,18 @@ as $$
         or (h.status = 'active' and (e.captures <> 0 or e.releases <> 0))
         or (h.status = 'captured' and (e.captures <> 1 or e.releases > 1))
         or (h.status in ('released', 'expired') and (e.captures <> 0 or e.releases <> 1))
+    union all
+    -- The spend fast path trusts credits_next_event_at: it must not be later than the expiry of
+    -- any grant with credits left or any active hold (docs/credits.md, Time model).
+    select u.id, 'late_schedule', format('next event %s, but credits expire at %s', u.credits_next_event_at, d.due)
+    from public.users as u
+    cross join lateral (
+        select least(
+            (select min(g.expires_at) from billing.grants as g where g.user_id = u.id and g.remaining > 0),
+            (select min(h.expires_at) from billing.holds as h where h.user_id = u.id and h.status = 'active')
+        ) as due
+    ) as d
+    where d.due is not null and (u.credits_next_event_at is null or u.credits_next_event_at > d.due)
 $$;
 
 revoke all on function billing.audit_ledger() from public;

@@ -13,7 +13,9 @@ declare
     v_today date := (v_now at time zone v_zone)::date;
     v_plan public.plans;
 begin
-    if p_user.daily_bonus_day is not distinct from v_today then
+    -- A later day's bonus may be granted already, by a call whose transaction began after this
+    -- one's (after Kuwait midnight): the day never moves back.
+    if p_user.daily_bonus_day >= v_today then
         return false;
     end if;
     v_plan := billing.active_plan(p_user.id);

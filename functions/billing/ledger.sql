@@ -69,6 +69,9 @@ $$;
 -- grants, take from each what the running total still needs, record one allocation per grant.
 -- Returns what it could take; less than p_amount means the live grants do not cover it (the
 -- caller then refuses, and the transaction's rollback undoes the partial take).
+-- A grant is live from its commit until it expires. Its effective_at is not compared with
+-- p_now: a grant that committed after this transaction began has a later effective_at than
+-- p_now, yet the balance this transaction read counts it.
 create or replace function billing.consume(p_user uuid, p_tx uuid, p_amount numeric, p_now timestamptz)
 returns numeric
 language plpgsql
@@ -84,7 +87,7 @@ begin
     -- grants: every change to a user's grants happens under that user's row lock already.
     select g.id, g.remaining into v_first
     from billing.grants as g
-    where g.user_id = p_user and g.remaining > 0 and g.effective_at <= p_now
+    where g.user_id = p_user and g.remaining > 0
         and (g.expires_at is null or g.expires_at > p_now)
     order by g.source = 'daily_bonus' desc, g.expires_at asc nulls last,
         g.source in ('monthly', 'purchase') asc, g.effective_at, g.created_at, g.id
@@ -100,7 +103,7 @@ begin
     with live as (
         select g.id, g.remaining, g.source, g.expires_at, g.effective_at, g.created_at
         from billing.grants as g
-        where g.user_id = p_user and g.remaining > 0 and g.effective_at <= p_now
+        where g.user_id = p_user and g.remaining > 0
             and (g.expires_at is null or g.expires_at > p_now)
     ),
     ordered as (
@@ -135,6 +138,10 @@ $$;
 -- Give back what the source transactions took from each grant, in reverse burn-down order, up to
 -- p_limit (all when null). Grants that have expired meanwhile get nothing back: those credits
 -- would be gone already. Returns what was restored and what was forfeited that way.
+-- A grant refilled here may have been expired already by a transaction with a later clock, which
+-- then scheduled the user's next event past it: the refilled grant's expiry is noted again, so
+-- the user's next call expires what came back instead of counting it without being able to
+-- spend it.
 create or replace function billing.restore(
     p_user uuid, p_tx uuid, p_sources uuid[], p_limit numeric, out restored numeric, out forfeited numeric
 )
@@ -147,6 +154,7 @@ declare
     v_left numeric := p_limit;
     v_give numeric;
     v_row record;
+    v_soonest timestamptz;
 begin
     restored := 0;
     forfeited := 0;
@@ -172,9 +180,11 @@ begin
             update billing.grants set remaining = remaining + v_give where id = v_row.id;
             insert into billing.allocations (transaction_id, grant_id, amount) values (p_tx, v_row.id, v_give);
             restored := restored + v_give;
+            v_soonest := least(v_soonest, v_row.expires_at);
         end if;
         v_left := v_left - v_give;
     end loop;
+    perform billing.note_credit_event(p_user, v_soonest);
 end
 $$;
 

@@ -64,13 +64,14 @@ begin
     end if;
     -- Most spends fit in the first live grant in burn-down order (daily bonus, soonest expiry,
     -- promotional before paid, oldest): take it all there and name the grant on the entry. No
-    -- row lock on grants is needed: they change only under the user's row lock, held now.
+    -- row lock on grants is needed: they change only under the user's row lock, held now. A
+    -- grant is live from its commit, whatever this transaction's clock says (see billing.consume).
     update billing.grants as g
     set remaining = g.remaining - p_amount
     where g.id = (
         select f.id
         from billing.grants as f
-        where f.user_id = p_user and f.remaining > 0 and f.effective_at <= v_now
+        where f.user_id = p_user and f.remaining > 0
             and (f.expires_at is null or f.expires_at > v_now)
         order by f.source = 'daily_bonus' desc, f.expires_at asc nulls last,
             f.source in ('monthly', 'purchase') asc, f.effective_at, f.created_at, f.id

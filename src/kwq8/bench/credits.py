@@ -83,7 +83,7 @@ begin
     update billing.grants as g set remaining = g.remaining - 1
     where g.id = (
         select f.id from billing.grants as f
-        where f.user_id = v_user and f.remaining > 0 and f.effective_at <= v_now
+        where f.user_id = v_user and f.remaining > 0
             and (f.expires_at is null or f.expires_at > v_now)
         order by f.source = 'daily_bonus' desc, f.expires_at asc nulls last,
             f.source in ('monthly', 'purchase') asc, f.effective_at, f.created_at, f.id
