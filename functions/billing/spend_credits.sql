@@ -151,6 +151,9 @@ begin
     if char_length(p_description) > 500 then
         perform private.raise_error('VAL_001', 'description is longer than 500 characters');
     end if;
+    if p_description ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]' then
+        perform private.raise_error('VAL_002', 'description contains a control character');
+    end if;
     p_description := nullif(btrim(p_description), '');
     select * into v_cost from public.action_costs where action = p_action and active;
     if not found then

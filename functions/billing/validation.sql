@@ -53,7 +53,8 @@ begin
 end
 $$;
 
--- Free text such as descriptions and reasons: bounded, optionally required.
+-- Free text such as descriptions and reasons: bounded, optionally required, and free of control
+-- characters other than tab and line breaks (NUL never gets here: PostgreSQL refuses it in text).
 create or replace function billing.require_text(p_value text, p_name text, p_max integer, p_required boolean)
 returns text
 language plpgsql
@@ -66,6 +67,9 @@ begin
     end if;
     if char_length(p_value) > p_max then
         perform private.raise_error('VAL_001', format('%s is longer than %s characters', p_name, p_max));
+    end if;
+    if p_value ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]' then
+        perform private.raise_error('VAL_002', format('%s contains a control character', p_name));
     end if;
     return nullif(btrim(p_value), '');
 end

@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import unquote_plus
 
 import httpx
 from starlette.applications import Starlette
@@ -44,6 +45,7 @@ from kwq8.service.db import BillingDb
 from kwq8.service.errors import ErrorCatalogue, ServiceError
 from kwq8.service.jwt_auth import AUTH_EXPIRED, AUTH_UNAVAILABLE, AuthError, Claims, JwtVerifier
 from kwq8.service.models import (
+    FORBIDDEN_CHARACTERS,
     ORDER_ID_PATTERN,
     CancelRequest,
     CheckoutRequest,
@@ -191,7 +193,9 @@ class BillingService:
                 "upayments charge failed",
                 extra={"order_id": order_id, "error_kind": exc.kind, "status_code": exc.status_code},
             )
-            self.db.call("record_checkout_error", order_id=order_id, error=f"{exc.kind}: {exc.message}")
+            # The provider's text is stored: whatever it holds must not break the write.
+            error = FORBIDDEN_CHARACTERS.sub(" ", f"{exc.kind}: {exc.message}")
+            self.db.call("record_checkout_error", order_id=order_id, error=error)
             raise ServiceError(
                 "PAY_001",
                 f"UPayments could not create the charge ({exc.kind})",
@@ -282,9 +286,10 @@ class BillingService:
                 # Nothing is read or written for an unsigned request: not even a rate counter.
                 log.warning("webhook signature rejected", extra={"reason": exc.reason, "client_ip": self._ip(request)})
                 raise ServiceError("PAY_006", exc.reason) from None
-        await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
+        # Parsed and validated before anything is written, the rate counter included.
         payload = notification_payload(raw, request.headers.get("content-type", ""), dict(request.query_params))
         notification = parse_notification(payload)
+        await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
         answer, status_code = await run_in_threadpool(self._notification, notification, redact(payload))
         return JSONResponse(answer, status_code=status_code)
 
@@ -410,6 +415,26 @@ class RequestLogMiddleware:
             )
 
 
+class ControlCharacterMiddleware:
+    """Refuse a path or query string with a control character (VAL_002, models.FORBIDDEN_CHARACTERS)
+    before any route runs: percent-encoded, they would otherwise reach handlers, logs and the
+    database. Bodies are checked where they are parsed (models.py)."""
+
+    def __init__(self, app: ASGIApp, service: BillingService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            query = unquote_plus(scope.get("query_string", b"").decode("latin-1"), errors="replace")
+            if FORBIDDEN_CHARACTERS.search(scope["path"]) or FORBIDDEN_CHARACTERS.search(query):
+                error = ServiceError("VAL_002", "the path or query string contains a control character")
+                response = await run_in_threadpool(self.service.catalogue.response, error)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodyLimitMiddleware:
     """Refuse bodies over the limit with REQ_001 (413) before the app reads them: by the declared
     Content-Length, or while buffering the body (chunked uploads)."""
@@ -510,6 +535,8 @@ def create_app(
         middleware=[
             Middleware(RequestLogMiddleware, service=service),
             Middleware(BodyLimitMiddleware, service=service),
+            # Inside the body limit, which has read the body: a refusal is then readable too.
+            Middleware(ControlCharacterMiddleware, service=service),
         ],
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: unexpected},
         lifespan=lifespan,

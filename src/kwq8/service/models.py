@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -12,6 +13,32 @@ from kwq8.service.errors import ServiceError
 
 PLAN_PATTERN = r"^[a-z][a-z0-9_]{1,30}$"
 ORDER_ID_PATTERN = r"^kwq8_[0-9a-f]{32}$"
+
+# What no field of a request may carry: the C0 controls but tab, line feed and carriage return,
+# DEL and the C1 controls. PostgreSQL cannot store NUL at all; the rest are never typed by a
+# person and only hide text in logs and dashboards. One character class, scanned once per string.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_FIELD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+
+
+def refuse_control_characters(data: Any, where: str) -> None:
+    """VAL_002 when any string in ``data`` (a parsed body or query: dict keys, values, list
+    items, at any depth) has a forbidden character. The details name the top-level field, never
+    the text."""
+    stack: list[tuple[str, Any]] = [(where, data)]
+    while stack:
+        location, value = stack.pop()
+        if isinstance(value, str):
+            if FORBIDDEN_CHARACTERS.search(value):
+                raise ServiceError("VAL_002", f"{location} contains a control character")
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if isinstance(name, str) and FORBIDDEN_CHARACTERS.search(name):
+                    raise ServiceError("VAL_002", f"a field name in {where} contains a control character")
+                inner = f"{where}.{name}" if location == where and _FIELD_NAME.match(str(name)) else location
+                stack.append((inner, item))
+        elif isinstance(value, list):
+            stack.extend((location, item) for item in value)
 
 
 class CheckoutRequest(BaseModel):
@@ -63,6 +90,7 @@ def parse_json_body(raw: bytes, model: type[BaseModel]) -> Any:
         raise ServiceError("VAL_001", "the body must be a JSON object") from exc
     if not isinstance(data, dict):
         raise ServiceError("VAL_001", "the body must be a JSON object")
+    refuse_control_characters(data, "body")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -85,6 +113,8 @@ def notification_payload(raw: bytes, content_type: str, query: dict[str, str]) -
             data = parsed
         else:
             data = dict(parse_qsl(text, keep_blank_values=True))
+    refuse_control_characters(query, "query")
+    refuse_control_characters(data, "body")
     return {**query, **data}
 
 

@@ -1,0 +1,16 @@
+"""Error codes of input hygiene: control characters in service requests and RPC text"""
+
+from kwq8.migrations import run_sql, run_sql_down
+
+revision = "0008"
+down_revision = "0007"
+# Applied in order from sql/; each may have a .down.sql sibling that undoes it.
+sql_files = ["0008_input_hygiene.sql"]
+
+
+def upgrade() -> None:
+    run_sql(sql_files)
+
+
+def downgrade() -> None:
+    run_sql_down(sql_files)
