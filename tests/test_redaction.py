@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from kwq8.service.redact import REDACTED, RedactingFilter, is_sensitive_key, redact, redact_text
+from kwq8.service.redact import (
+    MAX_LOGGED_CHARS,
+    REDACTED,
+    RedactingFilter,
+    is_sensitive_key,
+    redact,
+    redact_text,
+)
 
 JWT = (
     "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZS1kZW1vIiwicm9sZSI6ImFub24iLCJleH"
@@ -158,3 +166,24 @@ def test_exception_text_is_redacted(redacting_caplog: pytest.LogCaptureFixture) 
         logger.exception("verification failed")
     assert JWT not in redacting_caplog.text
     assert "upstream refused token [jwt]" in redacting_caplog.text
+
+
+# Texts that made the patterns backtrack: time grew with the square of the length.
+ADVERSARIAL = ["a", "token", "eyJ", "eyJ.", "eyJ-", "x-api-key", "tokentoken=", "Bearer ", "Bearer x", "1 ", "1-"]
+
+
+@pytest.mark.parametrize("shape", ADVERSARIAL)
+def test_redaction_takes_linear_time(shape: str) -> None:
+    text = (shape * (1_000_000 // len(shape) + 1))[:1_000_000]
+    started = time.perf_counter()
+    redact_text(text)
+    assert time.perf_counter() - started < 1.0  # a quadratic pattern needs hours for 1 MB
+
+
+def test_log_records_keep_a_bounded_part_of_long_texts() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "path %s", ("/" + "token" * 200_000,), None)
+    record.path = "x" * 100_000
+    RedactingFilter().filter(record)
+    assert len(record.msg) < MAX_LOGGED_CHARS + 100 and record.msg.endswith("more characters]")
+    assert len(record.path) < MAX_LOGGED_CHARS + 100
+    assert redact_text("token=abc") == f"token={REDACTED}"  # the rules themselves are unchanged

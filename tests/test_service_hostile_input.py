@@ -6,14 +6,26 @@ the oracles are the fake's record of calls and a digest of the tables a request 
 
 from __future__ import annotations
 
+import io
 import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from urllib.parse import quote
 
+import httpx
 import pytest
 
+from kwq8.payments.fake_upayments import FakeUPayments
 from kwq8.postgrest import Identity
+from kwq8.service.logs import configure_logging
+from kwq8.service.redact import MAX_LOGGED_CHARS
+from kwq8.testing.database import TestDatabase
 
-from .service_helpers import Service
+from .service_helpers import Service, start_service, stop_service
 from .test_service_webhooks import pending_order, signed, snapshot
 
 pytest_plugins = ("tests.service_fixtures",)
@@ -83,3 +95,128 @@ def test_cancel_refuses_control_characters_in_field_names(service: Service, cust
         headers={**service.auth(customer), "Content-Type": "application/json"},
     )
     assert (response.status_code, response.json()["code"]) == (400, "VAL_002")
+
+
+# Shapes that made the log-redaction patterns backtrack (time growing with the square of the length).
+ADVERSARIAL = ["a", "token", "eyJ", "eyJ-", "x-api-key", "Bearer ", "1 "]
+
+
+def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response | None, float]:
+    started = time.perf_counter()
+    try:
+        response: httpx.Response | None = call()
+    except httpx.HTTPError:  # a server may also refuse a 1 MB request line by closing
+        response = None
+    return response, time.perf_counter() - started
+
+
+@contextmanager
+def health_watch(service: Service) -> Iterator[list[float]]:
+    """Poll /healthz every 10 ms meanwhile; yields the list of its answer times."""
+    latencies: list[float] = []
+    stop = threading.Event()
+
+    def poll() -> None:
+        with httpx.Client(timeout=5.0) as client:
+            while not stop.is_set():
+                response, elapsed = timed(lambda: client.get(service.origin + "/healthz"))
+                assert response is not None and response.status_code == 200
+                latencies.append(elapsed)
+                stop.wait(0.01)
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    try:
+        yield latencies
+        # At least one answer from while the request ran, or right after it.
+        seen = len(latencies)
+        deadline = time.monotonic() + 5
+        while len(latencies) <= seen and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        stop.set()
+        thread.join()
+
+
+def raw_get(origin: str, target: str) -> bytes:
+    """GET ``target`` over a plain socket (HTTP clients refuse URLs this long); returns what the
+    server answered before closing (nothing if it closed without an answer)."""
+    url = httpx.URL(origin)
+    with socket.create_connection((url.host, url.port or 80), timeout=5.0) as sock:
+        with suppress(OSError):  # the server may refuse the request line before reading all of it
+            sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {url.host}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        with suppress(OSError):
+            while chunk := sock.recv(65536):
+                chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.fixture
+def logs() -> Iterator[io.StringIO]:
+    """The log handler `kwq8 serve` installs (JSON lines, redacted), writing to a buffer."""
+    stream = io.StringIO()
+    handler = configure_logging(stream, level="INFO")
+    try:
+        yield stream
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+@pytest.mark.parametrize("shape", ADVERSARIAL)
+@pytest.mark.parametrize("length", [8_000, 1_000_000])  # one the server parses and logs, one it refuses
+def test_a_huge_path_is_answered_quickly_and_the_service_keeps_answering(
+    service: Service, logs: io.StringIO, shape: str, length: int
+) -> None:
+    path = "/" + quote((shape * (length // len(shape) + 1))[:length])
+    with health_watch(service) as latencies:
+        for _ in range(3):
+            started = time.perf_counter()
+            answer = raw_get(service.origin, path)
+            elapsed = time.perf_counter() - started
+            assert elapsed < 0.1, elapsed
+            assert answer == b"" or answer.split(b" ", 2)[1].startswith(b"4"), answer[:200]
+    assert latencies and max(latencies) < 0.1, max(latencies)
+    if length < 16_000:  # parsed, routed and logged, a bounded part of it
+        lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+        paths = [line["path"] for line in lines if line["msg"] == "request" and line["status"] == 404]
+        assert len(paths) == 3 and all(len(p) < 3 * MAX_LOGGED_CHARS for p in paths)
+
+
+@pytest.mark.parametrize("shape", ADVERSARIAL)
+def test_a_64_kb_webhook_field_is_answered_quickly_and_the_service_keeps_answering(
+    wide_service: Service, customer: Identity, logs: io.StringIO, shape: str
+) -> None:
+    service = wide_service
+    _, track_id = pending_order(service, customer)
+    service.fake.set_outcome(track_id, "CAPTURED")
+    field = (shape * (65_536 // len(shape) + 1))[:65_536]
+    body = json.dumps({"track_id": track_id, "result": "CAPTURED", "note": field}).encode()
+    delivery = signed(body)
+    with health_watch(service) as latencies:
+        # Refused, so each attempt does the same work: the best of five is the service's time
+        # without the noise of a shared machine (a quadratic pattern makes every attempt slow).
+        attempts = [timed(lambda: service.deliver(delivery)) for _ in range(5)]
+    for response, _ in attempts:
+        # The payments SQL keeps at most 16 KiB of a notification: refused with a code.
+        assert response is not None and (response.status_code, response.json()["code"]) == (400, "VAL_001")
+    assert min(elapsed for _, elapsed in attempts) < 0.1, attempts
+    assert latencies and max(latencies) < 0.1, latencies
+
+
+@pytest.fixture(scope="module")
+def wide_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Iterator[Service]:
+    """An instance whose webhook limit lets 64 KB fields through to the parser and the logs."""
+    running = start_service(
+        billing_db,
+        fake_upayments,
+        max_webhook_bytes=300_000,
+        rate_webhook_per_ip=100_000,
+        rate_ip_per_window=100_000,
+        rate_checkout_per_user=1000,
+    )
+    try:
+        assert running.http.get(running.origin + "/healthz").status_code == 200  # connections warm
+        yield running
+    finally:
+        stop_service(running)

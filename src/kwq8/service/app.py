@@ -290,7 +290,7 @@ class BillingService:
         payload = notification_payload(raw, request.headers.get("content-type", ""), dict(request.query_params))
         notification = parse_notification(payload)
         await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
-        answer, status_code = await run_in_threadpool(self._notification, notification, redact(payload))
+        answer, status_code = await run_in_threadpool(self._notification, notification, payload)
         return JSONResponse(answer, status_code=status_code)
 
     def _notification(self, note: Any, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
@@ -331,7 +331,7 @@ class BillingService:
             track_id=note.track_id,
             notified_result=note.result,
             verified=verified,
-            payload=payload,
+            payload=redact(payload),  # here, off the event loop: it reads every field
         )
         outcome = result["outcome"]
         extra = {

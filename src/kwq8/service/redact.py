@@ -33,19 +33,29 @@ _SENSITIVE_WORDS = frozenset({"apikey", "card", "cardnumber", "pan", "cvv", "cvc
 _CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _WORD_SPLIT_RE = re.compile(r"[^A-Za-z0-9]+")
 
-_BEARER_RE = re.compile(r"\b(Bearer)\s+(?!\[redacted\])[^\s\"',;]+", re.IGNORECASE)
-_JWT_RE = re.compile(r"\beyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+# Every pattern runs in time linear in the text, whatever it holds (a log line may quote a
+# request path or field of any length an attacker chooses): a match may start only where a run
+# of its characters starts (a lookbehind refuses the positions inside a run), and runs are
+# taken possessively (`*+`, `++`), so a failed attempt never re-reads a run from another start.
+_BEARER_RE = re.compile(r"\b(Bearer)\s++(?!\[redacted\])[^\s\"',;]++", re.IGNORECASE)
+_JWT_RE = re.compile(r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]*+\.[A-Za-z0-9_-]++\.[A-Za-z0-9_-]*+")
 _CARD_RE = re.compile(r"(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])")
-# key=value, key: value, "key": "value", 'key': 'value' and ?key=value inside free text.
+# key=value, key: value, "key": "value", 'key': 'value' and ?key=value inside free text. The key
+# is a whole run of name characters that contains a sensitive word (the lookahead stops at the
+# run's end).
 _KEY_VALUE_RE = re.compile(
-    r"(?P<key>[A-Za-z0-9_.-]*"
-    r"(?:api[_-]?key|apikey|secret|passw(?:or)?d|token|authorization|signature|cvv|cvc)"
-    r"[A-Za-z0-9_.-]*)"
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)"
+    r"(?<![A-Za-z0-9_.-])"
+    r"(?P<key>(?=[A-Za-z0-9_.-]*?"
+    r"(?:api[_-]?key|apikey|secret|passw(?:or)?d|token|authorization|signature|cvv|cvc))"
+    r"[A-Za-z0-9_.-]++)"
+    r"(?P<sep>[\"']?\s*+[:=]\s*+[\"']?)"
     r"(?!Bearer\b|\[redacted\]|\[jwt\])"
-    r"(?P<value>[^\s\"',;&}]+)",
+    r"(?P<value>[^\s\"',;&}]++)",
     re.IGNORECASE,
 )
+# A log line keeps at most this much of any one text: enough for every message the service
+# writes, and a bound on what one request can make the logger do.
+MAX_LOGGED_CHARS = 4096
 
 
 def is_sensitive_key(key: object) -> bool:
@@ -75,12 +85,31 @@ def _mask_card(match: re.Match[str]) -> str:
     return "".join(out)
 
 
+_KEY_WORDS = ("api", "key", "secret", "passw", "token", "authorization", "signature", "cvv", "cvc")
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
 def redact_text(text: str) -> str:
     """Mask bearer tokens, JWTs, ``key=value`` secrets and card numbers inside free text."""
-    text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-    text = _JWT_RE.sub(JWT_MASK, text)
-    text = _KEY_VALUE_RE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
-    return _CARD_RE.sub(_mask_card, text)
+    # Each pattern runs only when the text holds what it must start with: a substring test is
+    # far cheaper than a scan, and most texts hold none of them.
+    lowered = text.lower()
+    if "bearer" in lowered:
+        text = _BEARER_RE.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if "eyJ" in text:
+        text = _JWT_RE.sub(JWT_MASK, text)
+    if any(word in lowered for word in _KEY_WORDS):
+        text = _KEY_VALUE_RE.sub(lambda m: f"{m.group('key')}{m.group('sep')}{REDACTED}", text)
+    if _DIGIT_RE.search(text):
+        text = _CARD_RE.sub(_mask_card, text)
+    return text
+
+
+def clip(value: Any, limit: int = MAX_LOGGED_CHARS) -> Any:
+    """A string cut to ``limit`` characters, saying how much was left out; anything else as is."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}...[{len(value) - limit} more characters]"
+    return value
 
 
 def redact(obj: Any, _depth: int = 0) -> Any:
@@ -131,12 +160,12 @@ class RedactingFilter(logging.Filter):
         except Exception:  # a broken format string: let the handler report it as usual
             return True
         # Freeze the redacted text so handlers do not format the original arguments again.
-        record.msg = redact_text(message)
+        record.msg = redact_text(clip(message))
         record.args = None
         for name, value in list(vars(record).items()):
             if name in _STANDARD_RECORD_ATTRS:
                 continue
-            setattr(record, name, REDACTED if is_sensitive_key(name) else redact(value))
+            setattr(record, name, REDACTED if is_sensitive_key(name) else redact(clip(value)))
         if record.exc_info and not record.exc_text:
             record.exc_text = self._formatter.formatException(record.exc_info)
         if record.exc_text:
