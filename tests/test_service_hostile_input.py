@@ -220,3 +220,69 @@ def wide_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Ite
         yield running
     finally:
         stop_service(running)
+
+
+@pytest.mark.parametrize("path", [WEBHOOK, "/billing/checkout"])
+@pytest.mark.parametrize("declared", [True, False])
+def test_an_oversized_body_gets_a_413_an_ordinary_client_can_read(
+    service: Service, customer: Identity, path: str, declared: bool
+) -> None:
+    """httpx writes the whole body before it reads the answer, as most clients do."""
+    body = b'{"plan": "basic", "pad": "' + b"x" * 2_000_000 + b'"}'
+    content = body if declared else (body[i : i + 65_536] for i in range(0, len(body), 65_536))
+    before = snapshot(service)
+    # A small send buffer, so that the body cannot hide in the sockets' buffers on loopback: the
+    # server must read it for httpx to finish writing.
+    transport = httpx.HTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_SNDBUF, 16_384)])
+    with httpx.Client(timeout=10.0, transport=transport) as client:
+        started = time.perf_counter()
+        response = client.post(
+            service.origin + path,
+            content=content,
+            headers={**service.auth(customer), "Content-Type": "application/json"},
+        )
+        assert time.perf_counter() - started < 2.0
+        assert (response.status_code, response.json()["code"]) == (413, "REQ_001")
+        assert response.json()["message"] == "حجم الطلب كبير جداً"
+        assert client.get(service.origin + "/healthz").status_code == 200
+    assert snapshot(service) == before
+    assert service.fake.charges == []
+
+
+def webhook_head(service: Service, length: int) -> tuple[bytes, tuple[str, int]]:
+    """The request line and headers of a JSON webhook POST of ``length`` bytes, and where to send it."""
+    url = httpx.URL(service.origin)
+    head = (
+        f"POST {WEBHOOK} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n"
+    ).encode()
+    return head, (url.host, url.port or 80)
+
+
+def test_a_client_that_writes_the_whole_oversized_body_first_reads_the_413(service: Service) -> None:
+    """The plainest client: send every byte, then read. Nothing is lost to a reset connection."""
+    body = b"{" + b" " * 3_900_000 + b"}"
+    head, address = webhook_head(service, len(body))
+    with socket.create_connection(address, timeout=5.0) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16_384)  # the body cannot hide in buffers
+        sock.sendall(head + body)
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(65_536)
+            if not chunk:
+                break
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["code"] == "REQ_001"
+
+
+def test_a_body_declared_beyond_the_drain_bound_is_refused_at_once(service: Service) -> None:
+    """A client announcing 1 GB is not waited for: the 413 comes before it has sent much."""
+    head, address = webhook_head(service, 1 << 30)
+    with socket.create_connection(address, timeout=5.0) as sock:
+        sock.sendall(head + b"{" + b" " * 1000)
+        answer = sock.recv(65_536)
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b"connection: close" in answer.lower()
+    assert service.http.get(service.origin + "/healthz").status_code == 200

@@ -435,9 +435,16 @@ class ControlCharacterMiddleware:
         await self.app(scope, receive, send)
 
 
+# An oversized body is still read (and dropped) up to this many bytes before the 413: most HTTP
+# clients write the whole body before they read an answer, and would see a broken pipe instead.
+# Beyond it, the answer goes out at once and the connection closes.
+DRAIN_BYTES = 4 * 1024 * 1024
+
+
 class BodyLimitMiddleware:
-    """Refuse bodies over the limit with REQ_001 (413) before the app reads them: by the declared
-    Content-Length, or while buffering the body (chunked uploads)."""
+    """Refuse bodies over the limit with REQ_001 (413) before the app sees them: by the declared
+    Content-Length, or while buffering the body (chunked uploads). The refused body is drained
+    (up to DRAIN_BYTES) so that the client reads the answer."""
 
     def __init__(self, app: ASGIApp, service: BillingService) -> None:
         self.app = app
@@ -447,10 +454,22 @@ class BodyLimitMiddleware:
         settings = self.service.settings
         return settings.max_webhook_bytes if path == WEBHOOK_PATH else settings.max_body_bytes
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int, more: bool, read: int) -> None:
+        """Answer 413 once the rest of the body is drained (``more``: the client is still sending;
+        ``read``: bytes taken so far), or at once, closing, when it would exceed DRAIN_BYTES."""
+        declared = Headers(scope=scope).get("content-length")
+        drainable = declared is None or (declared.isdigit() and int(declared) <= DRAIN_BYTES)
+        while more and drainable:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            read += len(message.get("body", b""))
+            more = message.get("more_body", False)
+            drainable = read <= DRAIN_BYTES
         error = ServiceError("REQ_001", f"the body must be at most {limit} bytes")
         response = await run_in_threadpool(self.service.catalogue.response, error)
-        response.headers["Connection"] = "close"
+        if more:
+            response.headers["Connection"] = "close"
         await response(scope, receive, send)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -460,7 +479,7 @@ class BodyLimitMiddleware:
         limit = self._limit(scope["path"])
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await self._refuse(scope, receive, send, limit)
+            await self._refuse(scope, receive, send, limit, more=True, read=0)
             return
         chunks: list[bytes] = []
         size = 0
@@ -471,7 +490,7 @@ class BodyLimitMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._refuse(scope, receive, send, limit)
+                await self._refuse(scope, receive, send, limit, more=message.get("more_body", False), read=size)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
