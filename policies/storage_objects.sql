@@ -3,6 +3,9 @@
 -- published project's <project_id>/public/... assets one object at a time: the public half of
 -- the read policy holds only for Storage's single-object reads (storage.operation, set by the
 -- Storage API per request), never for listing, so nobody lists another project's files.
+-- What owners write must have a name every path normaliser reads the same way
+-- (private.is_safe_object_name: no `.`, `..` or empty segments, backslashes, encoded dots or
+-- separators, or control characters), so the folder checked here is the folder it lands in.
 drop policy if exists project_assets_read on storage.objects;
 create policy project_assets_read on storage.objects
 for select
@@ -29,6 +32,7 @@ for insert
 to authenticated
 with check (
     bucket_id = 'project-assets'
+    and private.is_safe_object_name(name)
     and private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
 );
 
@@ -42,6 +46,7 @@ using (
 )
 with check (
     bucket_id = 'project-assets'
+    and private.is_safe_object_name(name)
     and private.project_id_from_path(name) = any(array(select private.owned_project_ids()))
 );
 
