@@ -68,32 +68,42 @@ begin
     end if;
 
     if v_review is null then
-        if v_has_sub then
-            update public.subscriptions
-            set plan = p_payment.plan, status = 'active', current_period_start = v_start, current_period_end = v_end,
-                cancel_at_period_end = false, last_payment_id = p_payment.id, ended_at = null, updated_at = v_now
-            where id = v_sub.id;
-        else
-            insert into public.subscriptions (
-                user_id, plan, status, current_period_start, current_period_end, last_payment_id, created_at,
-                updated_at
-            )
-            values (p_payment.user_id, p_payment.plan, 'active', v_start, v_end, p_payment.id, v_now, v_now);
-        end if;
-        update public.users
-        set plan = p_payment.plan, plan_period_start = v_start, plan_period_end = v_end, updated_at = v_now
-        where id = p_payment.user_id;
-        if v_credits > 0 then
-            if p_payment.kind = 'upgrade' then
-                perform billing.grant_credits(
-                    p_payment.user_id, v_credits, 'monthly',
-                    v_end + v_plan.rollover_periods * v_plan.billing_period, v_key,
-                    format('%s plan: prorated monthly credits (upgrade)', v_plan.name_en)
-                );
+        -- Applying the payment runs in its own subtransaction: whatever fails in it (a grant the
+        -- ledger refuses, a constraint) is undone alone, and the capture is still recorded below as
+        -- paid with fulfilment 'needs_review', so money received is never lost to a rollback.
+        begin
+            if v_has_sub then
+                update public.subscriptions
+                set plan = p_payment.plan, status = 'active', current_period_start = v_start, current_period_end = v_end,
+                    cancel_at_period_end = false, last_payment_id = p_payment.id, ended_at = null, updated_at = v_now
+                where id = v_sub.id;
             else
-                perform billing.grant_monthly_credits(p_payment.user_id, p_payment.plan, v_end, v_key);
+                insert into public.subscriptions (
+                    user_id, plan, status, current_period_start, current_period_end, last_payment_id, created_at,
+                    updated_at
+                )
+                values (p_payment.user_id, p_payment.plan, 'active', v_start, v_end, p_payment.id, v_now, v_now);
             end if;
-        end if;
+            update public.users
+            set plan = p_payment.plan, plan_period_start = v_start, plan_period_end = v_end, updated_at = v_now
+            where id = p_payment.user_id;
+            if v_credits > 0 then
+                if p_payment.kind = 'upgrade' then
+                    perform billing.grant_credits(
+                        p_payment.user_id, v_credits, 'monthly',
+                        v_end + v_plan.rollover_periods * v_plan.billing_period, v_key,
+                        format('%s plan: prorated monthly credits (upgrade)', v_plan.name_en)
+                    );
+                else
+                    perform billing.grant_monthly_credits(p_payment.user_id, p_payment.plan, v_end, v_key);
+                end if;
+            end if;
+        exception
+            when serialization_failure or deadlock_detected or lock_not_available then
+                raise;  -- transient: the caller retries the whole notification
+            when others then
+                v_review := left('fulfilment failed: ' || sqlerrm, 500);
+        end;
     end if;
 
     update public.payments

@@ -1,0 +1,3 @@
+-- Undoes 0009_payments_safety.
+delete from public.error_codes
+where code in ('CREDIT_015');
