@@ -110,6 +110,7 @@ begin
     set status = 'paid', paid_at = v_now, closed_at = null, status_reason = v_review,
         fulfilment = case when v_review is null then 'fulfilled' else 'needs_review' end,
         credits_granted = case when v_review is null then v_credits else 0 end,
+        captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
         track_id = coalesce(track_id, p_track_id),
         provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
         updated_at = v_now
@@ -135,7 +136,7 @@ declare
     v_payment public.payments;
 begin
     v_payment := payments.lock_payment(p_order_id);
-    if v_payment.status in ('paid', 'refunded') then
+    if v_payment.status in ('paid', 'refunded', 'needs_review') then
         return payments.payment_json(v_payment) || jsonb_build_object('replay', true);
     end if;
     if p_amount is null or p_amount <> v_payment.amount_kwd then

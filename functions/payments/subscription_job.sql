@@ -64,7 +64,9 @@ begin
 end
 $$;
 
--- Pending checkouts nobody paid within settings.checkout_ttl become 'cancelled' (abandoned).
+-- Pending checkouts nobody paid within settings.checkout_ttl become 'cancelled' (abandoned),
+-- provided they never reached UPayments (no track id): one with a track id is closed only by
+-- the reconciliation job, after get-payment-status said it was not captured.
 create or replace function payments.close_abandoned_checkouts(p_limit integer default 1000)
 returns integer
 language plpgsql
@@ -80,7 +82,7 @@ declare
 begin
     for v_row in
         select p.id, p.user_id from public.payments as p
-        where p.status = 'pending' and p.created_at <= v_cutoff
+        where p.status = 'pending' and p.created_at <= v_cutoff and p.track_id is null
         order by p.user_id
         limit greatest(p_limit, 0)
     loop
@@ -89,7 +91,7 @@ begin
             update public.payments
             set status = 'cancelled', closed_at = v_now, updated_at = v_now,
                 status_reason = 'abandoned: not paid within the checkout time limit'
-            where id = v_row.id and status = 'pending';
+            where id = v_row.id and status = 'pending' and track_id is null;
             if found then
                 v_count := v_count + 1;
             end if;

@@ -100,6 +100,45 @@ def jobs_run(db_url: DbUrl = None, yes: Yes = False, json_out: JsonOut = False) 
     )
 
 
+@jobs_app.command("reconcile")
+def jobs_reconcile(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Payments to check at most.")] = 100,
+    json_out: JsonOut = False,
+) -> None:
+    """Ask UPayments (get-payment-status) about unsettled payments and record the answers: late
+    captures are fulfilled (or kept for review), pending checkouts past their time limit close.
+
+    Configured like `kwq8 serve` (KWQ8_SERVICE_DB_URL, UPAYMENTS_*); stays within the
+    merchant-wide status budget it shares with the service.
+    """
+    from kwq8.payments.reconcile import reconcile
+    from kwq8.payments.upayments import UPaymentsClient
+    from kwq8.service.config import ConfigError, ServiceSettings
+    from kwq8.service.db import BillingDb
+
+    try:
+        settings = ServiceSettings.from_env()
+    except ConfigError as exc:
+        raise Kwq8Error(f"reconciliation cannot start: {exc}", exit_code=2) from None
+    db = BillingDb(settings.db_url, role=settings.db_role, pool_size=1)
+    db.open()
+    try:
+        with UPaymentsClient(settings.upayments) as client:
+            report = reconcile(db, client, limit=limit)
+    finally:
+        db.close()
+    if json_out:
+        print_json(report.as_dict())
+        return
+    outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(report.outcomes.items())) or "no changes"
+    err.print(
+        f"{report.checked} payment(s) checked ({outcomes}), {report.errors} error(s), "
+        f"{report.deferred} left for the next run",
+        markup=False,
+        highlight=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(jobs_app, name="jobs")

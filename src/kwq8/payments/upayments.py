@@ -185,6 +185,18 @@ class PaymentStatus:
     reference: str | None = None
     refund_order_id: str | None = None
 
+    def as_verified(self) -> dict[str, Any]:
+        """The answer as the payment functions take it (``verified`` of record_payment_event and
+        record_status_check): only what binds the status to an order, the amount as a string."""
+        return {
+            "result": self.result,
+            "track_id": self.track_id,
+            "order_id": self.order_id,
+            "payment_id": self.payment_id,
+            "amount": None if self.amount is None else str(self.amount),
+            "currency": self.currency,
+        }
+
     def confirms(self, order_id: str, amount: Decimal, currency: str = CURRENCY) -> bool:
         """True only if this is a captured payment of exactly ``amount`` for ``order_id``.
 
