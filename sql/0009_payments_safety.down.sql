@@ -1,6 +1,6 @@
 -- Undoes 0009_payments_safety. Payments in 'needs_review' must be resolved first (the old
 -- status check refuses them).
-alter table payments.settings drop column reconcile_min_age, drop column reconcile_interval,
+alter table payments.settings drop column renewal_grace, drop column reconcile_min_age, drop column reconcile_interval,
 drop column reconcile_window, drop column status_calls_reserved, drop column status_calls_per_minute;
 drop index if exists public.payments_unsettled;
 alter table public.payments drop column checked_result, drop column checked_at, drop column captured_currency,

@@ -61,3 +61,9 @@ check (reconcile_interval > interval '0');
 -- A pending payment is first checked this long after checkout (the webhook usually settles it).
 alter table payments.settings add column reconcile_min_age interval not null default interval '10 minutes'
 check (reconcile_min_age >= interval '0');
+
+-- A subscription whose period has ended stays active this long: a renewal paid within it
+-- continues the period chain and keeps the rollover credits; after it the subscription ends
+-- (in the user's own upkeep or the job, whichever comes first).
+alter table payments.settings add column renewal_grace interval not null default interval '3 days'
+check (renewal_grace >= interval '0');

@@ -34,15 +34,19 @@ begin
     select * into strict v_plan from public.plans as p where p.code = p_payment.plan;
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
     v_has_sub := found;
-    -- A period that has run out ends here and now, as the job would have ended it.
-    if v_has_sub and v_sub.status = 'active' and v_sub.current_period_end <= v_now then
+    -- A subscription past its grace window ends here and now, as the job would have ended it;
+    -- so does one whose period is over when another plan is bought (that starts afresh).
+    if v_has_sub and v_sub.status = 'active' and (
+        v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) <= v_now
+        or (v_sub.current_period_end <= v_now and v_sub.plan <> p_payment.plan)
+    ) then
         perform payments.end_subscription(v_sub);
         select * into v_sub from public.subscriptions as s where s.id = v_sub.id;
     end if;
     v_active := v_has_sub and v_sub.status = 'active';
 
     if p_payment.kind = 'upgrade' then
-        if v_active and v_sub.plan = p_payment.proration ->> 'from_plan'
+        if v_active and v_sub.plan = p_payment.proration ->> 'from_plan' and v_sub.current_period_end > v_now
             and v_sub.current_period_end = (p_payment.proration ->> 'period_end')::timestamptz then
             v_start := v_sub.current_period_start;
             v_end := v_sub.current_period_end;
@@ -55,7 +59,7 @@ begin
     elsif v_active then
         if v_sub.plan = p_payment.plan then
             v_start := v_sub.current_period_start;
-            v_end := payments.add_period(v_sub.current_period_end, v_plan.billing_period);
+            v_end := payments.next_period_end(v_sub.current_period_start, v_sub.current_period_end, v_plan.billing_period);
             v_credits := v_plan.monthly_credits;
         else
             v_review := format('payment for %s while the %s subscription is active until %s',

@@ -13,6 +13,29 @@ as $$
     from billing.settings as s
 $$;
 
+-- The end of the period after p_end for a subscription anchored at p_anchor: the first
+-- p_anchor + k periods later than p_end, so that month ends never drift (Jan 31, Feb 28, Mar 31).
+create or replace function payments.next_period_end(p_anchor timestamptz, p_end timestamptz, p_period interval)
+returns timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_periods integer := 1;
+    v_end timestamptz := payments.add_period(p_anchor, p_period);
+begin
+    while v_end <= p_end loop
+        v_periods := v_periods + 1;
+        if v_periods > 100000 then
+            raise exception 'no period end after % from anchor %', p_end, p_anchor;
+        end if;
+        v_end := payments.add_period(p_anchor, p_period * v_periods);
+    end loop;
+    return v_end;
+end
+$$;
+
 -- Lock a payment for a change, the user's row first (the lock order of every credit and payment
 -- write: users, then payments, then subscriptions). Returns the row as it is under the lock.
 create or replace function payments.lock_payment(p_order_id text)
@@ -94,4 +117,5 @@ as $$
 $$;
 
 revoke all on function payments.add_period(timestamptz, interval), payments.lock_payment(text),
+payments.next_period_end(timestamptz, timestamptz, interval),
 payments.payment_json(public.payments), payments.result_class(text) from public;
