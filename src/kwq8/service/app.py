@@ -284,7 +284,13 @@ class BillingService:
     async def webhook(self, request: Request) -> Response:
         raw = await request.body()
         secret = self.settings.webhook_secret
-        if secret:
+        if not secret:
+            # Unsigned webhooks only where the sandbox configuration explicitly allows them
+            # (ServiceSettings refuses that combination in production).
+            if not (self.settings.allow_unsigned_webhooks and self.settings.environment == "sandbox"):
+                log.warning("unsigned webhook refused: no secret configured", extra={"client_ip": self._ip(request)})
+                raise ServiceError("PAY_006", "webhooks must be signed", "configure UPAYMENTS_WEBHOOK_SECRET")
+        else:
             try:
                 verify_webhook(
                     secret,
@@ -300,7 +306,8 @@ class BillingService:
                 log.warning("webhook signature rejected", extra={"reason": exc.reason, "client_ip": self._ip(request)})
                 raise ServiceError("PAY_006", exc.reason) from None
         await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
-        payload = notification_payload(raw, request.headers.get("content-type", ""), dict(request.query_params))
+        # Only the signed body counts: the query string is not covered by the signature.
+        payload = notification_payload(raw, request.headers.get("content-type", ""))
         notification = parse_notification(payload)
         answer, status_code = await run_in_threadpool(self._notification, notification, redact(payload))
         return JSONResponse(answer, status_code=status_code)
