@@ -26,6 +26,7 @@ declare
     v_active boolean;
     v_start timestamptz;
     v_end timestamptz;
+    v_bought_start timestamptz;  -- the period this payment adds (none for an upgrade)
     v_credits numeric := 0;
     v_review text;
     v_key text := 'payment:' || p_payment.order_id;
@@ -59,6 +60,7 @@ begin
     elsif v_active then
         if v_sub.plan = p_payment.plan then
             v_start := v_sub.current_period_start;
+            v_bought_start := v_sub.current_period_end;
             v_end := payments.next_period_end(v_sub.current_period_start, v_sub.current_period_end, v_plan.billing_period);
             v_credits := v_plan.monthly_credits;
         else
@@ -67,6 +69,7 @@ begin
         end if;
     else
         v_start := v_now;
+        v_bought_start := v_now;
         v_end := payments.add_period(v_now, v_plan.billing_period);
         v_credits := v_plan.monthly_credits;
     end if;
@@ -115,6 +118,8 @@ begin
         fulfilment = case when v_review is null then 'fulfilled' else 'needs_review' end,
         credits_granted = case when v_review is null then v_credits else 0 end,
         captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
+        period_start = case when v_review is null then v_bought_start end,
+        period_end = case when v_review is null and v_bought_start is not null then v_end end,
         track_id = coalesce(track_id, p_track_id),
         provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
         updated_at = v_now

@@ -92,7 +92,8 @@ $$;
 
 -- UPayments result vocabulary (payments_domains.md §1.5, K-Net's own words): only CAPTURED is
 -- money received; declines and errors are failures; both spellings of cancelled are cancels;
--- anything else (PENDING, INITIATED, AUTHORIZED, VOIDED, REFUND, unknown) settles nothing yet.
+-- REFUND and VOIDED mean the money went back; anything else (PENDING, INITIATED, AUTHORIZED,
+-- unknown) settles nothing yet.
 create or replace function payments.result_class(p_result text)
 returns text
 language sql
@@ -111,6 +112,10 @@ as $$
         when 'HOST TIMEOUT' then 'failed'
         when 'CANCELED' then 'cancelled'
         when 'CANCELLED' then 'cancelled'
+        when 'REFUND' then 'refunded'
+        when 'REFUNDED' then 'refunded'
+        when 'VOIDED' then 'refunded'
+        when 'VOID' then 'refunded'
         when '' then null
         else 'pending'
     end

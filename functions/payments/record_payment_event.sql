@@ -46,8 +46,9 @@ $$;
 -- when the amount or currency differs; whatever the payment's status was, cancelled or failed
 -- included. A failure or cancel closes a pending payment only when p_may_close; a result that
 -- settles nothing closes it (abandoned) only when p_abandon. Outcomes: applied, needs_review,
--- failed, cancelled, late (already settled, nothing changed), mismatch (the answer is not about
--- this order and track), pending (nothing settled).
+-- failed, cancelled, refunded (UPayments refunded or voided a captured payment: what it
+-- delivered is taken back), late (already settled, nothing changed), mismatch (the answer is
+-- not about this order and track), pending (nothing settled).
 create or replace function payments.apply_status(
     p_payment public.payments, p_track_id text, p_verified jsonb, p_may_close boolean, p_abandon boolean,
     out payment public.payments, out outcome text
@@ -91,13 +92,18 @@ begin
             payment := payments.fulfil(p_payment, p_track_id, p_verified ->> 'payment_id');
             outcome := case payment.fulfilment when 'fulfilled' then 'applied' else 'needs_review' end;
         end if;
+    elsif v_class = 'refunded' and p_payment.status in ('paid', 'needs_review') then
+        perform payments.record_provider_refund(p_payment, p_verified ->> 'result');
+        select * into payment from public.payments as p where p.id = p_payment.id;
+        outcome := 'refunded';
     elsif p_payment.status <> 'pending' then
         outcome := 'late';
-    elsif (v_class in ('failed', 'cancelled') and p_may_close) or p_abandon then
+    elsif (v_class in ('failed', 'cancelled', 'refunded') and p_may_close) or p_abandon then
         update public.payments
         set status = case when v_class = 'failed' then 'failed' else 'cancelled' end,
             closed_at = v_now, updated_at = v_now,
-            status_reason = left(case when v_class in ('failed', 'cancelled') then 'UPayments: ' || (p_verified ->> 'result')
+            status_reason = left(case when v_class in ('failed', 'cancelled', 'refunded')
+                then 'UPayments: ' || (p_verified ->> 'result')
                 else 'abandoned: not captured within the checkout time limit (UPayments: '
                     || coalesce(p_verified ->> 'result', 'no result') || ')' end, 500),
             track_id = coalesce(track_id, p_track_id),
