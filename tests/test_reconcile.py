@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from kwq8.payments.fake_upayments import FakeUPayments
-from kwq8.payments.reconcile import reconcile
+from kwq8.payments.reconcile import process_refunds, reconcile
 from kwq8.payments.upayments import UPaymentsClient, UPaymentsConfig
 from kwq8.postgrest import Identity
 from kwq8.service.db import BillingDb
@@ -154,3 +154,41 @@ def test_webhook_and_status_must_agree_before_a_payment_closes(kwq8_db: TestData
     assert (second["outcome"], second["final"], second["duplicate"]) == ("applied", True, False)
     assert payment(kwq8_db, order["order_id"])["status"] == "paid"
     audit_clean(kwq8_db)
+
+
+def paid_order(db: TestDatabase, billing: BillingDb, client: UPaymentsClient, fake: FakeUPayments) -> str:
+    user = db.create_user()
+    order_id, track_id = charged(db, client, user)
+    fake.set_outcome(track_id, "CAPTURED")
+    assert reconcile(billing, client).outcomes["applied"] >= 1
+    assert payment(db, order_id)["status"] == "paid"
+    return order_id
+
+
+def test_refunds_job_submits_each_refund_once(
+    kwq8_db: TestDatabase, billing: BillingDb, client: UPaymentsClient, fake: FakeUPayments
+) -> None:
+    ok, lost, refused = (paid_order(kwq8_db, billing, client, fake) for _ in range(3))
+    for order_id in (ok, lost, refused):
+        kwq8_db.rpc("request_refund", {"order_id": order_id, "reason": "customer asked"}, as_=SERVICE)
+    # Oldest first, one per run: the first is accepted, the second times out (unknown
+    # outcome), the third is refused by UPayments.
+    report = process_refunds(billing, client, limit=1)
+    fake.timeout_next("refund", delay_s=5.0)  # longer than the client's timeout
+    report.outcomes.update(process_refunds(billing, client, limit=1).outcomes)
+    fake.reject_next("refund", "Insufficient balance")
+    report.outcomes.update(process_refunds(billing, client, limit=1).outcomes)
+    assert dict(report.outcomes) == {"refunded": 1, "needs_review": 1, "failed": 1}
+    sent = [r.json() for r in fake.refunds]
+    assert len(sent) == 3 and all(Decimal(str(b["totalPrice"])) == Decimal("23.000") for b in sent)
+    statuses = {
+        row["order_id"]: row["status"]
+        for row in kwq8_db.sql(
+            "select p.order_id, r.status from payments.refunds r join public.payments p on p.id = r.payment_id"
+        )
+    }
+    assert statuses == {ok: "refunded", lost: "needs_review", refused: "failed"}
+    assert payment(kwq8_db, ok)["status"] == "refunded" and payment(kwq8_db, lost)["status"] == "paid"
+    # Nothing is sent again: the unknown one waits for an operator.
+    assert dict(process_refunds(billing, client).outcomes) == {} and len(fake.refunds) == 3
+    assert kwq8_db.sql("select * from billing.audit_ledger()") == []
