@@ -114,3 +114,8 @@ def monthly_remaining(db: TestDatabase, user: Identity) -> Decimal:
             (user.user_id,),
         )
     )
+
+
+def payments_audit_clean(db: TestDatabase) -> None:
+    rows = db.sql("select * from payments.audit_payments()")
+    assert rows == [], rows

@@ -4,11 +4,13 @@ agree, captured money that is never cancelled, and reconciliation before anythin
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
+from .conftest import run_cli
 from .credit_helpers import audit_clean, balance, expect_error, grant, key
 from .payment_helpers import (
     SERVICE,
@@ -18,6 +20,7 @@ from .payment_helpers import (
     pay,
     payment,
     payment_grants,
+    payments_audit_clean,
     status,
     subscription,
     user_plan,
@@ -61,6 +64,7 @@ def test_a_user_cannot_squat_the_key_of_their_payment(db: TestDatabase, user: Id
     # The monthly credits and, the plan now being active, today's daily bonus of 5.
     assert balance(db, user) == before + 100 + 5
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_keys_of_trusted_servers_live_apart_from_browser_keys(db: TestDatabase, user: Identity) -> None:
@@ -86,6 +90,7 @@ def test_keys_of_trusted_servers_live_apart_from_browser_keys(db: TestDatabase, 
     assert again["transaction_id"] == deduct["transaction_id"]
     assert balance(db, user) == Decimal("52")
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 # ------------------------------------------------------------ fulfilment never undoes capture
@@ -117,9 +122,38 @@ def test_a_failing_fulfilment_still_records_the_capture(db: TestDatabase, user: 
     )
     assert confirm["replay"] is True and confirm["status"] == "paid"
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_paid_payments_keep_working_after_the_namespace(db: TestDatabase, user: Identity) -> None:
     paid = pay(db, user)
     assert paid["status"] == "paid" and Decimal(paid["credits_granted"]) == Decimal("100")
     assert len(payment_grants(db, paid["order_id"])) == 1
+
+
+# ------------------------------------------------------------------------- payments audit
+
+
+def test_payments_audit_is_clean_and_finds_corruption(kwq8_db: TestDatabase) -> None:
+    user = kwq8_db.create_user()
+    paid = pay(kwq8_db, user)
+    other = kwq8_db.create_user()
+    second = pay(kwq8_db, other)
+    url = kwq8_db.url("postgres")
+    clean = run_cli("payments", "audit", "--json", "--db-url", url)
+    assert clean.code == 0, clean.stderr
+    assert json.loads(clean.stdout) == {"payments": 2, "violations": []}
+    # Corrupt the books as a bug (or a hand edit) could: a captured payment closed as
+    # cancelled, and a payment reporting more credits than the ledger holds.
+    kwq8_db.sql(
+        "update public.payments set status = 'cancelled', closed_at = now(), paid_at = null, fulfilment = null"
+        " where order_id = %s",
+        (paid["order_id"],),
+    )
+    kwq8_db.sql("update public.payments set credits_granted = 150 where order_id = %s", (second["order_id"],))
+    broken = run_cli("payments", "audit", "--db-url", url)
+    assert broken.code == 1
+    assert f"{paid['order_id']}: captured payment not recorded as received" in broken.stdout
+    assert f"{second['order_id']}: fulfilled payment without exactly one grant" in broken.stdout
+    assert "active subscription rests on a payment that was not applied" in broken.stdout
+    assert "2 payments" in broken.stderr and "violation(s)" in broken.stderr

@@ -19,7 +19,16 @@ from kwq8.service.db import BillingDb
 from kwq8.testing.database import TestDatabase
 
 from .credit_helpers import audit_clean
-from .payment_helpers import SERVICE, attach, checkout, notify, payment, payment_grants, status
+from .payment_helpers import (
+    SERVICE,
+    attach,
+    checkout,
+    notify,
+    payment,
+    payment_grants,
+    payments_audit_clean,
+    status,
+)
 from .service_helpers import API_KEY, API_SECRET
 
 pytest_plugins = ("tests.service_fixtures",)
@@ -123,6 +132,7 @@ def test_reconciliation_finds_late_captures_and_closes_only_after_asking(
     assert payment(kwq8_db, declined)["status"] == "paid"
     assert len(payment_grants(kwq8_db, declined)) == 1
     assert kwq8_db.sql("select * from billing.audit_ledger()") == []
+    payments_audit_clean(kwq8_db)
 
 
 def test_reconciliation_stays_within_the_merchant_wide_status_budget(
@@ -192,3 +202,4 @@ def test_refunds_job_submits_each_refund_once(
     # Nothing is sent again: the unknown one waits for an operator.
     assert dict(process_refunds(billing, client).outcomes) == {} and len(fake.refunds) == 3
     assert kwq8_db.sql("select * from billing.audit_ledger()") == []
+    payments_audit_clean(kwq8_db)

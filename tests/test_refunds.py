@@ -18,6 +18,7 @@ from .payment_helpers import (
     notify,
     pay,
     payment,
+    payments_audit_clean,
     status,
     subscription,
     user_plan,
@@ -80,6 +81,7 @@ def test_a_refund_takes_back_the_period_and_what_is_left_of_the_credits(db: Test
     assert db.scalar("select count(*) from public.credit_transactions where transaction_type = 'expire'") == 1
     assert db.rpc("refund_batch", {}, as_=SERVICE) == []
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_refunding_a_renewal_takes_back_only_its_period(db: TestDatabase, user: Identity) -> None:
@@ -96,6 +98,7 @@ def test_refunding_a_renewal_takes_back_only_its_period(db: TestDatabase, user: 
     assert user_plan(db, user)["plan_period_end"].isoformat() == "2026-06-10T09:00:00+00:00"
     assert monthly_remaining(db, user) == Decimal("100.00")  # the first period's credits stay
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_upayments_voiding_a_payment_claws_back(db: TestDatabase, user: Identity) -> None:
@@ -109,6 +112,7 @@ def test_upayments_voiding_a_payment_claws_back(db: TestDatabase, user: Identity
     assert refund == [{"origin": "provider", "status": "refunded", "credits_clawed_back": Decimal("100.00")}]
     assert monthly_remaining(db, user) == 0
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_refused_and_unknown_refund_outcomes(db: TestDatabase, user: Identity) -> None:

@@ -11,7 +11,16 @@ from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
 from .credit_helpers import audit_clean, balance, expect_error, grant, key
-from .payment_helpers import attach, checkout, monthly_remaining, notify, status, subscription, user_plan
+from .payment_helpers import (
+    attach,
+    checkout,
+    monthly_remaining,
+    notify,
+    payments_audit_clean,
+    status,
+    subscription,
+    user_plan,
+)
 
 pytest_plugins = ("tests.credit_fixtures",)
 
@@ -47,6 +56,7 @@ def test_periods_stay_anchored_to_the_starting_day(db: TestDatabase, user: Ident
         ts("2026-05-30T21:30:00+00:00"),
     ]
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_a_renewal_just_after_the_period_end_keeps_the_rollover_credits(db: TestDatabase, user: Identity) -> None:
@@ -64,6 +74,7 @@ def test_a_renewal_just_after_the_period_end_keeps_the_rollover_credits(db: Test
     # Both months' credits: the first period's 100 roll over, the second's 100 are new.
     assert monthly_remaining(db, user) == Decimal("200.00")
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_a_lapsed_subscription_ends_in_the_users_own_upkeep(db: TestDatabase, user: Identity) -> None:
@@ -83,6 +94,7 @@ def test_a_lapsed_subscription_ends_in_the_users_own_upkeep(db: TestDatabase, us
     assert user_plan(db, user)["plan"] is None
     assert balance(db, user) == 4 and monthly_remaining(db, user) == 0
     audit_clean(db)
+    payments_audit_clean(db)
 
 
 def test_within_the_grace_window_the_plan_is_over_but_the_credits_wait(db: TestDatabase, user: Identity) -> None:
@@ -96,3 +108,4 @@ def test_within_the_grace_window_the_plan_is_over_but_the_credits_wait(db: TestD
     sub = subscription(db, user)
     assert sub is not None and (sub["plan"], sub["current_period_start"]) == ("pro", ts("2026-06-11T09:00:00+00:00"))
     audit_clean(db)
+    payments_audit_clean(db)
