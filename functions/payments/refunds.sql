@@ -16,6 +16,7 @@ as $$
 declare
     v_now timestamptz := billing.clock();
     v_grant billing.grants;
+    v_tx uuid;
     v_expired numeric := 0;
     v_clawed numeric := 0;
     v_shortfall numeric := 0;
@@ -35,10 +36,22 @@ begin
         inner join public.credit_transactions as t on a.transaction_id = t.id
         where a.grant_id = v_grant.id and t.transaction_type = 'expire';
         if v_grant.remaining > 0 and (v_grant.expires_at is null or v_grant.expires_at > v_now) then
+            -- The grant ends now (so a hold released later forfeits rather than refills it), and
+            -- what is left of it leaves the balance in an expire entry naming the payment.
             v_clawed := v_grant.remaining;
-            update billing.grants set expires_at = greatest(v_now, effective_at + interval '1 microsecond')
+            v_tx := billing.uuid_v7();
+            update billing.grants
+            set remaining = 0, expires_at = greatest(v_now, effective_at + interval '1 microsecond')
             where id = v_grant.id;
-            perform billing.expire_user_grants(p_payment.user_id);
+            insert into billing.allocations (transaction_id, grant_id, amount) values (v_tx, v_grant.id, -v_clawed);
+            insert into public.credit_transactions (
+                id, user_id, transaction_type, credits_amount, balance_after, description, grant_id, metadata
+            )
+            values (
+                v_tx, p_payment.user_id, 'expire', -v_clawed, billing.apply_balance(p_payment.user_id, -v_clawed),
+                'Credits taken back: payment refunded', v_grant.id,
+                jsonb_build_object('source', v_grant.source, 'order_id', p_payment.order_id, 'refund_id', p_refund.id)
+            );
         end if;
         v_shortfall := greatest(v_grant.amount - v_clawed - v_expired, 0);
     end if;
