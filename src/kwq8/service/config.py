@@ -9,9 +9,9 @@ Required (the service refuses to start without them and names every one that is 
 - ``UPAYMENTS_API_KEY``;
 - ``PUBLIC_BASE_URL``: where UPayments reaches this service (the webhook URL is derived from it);
 - in production (``UPAYMENTS_ENV=production``) the webhook signing secret,
-  ``UPAYMENTS_WEBHOOK_SECRET`` or ``UPAYMENTS_API_SECRET``, unless
-  ``UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1`` says UPayments does not sign this merchant's webhooks
-  (every webhook is re-confirmed with get-payment-status either way).
+  ``UPAYMENTS_WEBHOOK_SECRET`` or ``UPAYMENTS_API_SECRET``, always. In the sandbox a service
+  without one refuses every webhook unless ``UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1`` (sandbox only)
+  allows unsigned ones (each is still re-confirmed with get-payment-status).
 
 Optional: see :data:`OPTIONAL` (defaults in parentheses there) and the README.
 Secrets never appear in messages or in ``repr``.
