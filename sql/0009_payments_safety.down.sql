@@ -20,4 +20,4 @@ alter table public.payments drop constraint payments_status_check;
 alter table public.payments add constraint payments_status_check
 check (status in ('pending', 'paid', 'failed', 'cancelled', 'refunded'));
 delete from public.error_codes
-where code in ('CREDIT_015', 'PAY_007', 'PAY_008', 'PAY_009', 'PAY_010');
+where code in ('CREDIT_015', 'PAY_007', 'PAY_009', 'PAY_010');

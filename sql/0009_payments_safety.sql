@@ -11,7 +11,6 @@
 insert into public.error_codes (code, http_status, message_ar, message_en) values
 ('CREDIT_015', 400, 'مفتاح الطلب محجوز', 'Idempotency key is reserved for trusted servers'),
 ('PAY_007', 503, 'تم تجاوز حد الاستعلام عن حالة الدفع، حاول بعد قليل', 'Payment status checks are rate limited'),
-('PAY_008', 409, 'لا تحتاج عملية الدفع هذه إلى مراجعة', 'Payment is not awaiting review'),
 ('PAY_009', 409, 'لا يمكن استرداد عملية الدفع هذه', 'Payment cannot be refunded'),
 ('PAY_010', 404, 'طلب الاسترداد غير موجود', 'Refund not found');
 
