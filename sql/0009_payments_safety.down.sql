@@ -1,5 +1,15 @@
--- Undoes 0009_payments_safety. Payments in 'needs_review' must be resolved first (the old
--- status check refuses them).
+-- Undoes 0009_payments_safety (development only). Payments in 'needs_review' must be resolved
+-- first (the old status check refuses them). The functions added with it go too; the function
+-- files of the matching older tree must be applied again by `kwq8 db migrate` afterwards.
+drop function if exists payments.take_back(public.payments, payments.refunds, text),
+payments.refund_json(payments.refunds, text), payments.record_provider_refund(public.payments, text),
+payments.request_refund(text, text), payments.refund_batch(integer), payments.begin_refund(uuid, text),
+payments.finish_refund(uuid, text, jsonb, text), public.request_refund(text, text),
+public.refund_batch(integer), public.begin_refund(uuid, text), public.finish_refund(uuid, text, jsonb, text),
+payments.reconcile_candidates(integer), payments.record_status_check(text, jsonb),
+public.reconcile_candidates(integer), public.record_status_check(text, jsonb),
+payments.take_status_call(text), public.take_status_call(text), payments.audit_payments(),
+payments.apply_status(public.payments, text, jsonb, boolean, boolean);
 drop table if exists payments.refunds;
 alter table payments.provider_events drop constraint provider_events_outcome_check;
 alter table payments.provider_events add constraint provider_events_outcome_check
