@@ -91,11 +91,11 @@ def subscription(db: TestDatabase, user: Identity) -> dict[str, Any] | None:
 
 
 def payment_grants(db: TestDatabase, order_id: str) -> list[dict[str, Any]]:
-    """Ledger grants made for a payment (its idempotency key is 'payment:<order_id>')."""
+    """Ledger grants made for a payment (its idempotency key is 'srv:payment:<order_id>')."""
     return db.sql(
         "select t.credits_amount, g.expires_at, g.remaining, g.source from public.credit_transactions t "
         "join billing.grants g on g.id = t.grant_id where t.idempotency_key = %s",
-        ("payment:" + order_id,),
+        ("srv:payment:" + order_id,),
     )
 
 
@@ -114,3 +114,8 @@ def monthly_remaining(db: TestDatabase, user: Identity) -> Decimal:
             (user.user_id,),
         )
     )
+
+
+def payments_audit_clean(db: TestDatabase) -> None:
+    rows = db.sql("select * from payments.audit_payments()")
+    assert rows == [], rows

@@ -98,7 +98,8 @@ class Service:
     def grants(self, order_id: str) -> int:
         return int(
             self.db.scalar(
-                "select count(*) from public.credit_transactions where idempotency_key = %s", ("payment:" + order_id,)
+                "select count(*) from public.credit_transactions where idempotency_key = %s",
+                ("srv:payment:" + order_id,),
             )
         )
 

@@ -14,7 +14,8 @@ from .conftest import run_cli
 from .credit_helpers import NOW, audit_clean, balance, grant
 from .payment_helpers import SERVICE, checkout, monthly_remaining, pay, payment, subscription, user_plan
 
-AFTER_END = "2026-06-10T09:05:00+00:00"  # five minutes after the basic period ended
+IN_GRACE = "2026-06-10T09:05:00+00:00"  # just after the period end: within the renewal grace window
+AFTER_END = "2026-06-13T09:05:00+00:00"  # after the 3-day grace window
 
 
 @pytest.fixture
@@ -41,6 +42,8 @@ def test_job_ends_subscriptions_and_their_monthly_credits(db: TestDatabase) -> N
     hold = db.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": "h1"}, as_=lapsing)
     assert hold["hold_id"]
 
+    db.freeze_time(IN_GRACE)
+    assert run_jobs(db)["subscriptions_ended"] == 0  # a renewal may still come
     db.freeze_time(AFTER_END)
     result = run_jobs(db)
     assert result["subscriptions_ended"] == 2 and result["subscription_credits_expired"] == 2

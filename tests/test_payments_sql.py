@@ -181,16 +181,20 @@ def test_status_check_that_disagrees_with_the_webhook_grants_nothing(db: TestDat
 
     other = checkout(db, user, "basic")
     t2 = attach(db, other["order_id"])
+    # The webhook claims a capture, the status still says NOT CAPTURED: nothing is closed and the
+    # event is not final, so the genuine redelivery once the capture shows is applied.
     event = notify(db, t2, "CAPTURED", status(other["order_id"], "23.000", t2, "NOT CAPTURED"))
-    assert (event["outcome"], event["status_disagrees"]) == ("failed", True)
+    assert (event["outcome"], event["final"], event["status_disagrees"]) == ("pending", False, True)
+    assert payment(db, other["order_id"])["status"] == "pending"
     assert payment_grants(db, other["order_id"]) == []
+    event = notify(db, t2, "CAPTURED", status(other["order_id"], "23.000", t2))
+    assert (event["outcome"], event["final"], event["duplicate"]) == ("applied", True, False)
+    assert len(payment_grants(db, other["order_id"])) == 1
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        {"amount": "2.300"},
-        {"currency": "USD"},
         {"order_id": "kwq8_" + "f" * 32},
         {"track_id": "someone-else"},
     ],
@@ -201,9 +205,27 @@ def test_capture_that_does_not_bind_to_the_order_grants_nothing(
     order = checkout(db, user)
     track = attach(db, order["order_id"])
     event = notify(db, track, "CAPTURED", {**status(order["order_id"], "23.000", track), **change})
-    assert (event["outcome"], event["final"]) == ("mismatch", True)
+    assert (event["outcome"], event["final"]) == ("mismatch", False)
     assert payment(db, order["order_id"])["status"] == "pending"
     assert payment_grants(db, order["order_id"]) == [] and subscription(db, user) is None
+
+
+@pytest.mark.parametrize("change", [{"amount": "2.300"}, {"amount": "23.0001"}, {"currency": "USD"}])
+def test_capture_of_the_wrong_amount_is_kept_for_review(
+    db: TestDatabase, user: Identity, change: dict[str, str]
+) -> None:
+    order = checkout(db, user)
+    track = attach(db, order["order_id"])
+    event = notify(db, track, "CAPTURED", {**status(order["order_id"], "23.000", track), **change})
+    assert (event["outcome"], event["final"]) == ("needs_review", True)
+    row = payment(db, order["order_id"])
+    assert row["status"] == "needs_review" and row["paid_at"] is not None and row["fulfilment"] is None
+    assert row["captured_currency"] == change.get("currency", "KWD")
+    assert payment_grants(db, order["order_id"]) == [] and subscription(db, user) is None
+    # Never closed by the job, whatever its age.
+    db.freeze_time("2026-06-10T09:00:00+00:00")
+    db.rpc("run_payment_jobs", {}, as_=SERVICE)
+    assert payment(db, order["order_id"])["status"] == "needs_review"
 
 
 def test_notification_for_an_unknown_payment_writes_nothing(db: TestDatabase, user: Identity) -> None:

@@ -69,10 +69,12 @@ def test_sandbox_and_production_settings() -> None:
     )
     assert production.upayments.base_url == PRODUCTION_BASE_URL and production.webhook_secret == API_SECRET
     assert production.rate_checkout_per_user == 3 and production.upayments.timeout_s == 4.5
-    unsigned = ServiceSettings.from_env(
-        {**BASE, "UPAYMENTS_ENV": "production", "UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS": "1"}
-    )
+    unsigned = ServiceSettings.from_env({**BASE, "UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS": "1"})
     assert unsigned.webhook_secret is None and unsigned.allow_unsigned_webhooks
+    # Production never runs without a webhook secret, whatever else is set.
+    for extra in ({}, {"UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS": "1"}):
+        with pytest.raises(ConfigError, match="UPAYMENTS_WEBHOOK_SECRET"):
+            ServiceSettings.from_env({**BASE, "UPAYMENTS_ENV": "production", **extra})
     for settings in (sandbox, production):
         for secret in (API_KEY, API_SECRET, JWT_SECRET, "pw@"):
             assert secret not in repr(settings)

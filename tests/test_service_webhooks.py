@@ -113,8 +113,9 @@ def test_status_check_disagreeing_with_the_webhook_grants_nothing(service: Servi
     # The webhook says CAPTURED; UPayments says the payment was declined.
     service.fake.set_outcome(track_id, "NOT CAPTURED")
     response = service.deliver(service.webhook(track_id, result="CAPTURED"))
-    assert response.status_code == 200 and response.json()["outcome"] == "failed"
-    assert service.payment(order_id)["status"] == "failed" and service.grants(order_id) == 0
+    # Not final and nothing closed: UPayments is asked to deliver again.
+    assert response.status_code == 503 and response.json()["outcome"] == "pending"
+    assert service.payment(order_id)["status"] == "pending" and service.grants(order_id) == 0
     event = service.db.sql(
         "select notified_result, verified_result, status_disagrees from payments.provider_events where track_id = %s",
         (track_id,),
@@ -138,8 +139,9 @@ def test_status_amount_must_match_the_order(service: Service, customer: Identity
     order_id, track_id = pending_order(service, customer)
     service.fake.set_outcome(track_id, "CAPTURED", total_price="2.300")
     response = service.deliver(service.webhook(track_id))
-    assert response.status_code == 200 and response.json()["outcome"] == "mismatch"
-    assert service.payment(order_id)["status"] == "pending" and service.grants(order_id) == 0
+    # Money was captured, just not what the order asked: kept for an operator, never closed.
+    assert response.status_code == 200 and response.json()["outcome"] == "needs_review"
+    assert service.payment(order_id)["status"] == "needs_review" and service.grants(order_id) == 0
 
 
 def test_status_endpoint_failure_answers_503_and_a_redelivery_succeeds(service: Service, customer: Identity) -> None:
@@ -173,8 +175,38 @@ def test_unusable_or_unknown_notifications(service: Service) -> None:
     assert service.fake.status_calls == []
 
 
-def test_without_a_secret_webhooks_are_still_confirmed_with_upayments(service: Service, customer: Identity) -> None:
+def test_without_a_secret_unsigned_webhooks_are_refused(service: Service, customer: Identity) -> None:
     unsigned = start_service(service.db, service.fake, webhook_secret=None)
+    try:
+        order_id, track_id = pending_order(unsigned, customer)
+        service.fake.set_outcome(track_id, "CAPTURED")
+        body = json.dumps({"track_id": track_id, "result": "CAPTURED", "requested_order_id": order_id}).encode()
+        response = unsigned.deliver(WebhookDelivery(NOTIFICATION_URL, {"Content-Type": "application/json"}, body))
+        assert (response.status_code, response.json()["code"]) == (401, "PAY_006")
+        assert service.fake.status_calls == [] and service.grants(order_id) == 0
+    finally:
+        stop_service(unsigned)
+
+
+def test_query_parameters_never_join_the_signed_payload(service: Service, customer: Identity) -> None:
+    order_id, track_id = pending_order(service, customer)
+    service.fake.set_outcome(track_id, "CAPTURED")
+    genuine = service.webhook(track_id)
+    # A genuine, signed notification, with fields an intermediary appended to the URL.
+    response = service.http.post(
+        service.origin + "/billing/webhooks/upayments?injected=1&requested_order_id=kwq8_" + "0" * 32,
+        content=genuine.body,
+        headers=genuine.headers,
+    )
+    assert response.status_code == 200 and response.json()["outcome"] == "applied"
+    payloads = service.db.sql("select payload from payments.provider_events where track_id = %s", (track_id,))
+    assert len(payloads) == 1 and "injected" not in payloads[0]["payload"]
+    assert payloads[0]["payload"].get("requested_order_id") in (None, order_id)
+    assert service.grants(order_id) == 1
+
+
+def test_sandbox_may_explicitly_accept_unsigned_webhooks(service: Service, customer: Identity) -> None:
+    unsigned = start_service(service.db, service.fake, webhook_secret=None, allow_unsigned_webhooks=True)
     try:
         order_id, track_id = pending_order(unsigned, customer)
         body = json.dumps({"track_id": track_id, "result": "CAPTURED", "requested_order_id": order_id}).encode()
@@ -185,3 +217,26 @@ def test_without_a_secret_webhooks_are_still_confirmed_with_upayments(service: S
         assert unsigned.deliver(forged).json()["outcome"] == "applied"
     finally:
         stop_service(unsigned)
+
+
+def test_spent_status_budget_asks_upayments_to_deliver_again(service: Service, customer: Identity) -> None:
+    order_id, track_id = pending_order(service, customer)
+    service.fake.set_outcome(track_id, "CAPTURED")
+    bucket = "upayments:get-payment-status"
+    service.db.sql("update payments.settings set status_calls_per_minute = 1, status_calls_reserved = 0")
+    try:
+        # This minute's call and the next minute's are taken (the test may cross a minute).
+        service.db.sql(
+            "insert into payments.rate_limits (bucket, window_start, hits)"
+            " select %s, date_trunc('minute', now()) + m * interval '1 minute', 1 from generate_series(0, 1) as m"
+            " on conflict (bucket, window_start) do update set hits = 1",
+            (bucket,),
+        )
+        response = service.deliver(service.webhook(track_id))
+        assert (response.status_code, response.json()["code"]) == (503, "PAY_007")
+        assert 1 <= int(response.headers["retry-after"]) <= 60
+        assert service.fake.status_calls == [] and service.grants(order_id) == 0
+    finally:
+        service.db.sql("update payments.settings set status_calls_per_minute = 1000, status_calls_reserved = 10")
+        service.db.sql("delete from payments.rate_limits where bucket = %s", (bucket,))
+    assert service.deliver(service.webhook(track_id)).json()["outcome"] == "applied"

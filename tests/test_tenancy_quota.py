@@ -5,7 +5,6 @@ cannot overshoot it."""
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from kwq8.postgrest import ApiError, Identity
 from kwq8.testing.database import TestDatabase
 
+from .lock_waits import wait_for_lock_waiters
 from .test_tenancy_matrix import subscribe
 
 SERVICE = Identity.service_role()
@@ -199,13 +199,8 @@ def test_a_second_creation_waits_for_the_first_to_finish(kwq8_db: TestDatabase) 
         cur.execute(CREATE, {"name": name()})
         waiter = threading.Thread(target=create_second)
         waiter.start()
-        time.sleep(0.5)
+        assert wait_for_lock_waiters(db, 1, locktype="advisory") == 1
         assert waiter.is_alive() and outcome == []  # blocked behind the first transaction
-        waiting = db.scalar(
-            "select count(*) from pg_locks where locktype = 'advisory' and not granted and database = "
-            "(select oid from pg_database where datname = current_database())"
-        )
-        assert waiting == 1
     waiter.join(timeout=10)
     assert outcome == ["PROJ_001"]
     assert active(db, user) == 1
@@ -226,7 +221,7 @@ def test_a_rolled_back_creation_frees_its_place(kwq8_db: TestDatabase) -> None:
         cur.execute(CREATE, {"name": name()})
         waiter = threading.Thread(target=create_second)
         waiter.start()
-        time.sleep(0.3)
+        wait_for_lock_waiters(db, 1, locktype="advisory")
         cur.execute("select 1 / 0")  # the first request fails after creating its project
     waiter.join(timeout=10)
     assert outcome == ["created"] and active(db, user) == 1

@@ -2,10 +2,10 @@
 -- compares it with the clock instead of probing holds, grants and the daily bonus; these keep
 -- it from ever being later than the real next event.
 
--- After upkeep (billing.lock_user): the soonest of the next grant expiry, the next hold expiry
--- and, for an active subscriber, the next Kuwait midnight (a new day's bonus); null when there
--- is none. Grants count whatever their remaining credits, so a release or refund that refills
--- a spent grant cannot make the stored time late.
+-- After upkeep (billing.lock_user): the soonest of the next grant expiry, the next hold expiry,
+-- for an active subscriber the next Kuwait midnight (a new day's bonus), and the end of the
+-- subscription's grace window; null when there is none. Grants count whatever their remaining
+-- credits, so a release or refund that refills a spent grant cannot make the stored time late.
 create or replace function billing.schedule_credit_events(p_user uuid, p_now timestamptz)
 returns timestamptz
 language plpgsql
@@ -22,6 +22,11 @@ begin
         case
             when u.plan is not null and u.plan_period_end > p_now
                 then billing.next_business_midnight(p_now)
+        end,
+        -- The end of the subscription's grace window (payments.end_lapsed_subscription).
+        case
+            when u.plan is not null
+                then u.plan_period_end + (select s.renewal_grace from payments.settings as s)
         end
     )
     where u.id = p_user

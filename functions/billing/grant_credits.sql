@@ -18,7 +18,7 @@ declare
     v_prior public.credit_transactions;
     v_tx public.credit_transactions;
 begin
-    perform billing.require_key(p_key);
+    p_key := billing.server_key(p_key);
     if p_user is null then
         perform private.raise_error('CREDIT_014', 'user_id is required');
     end if;

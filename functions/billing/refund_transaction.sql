@@ -18,7 +18,7 @@ declare
     v_result record;
     v_row public.credit_transactions;
 begin
-    perform billing.require_key(p_key);
+    p_key := billing.server_key(p_key);
     if p_transaction is null then
         perform private.raise_error('CREDIT_011', 'transaction_id is required');
     end if;

@@ -21,7 +21,7 @@ declare
     v_expires timestamptz;
     v_balance numeric;
 begin
-    perform billing.require_key(p_key);
+    perform billing.require_client_key(p_key);
     select * into v_cost from public.action_costs where action = p_action and active;
     if not found then
         perform private.raise_error('CREDIT_003', format('unknown action %s', coalesce(p_action, 'null')));

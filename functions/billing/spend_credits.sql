@@ -148,6 +148,9 @@ begin
     if p_key is null or char_length(p_key) not between 1 and 255 or p_key ~ '[[:cntrl:]]' or btrim(p_key) = '' then
         perform private.raise_error('CREDIT_006', 'idempotency_key must be 1-255 printable characters');
     end if;
+    if lower(left(p_key, 4)) = 'srv:' then
+        perform private.raise_error('CREDIT_015', 'keys beginning with srv: are reserved for trusted servers');
+    end if;
     if char_length(p_description) > 500 then
         perform private.raise_error('VAL_001', 'description is longer than 500 characters');
     end if;
@@ -192,7 +195,7 @@ declare
     v_amount numeric := billing.require_amount(p_amount, v_max);
     v_description text := billing.require_text(p_description, 'description', 500, true);
 begin
-    perform billing.require_key(p_key);
+    p_key := billing.server_key(p_key);
     if p_user is null then
         perform private.raise_error('CREDIT_014', 'user_id is required');
     end if;

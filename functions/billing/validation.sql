@@ -33,6 +33,43 @@ begin
 end
 $$;
 
+-- Keys chosen by trusted servers (deducts, grants, refunds, a payment's credits) live in their
+-- own namespace: stored with the prefix 'srv:', which no browser-facing function accepts, so a
+-- user who can see or guess a server's key cannot take it first. A key already in the
+-- namespace is kept as it is (internal callers pass namespaced keys on).
+create or replace function billing.server_key(p_key text)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    perform billing.require_key(p_key);
+    if lower(left(p_key, 4)) = 'srv:' then
+        return 'srv:' || substr(p_key, 5);
+    end if;
+    if char_length(p_key) > 251 then
+        perform private.raise_error('CREDIT_006', 'idempotency_key of a trusted server must be 1-251 characters');
+    end if;
+    return 'srv:' || p_key;
+end
+$$;
+
+-- The browser's keys: any printable key outside the servers' namespace.
+create or replace function billing.require_client_key(p_key text)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    perform billing.require_key(p_key);
+    if lower(left(p_key, 4)) = 'srv:' then
+        perform private.raise_error('CREDIT_015', 'keys beginning with srv: are reserved for trusted servers');
+    end if;
+end
+$$;
+
 -- Credit amounts: positive (or zero when allowed), finite, at most two decimals, bounded.
 create or replace function billing.require_amount(p_amount numeric, p_max numeric, p_allow_zero boolean default false)
 returns numeric
@@ -85,6 +122,7 @@ as $$
     select md5(p_operation || ':' || p_arguments::text)
 $$;
 
-revoke all on function billing.require_caller(), billing.require_key(text),
+revoke all on function billing.require_caller(), billing.require_key(text), billing.server_key(text),
+billing.require_client_key(text),
 billing.require_amount(numeric, numeric, boolean), billing.require_text(text, text, integer, boolean),
 billing.fingerprint(text, jsonb) from public;

@@ -26,6 +26,7 @@ declare
     v_active boolean;
     v_start timestamptz;
     v_end timestamptz;
+    v_bought_start timestamptz;  -- the period this payment adds (none for an upgrade)
     v_credits numeric := 0;
     v_review text;
     v_key text := 'payment:' || p_payment.order_id;
@@ -34,15 +35,19 @@ begin
     select * into strict v_plan from public.plans as p where p.code = p_payment.plan;
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
     v_has_sub := found;
-    -- A period that has run out ends here and now, as the job would have ended it.
-    if v_has_sub and v_sub.status = 'active' and v_sub.current_period_end <= v_now then
+    -- A subscription past its grace window ends here and now, as the job would have ended it;
+    -- so does one whose period is over when another plan is bought (that starts afresh).
+    if v_has_sub and v_sub.status = 'active' and (
+        v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) <= v_now
+        or (v_sub.current_period_end <= v_now and v_sub.plan <> p_payment.plan)
+    ) then
         perform payments.end_subscription(v_sub);
         select * into v_sub from public.subscriptions as s where s.id = v_sub.id;
     end if;
     v_active := v_has_sub and v_sub.status = 'active';
 
     if p_payment.kind = 'upgrade' then
-        if v_active and v_sub.plan = p_payment.proration ->> 'from_plan'
+        if v_active and v_sub.plan = p_payment.proration ->> 'from_plan' and v_sub.current_period_end > v_now
             and v_sub.current_period_end = (p_payment.proration ->> 'period_end')::timestamptz then
             v_start := v_sub.current_period_start;
             v_end := v_sub.current_period_end;
@@ -55,7 +60,8 @@ begin
     elsif v_active then
         if v_sub.plan = p_payment.plan then
             v_start := v_sub.current_period_start;
-            v_end := payments.add_period(v_sub.current_period_end, v_plan.billing_period);
+            v_bought_start := v_sub.current_period_end;
+            v_end := payments.next_period_end(v_sub.current_period_start, v_sub.current_period_end, v_plan.billing_period);
             v_credits := v_plan.monthly_credits;
         else
             v_review := format('payment for %s while the %s subscription is active until %s',
@@ -63,43 +69,57 @@ begin
         end if;
     else
         v_start := v_now;
+        v_bought_start := v_now;
         v_end := payments.add_period(v_now, v_plan.billing_period);
         v_credits := v_plan.monthly_credits;
     end if;
 
     if v_review is null then
-        if v_has_sub then
-            update public.subscriptions
-            set plan = p_payment.plan, status = 'active', current_period_start = v_start, current_period_end = v_end,
-                cancel_at_period_end = false, last_payment_id = p_payment.id, ended_at = null, updated_at = v_now
-            where id = v_sub.id;
-        else
-            insert into public.subscriptions (
-                user_id, plan, status, current_period_start, current_period_end, last_payment_id, created_at,
-                updated_at
-            )
-            values (p_payment.user_id, p_payment.plan, 'active', v_start, v_end, p_payment.id, v_now, v_now);
-        end if;
-        update public.users
-        set plan = p_payment.plan, plan_period_start = v_start, plan_period_end = v_end, updated_at = v_now
-        where id = p_payment.user_id;
-        if v_credits > 0 then
-            if p_payment.kind = 'upgrade' then
-                perform billing.grant_credits(
-                    p_payment.user_id, v_credits, 'monthly',
-                    v_end + v_plan.rollover_periods * v_plan.billing_period, v_key,
-                    format('%s plan: prorated monthly credits (upgrade)', v_plan.name_en)
-                );
+        -- Applying the payment runs in its own subtransaction: whatever fails in it (a grant the
+        -- ledger refuses, a constraint) is undone alone, and the capture is still recorded below as
+        -- paid with fulfilment 'needs_review', so money received is never lost to a rollback.
+        begin
+            if v_has_sub then
+                update public.subscriptions
+                set plan = p_payment.plan, status = 'active', current_period_start = v_start, current_period_end = v_end,
+                    cancel_at_period_end = false, last_payment_id = p_payment.id, ended_at = null, updated_at = v_now
+                where id = v_sub.id;
             else
-                perform billing.grant_monthly_credits(p_payment.user_id, p_payment.plan, v_end, v_key);
+                insert into public.subscriptions (
+                    user_id, plan, status, current_period_start, current_period_end, last_payment_id, created_at,
+                    updated_at
+                )
+                values (p_payment.user_id, p_payment.plan, 'active', v_start, v_end, p_payment.id, v_now, v_now);
             end if;
-        end if;
+            update public.users
+            set plan = p_payment.plan, plan_period_start = v_start, plan_period_end = v_end, updated_at = v_now
+            where id = p_payment.user_id;
+            if v_credits > 0 then
+                if p_payment.kind = 'upgrade' then
+                    perform billing.grant_credits(
+                        p_payment.user_id, v_credits, 'monthly',
+                        v_end + v_plan.rollover_periods * v_plan.billing_period, v_key,
+                        format('%s plan: prorated monthly credits (upgrade)', v_plan.name_en)
+                    );
+                else
+                    perform billing.grant_monthly_credits(p_payment.user_id, p_payment.plan, v_end, v_key);
+                end if;
+            end if;
+        exception
+            when serialization_failure or deadlock_detected or lock_not_available then
+                raise;  -- transient: the caller retries the whole notification
+            when others then
+                v_review := left('fulfilment failed: ' || sqlerrm, 500);
+        end;
     end if;
 
     update public.payments
     set status = 'paid', paid_at = v_now, closed_at = null, status_reason = v_review,
         fulfilment = case when v_review is null then 'fulfilled' else 'needs_review' end,
         credits_granted = case when v_review is null then v_credits else 0 end,
+        captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
+        period_start = case when v_review is null then v_bought_start end,
+        period_end = case when v_review is null and v_bought_start is not null then v_end end,
         track_id = coalesce(track_id, p_track_id),
         provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
         updated_at = v_now
@@ -125,7 +145,7 @@ declare
     v_payment public.payments;
 begin
     v_payment := payments.lock_payment(p_order_id);
-    if v_payment.status in ('paid', 'refunded') then
+    if v_payment.status in ('paid', 'refunded', 'needs_review') then
         return payments.payment_json(v_payment) || jsonb_build_object('replay', true);
     end if;
     if p_amount is null or p_amount <> v_payment.amount_kwd then

@@ -59,10 +59,13 @@ begin
 
     v_amount := v_plan.price_kwd;
     select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
-    if found and v_sub.status = 'active' and v_sub.current_period_end > v_now then
+    -- The same plan renews while the subscription is active, its grace window after the period
+    -- end included; another plan is an upgrade while the period runs, and new after it.
+    if found and v_sub.status = 'active'
+        and v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) > v_now then
         if v_sub.plan = v_plan.code then
             v_kind := 'renewal';
-        else
+        elsif v_sub.current_period_end > v_now then
             select * into v_current from public.plans as p where p.code = v_sub.plan;
             if v_plan.price_kwd <= v_current.price_kwd then
                 perform private.raise_error(

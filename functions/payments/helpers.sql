@@ -13,6 +13,29 @@ as $$
     from billing.settings as s
 $$;
 
+-- The end of the period after p_end for a subscription anchored at p_anchor: the first
+-- p_anchor + k periods later than p_end, so that month ends never drift (Jan 31, Feb 28, Mar 31).
+create or replace function payments.next_period_end(p_anchor timestamptz, p_end timestamptz, p_period interval)
+returns timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_periods integer := 1;
+    v_end timestamptz := payments.add_period(p_anchor, p_period);
+begin
+    while v_end <= p_end loop
+        v_periods := v_periods + 1;
+        if v_periods > 100000 then
+            raise exception 'no period end after % from anchor %', p_end, p_anchor;
+        end if;
+        v_end := payments.add_period(p_anchor, p_period * v_periods);
+    end loop;
+    return v_end;
+end
+$$;
+
 -- Lock a payment for a change, the user's row first (the lock order of every credit and payment
 -- write: users, then payments, then subscriptions). Returns the row as it is under the lock.
 create or replace function payments.lock_payment(p_order_id text)
@@ -69,7 +92,8 @@ $$;
 
 -- UPayments result vocabulary (payments_domains.md §1.5, K-Net's own words): only CAPTURED is
 -- money received; declines and errors are failures; both spellings of cancelled are cancels;
--- anything else (PENDING, INITIATED, AUTHORIZED, VOIDED, REFUND, unknown) settles nothing yet.
+-- REFUND and VOIDED mean the money went back; anything else (PENDING, INITIATED, AUTHORIZED,
+-- unknown) settles nothing yet.
 create or replace function payments.result_class(p_result text)
 returns text
 language sql
@@ -88,10 +112,15 @@ as $$
         when 'HOST TIMEOUT' then 'failed'
         when 'CANCELED' then 'cancelled'
         when 'CANCELLED' then 'cancelled'
+        when 'REFUND' then 'refunded'
+        when 'REFUNDED' then 'refunded'
+        when 'VOIDED' then 'refunded'
+        when 'VOID' then 'refunded'
         when '' then null
         else 'pending'
     end
 $$;
 
 revoke all on function payments.add_period(timestamptz, interval), payments.lock_payment(text),
+payments.next_period_end(timestamptz, timestamptz, interval),
 payments.payment_json(public.payments), payments.result_class(text) from public;

@@ -40,6 +40,83 @@ begin
 end
 $$;
 
+-- What a status answer (get-payment-status for p_track_id) means for a payment the caller has
+-- locked. Money UPayments reports captured is always recorded: as paid (fulfilled, or
+-- needs_review when it cannot be applied as bought) when it matches the order, as needs_review
+-- when the amount or currency differs; whatever the payment's status was, cancelled or failed
+-- included. A failure or cancel closes a pending payment only when p_may_close; a result that
+-- settles nothing closes it (abandoned) only when p_abandon. Outcomes: applied, needs_review,
+-- failed, cancelled, refunded (UPayments refunded or voided a captured payment: what it
+-- delivered is taken back), late (already settled, nothing changed), mismatch (the answer is
+-- not about this order and track), pending (nothing settled).
+create or replace function payments.apply_status(
+    p_payment public.payments, p_track_id text, p_verified jsonb, p_may_close boolean, p_abandon boolean,
+    out payment public.payments, out outcome text
+)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_class text := payments.result_class(p_verified ->> 'result');
+    v_amount numeric;
+    v_currency text := left(upper(btrim(p_verified ->> 'currency')), 10);
+begin
+    payment := p_payment;
+    if (p_verified ->> 'amount') ~ '^[0-9]{1,7}(\.[0-9]{1,6})?$' then
+        v_amount := (p_verified ->> 'amount')::numeric;
+    end if;
+    -- The answer must be about this track and this order, and the payment must not already
+    -- belong to another charge.
+    if coalesce(p_verified ->> 'track_id', p_track_id) <> p_track_id
+        or p_verified ->> 'order_id' is distinct from p_payment.order_id
+        or (p_payment.track_id is not null and p_payment.track_id <> p_track_id) then
+        outcome := 'mismatch';
+    elsif v_class = 'captured' then
+        if p_payment.status in ('paid', 'refunded', 'needs_review') then
+            outcome := 'late';
+        elsif v_amount is distinct from p_payment.amount_kwd or v_currency is distinct from p_payment.currency then
+            update public.payments
+            set status = 'needs_review', paid_at = v_now, closed_at = null, updated_at = v_now,
+                captured_amount_kwd = round(v_amount, 3), captured_currency = v_currency,
+                status_reason = left(format('UPayments captured %s %s for an order of %s %s',
+                    coalesce(p_verified ->> 'amount', 'an unknown amount'), coalesce(v_currency, '(no currency)'),
+                    p_payment.amount_kwd, p_payment.currency), 500),
+                track_id = coalesce(track_id, p_track_id),
+                provider_payment_id = coalesce(left(p_verified ->> 'payment_id', 255), provider_payment_id)
+            where id = p_payment.id
+            returning * into payment;
+            outcome := 'needs_review';
+        else
+            payment := payments.fulfil(p_payment, p_track_id, p_verified ->> 'payment_id');
+            outcome := case payment.fulfilment when 'fulfilled' then 'applied' else 'needs_review' end;
+        end if;
+    elsif v_class = 'refunded' and p_payment.status in ('paid', 'needs_review') then
+        perform payments.record_provider_refund(p_payment, p_verified ->> 'result');
+        select * into payment from public.payments as p where p.id = p_payment.id;
+        outcome := 'refunded';
+    elsif p_payment.status <> 'pending' then
+        outcome := 'late';
+    elsif (v_class in ('failed', 'cancelled', 'refunded') and p_may_close) or p_abandon then
+        update public.payments
+        set status = case when v_class = 'failed' then 'failed' else 'cancelled' end,
+            closed_at = v_now, updated_at = v_now,
+            status_reason = left(case when v_class in ('failed', 'cancelled', 'refunded')
+                then 'UPayments: ' || (p_verified ->> 'result')
+                else 'abandoned: not captured within the checkout time limit (UPayments: '
+                    || coalesce(p_verified ->> 'result', 'no result') || ')' end, 500),
+            track_id = coalesce(track_id, p_track_id),
+            provider_payment_id = coalesce(left(p_verified ->> 'payment_id', 255), provider_payment_id)
+        where id = p_payment.id
+        returning * into payment;
+        outcome := payment.status;
+    else
+        outcome := 'pending';
+    end if;
+end
+$$;
+
 create or replace function payments.record_payment_event(
     p_provider text, p_track_id text, p_notified_result text, p_verified jsonb, p_payload jsonb
 )
@@ -57,10 +134,9 @@ declare
     v_event payments.provider_events;
     v_existing boolean;
     v_notified text := payments.result_class(p_notified_result);
-    v_class text;
-    v_amount numeric;
-    v_bound boolean := false;
     v_outcome text;
+    v_applied record;
+    v_final boolean;
     v_disagrees boolean := false;
 begin
     if p_provider is null or p_provider <> 'upayments' then
@@ -102,7 +178,7 @@ begin
     end if;
 
     if p_verified is null then
-        if v_payment.status not in ('paid', 'refunded') then
+        if v_payment.status not in ('paid', 'refunded', 'needs_review') then
             perform private.raise_error(
                 'VAL_001', 'a status check is required for a payment that is not settled',
                 'ask get-payment-status for the track id and pass its answer'
@@ -110,49 +186,22 @@ begin
         end if;
         v_outcome := 'late';
     else
-        v_class := payments.result_class(p_verified ->> 'result');
-        v_disagrees := v_notified is not null and v_notified is distinct from v_class;
-        if (p_verified ->> 'amount') ~ '^[0-9]{1,12}(\.[0-9]{1,6})?$' then
-            v_amount := (p_verified ->> 'amount')::numeric;
-        end if;
-        -- The status answer must be about this track and this order, and the payment must not
-        -- already belong to another charge.
-        v_bound := coalesce(p_verified ->> 'track_id', p_track_id) = p_track_id
-            and p_verified ->> 'order_id' is not distinct from v_payment.order_id
-            and (v_payment.track_id is null or v_payment.track_id = p_track_id);
-        if not v_bound then
-            v_outcome := 'mismatch';
-        elsif v_class = 'captured' then
-            if v_amount is distinct from v_payment.amount_kwd or upper(p_verified ->> 'currency') is distinct from 'KWD' then
-                v_outcome := 'mismatch';
-            elsif v_payment.status in ('paid', 'refunded') then
-                v_outcome := 'late';
-            else
-                v_payment := payments.fulfil(v_payment, p_track_id, p_verified ->> 'payment_id');
-                v_outcome := case v_payment.fulfilment when 'fulfilled' then 'applied' else 'needs_review' end;
-            end if;
-        elsif v_class in ('failed', 'cancelled') then
-            if v_payment.status = 'pending' then
-                update public.payments
-                set status = v_class, closed_at = v_now, updated_at = v_now,
-                    status_reason = left('UPayments: ' || (p_verified ->> 'result'), 500),
-                    track_id = coalesce(track_id, p_track_id),
-                    provider_payment_id = coalesce(left(p_verified ->> 'payment_id', 255), provider_payment_id)
-                where id = v_payment.id
-                returning * into v_payment;
-                v_outcome := v_class;
-            else
-                v_outcome := 'late';
-            end if;
-        else
-            v_outcome := 'pending';
-        end if;
+        v_disagrees := v_notified is not null
+            and v_notified is distinct from payments.result_class(p_verified ->> 'result');
+        -- A payment is closed unpaid only when the webhook and the status agree; a capture the
+        -- status confirms is recorded whatever the webhook said.
+        select * into v_applied from payments.apply_status(v_payment, p_track_id, p_verified, not v_disagrees, false);
+        v_payment := v_applied.payment;
+        v_outcome := v_applied.outcome;
     end if;
+    -- Final only when webhook and status agree on a settled result: anything else is checked
+    -- again on the next delivery (and by the reconciliation job).
+    v_final := v_outcome not in ('pending', 'mismatch') and not v_disagrees;
 
     if v_existing then
         update payments.provider_events
         set notified_result = p_notified_result, verified_result = p_verified ->> 'result', outcome = v_outcome,
-            status_disagrees = v_disagrees, final = v_outcome <> 'pending', deliveries = deliveries + 1,
+            status_disagrees = v_disagrees, final = v_final, deliveries = deliveries + 1,
             payload = coalesce(p_payload, '{}'::jsonb), status_payload = p_verified, payment_id = v_payment.id,
             processed_at = v_now
         where id = v_event.id
@@ -164,7 +213,7 @@ begin
         )
         values (
             p_provider, v_key, p_track_id, v_payment.id, p_notified_result, p_verified ->> 'result', v_outcome,
-            v_disagrees, v_outcome <> 'pending', coalesce(p_payload, '{}'::jsonb), p_verified, v_now, v_now
+            v_disagrees, v_final, coalesce(p_payload, '{}'::jsonb), p_verified, v_now, v_now
         )
         returning * into v_event;
     end if;
@@ -195,6 +244,7 @@ as $$
     select payments.record_payment_event(provider, track_id, notified_result, verified, payload)
 $$;
 
+revoke all on function payments.apply_status(public.payments, text, jsonb, boolean, boolean) from public;
 revoke all on function payments.lookup_event(text, text, text, text),
 payments.record_payment_event(text, text, text, jsonb, jsonb),
 public.lookup_payment_event(text, text, text, text),

@@ -31,6 +31,26 @@ begin
 end
 $$;
 
+-- The user's own upkeep (billing.lock_user, under the user's lock) ends a subscription whose
+-- grace window is over, so its monthly credits are gone at that moment, not when the job runs.
+create or replace function payments.end_lapsed_subscription(p_user uuid, p_now timestamptz)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_sub public.subscriptions;
+begin
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
+    if found and v_sub.status = 'active'
+        and v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) <= p_now then
+        return payments.end_subscription(v_sub);
+    end if;
+    return 0;
+end
+$$;
+
 create or replace function payments.expire_subscriptions(p_limit integer default 1000)
 returns jsonb
 language plpgsql
@@ -40,6 +60,7 @@ set search_path = ''
 as $$
 declare
     v_now timestamptz := billing.clock();
+    v_grace interval := (select s.renewal_grace from payments.settings as s);
     v_row record;
     v_sub public.subscriptions;
     v_ended integer := 0;
@@ -47,14 +68,14 @@ declare
 begin
     for v_row in
         select s.id, s.user_id from public.subscriptions as s
-        where s.status = 'active' and s.current_period_end <= v_now
+        where s.status = 'active' and s.current_period_end <= v_now - v_grace
         order by s.user_id
         limit greatest(p_limit, 0)
     loop
         perform from public.users as u where u.id = v_row.user_id for update skip locked;
         if found then
             select * into v_sub from public.subscriptions as s where s.id = v_row.id for update;
-            if v_sub.status = 'active' and v_sub.current_period_end <= v_now then
+            if v_sub.status = 'active' and v_sub.current_period_end <= v_now - v_grace then
                 v_grants := v_grants + payments.end_subscription(v_sub);
                 v_ended := v_ended + 1;
             end if;
@@ -64,7 +85,9 @@ begin
 end
 $$;
 
--- Pending checkouts nobody paid within settings.checkout_ttl become 'cancelled' (abandoned).
+-- Pending checkouts nobody paid within settings.checkout_ttl become 'cancelled' (abandoned),
+-- provided they never reached UPayments (no track id): one with a track id is closed only by
+-- the reconciliation job, after get-payment-status said it was not captured.
 create or replace function payments.close_abandoned_checkouts(p_limit integer default 1000)
 returns integer
 language plpgsql
@@ -80,7 +103,7 @@ declare
 begin
     for v_row in
         select p.id, p.user_id from public.payments as p
-        where p.status = 'pending' and p.created_at <= v_cutoff
+        where p.status = 'pending' and p.created_at <= v_cutoff and p.track_id is null
         order by p.user_id
         limit greatest(p_limit, 0)
     loop
@@ -89,7 +112,7 @@ begin
             update public.payments
             set status = 'cancelled', closed_at = v_now, updated_at = v_now,
                 status_reason = 'abandoned: not paid within the checkout time limit'
-            where id = v_row.id and status = 'pending';
+            where id = v_row.id and status = 'pending' and track_id is null;
             if found then
                 v_count := v_count + 1;
             end if;
@@ -171,7 +194,8 @@ as $$
     select payments.set_cancel_at_period_end(user_id, cancel)
 $$;
 
-revoke all on function payments.end_subscription(public.subscriptions) from public;
+revoke all on function payments.end_subscription(public.subscriptions),
+payments.end_lapsed_subscription(uuid, timestamptz) from public;
 revoke all on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
 payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
 public.set_cancel_at_period_end(uuid, boolean) from public;

@@ -15,6 +15,7 @@ from kwq8.cli_audit import register as register_audit
 from kwq8.cli_bench import bench_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
 from kwq8.cli_ledger import ledger_app
+from kwq8.cli_payments import payments_app
 from kwq8.cli_service import register as register_service
 from kwq8.config import find_project
 from kwq8.db import connection
@@ -33,6 +34,7 @@ app.add_typer(stack_app, name="stack")
 app.add_typer(db_app, name="db")
 register_audit(db_app)
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(payments_app, name="payments")
 register_service(app)
 app.add_typer(bench_app, name="bench")
 

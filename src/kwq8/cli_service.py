@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated
 
 import psycopg
 import typer
@@ -10,6 +12,10 @@ import typer
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, print_json, resolve
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
+
+if TYPE_CHECKING:
+    from kwq8.payments.upayments import UPaymentsClient
+    from kwq8.service.db import BillingDb
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Run the scheduled database jobs by hand or from a scheduler.")
 
@@ -97,6 +103,73 @@ def jobs_run(db_url: DbUrl = None, yes: Yes = False, json_out: JsonOut = False) 
         f"{report.get('rate_limit_rows_deleted', 0)} rate-limit row(s) deleted",
         markup=False,
         highlight=False,
+    )
+
+
+@contextmanager
+def _billing_clients() -> Iterator[tuple[BillingDb, UPaymentsClient]]:
+    """The database and UPayments clients of the jobs that call UPayments, configured like
+    `kwq8 serve` (KWQ8_SERVICE_DB_URL, UPAYMENTS_*)."""
+    from kwq8.payments.upayments import UPaymentsClient
+    from kwq8.service.config import ConfigError, ServiceSettings
+    from kwq8.service.db import BillingDb
+
+    try:
+        settings = ServiceSettings.from_env()
+    except ConfigError as exc:
+        raise Kwq8Error(f"the job cannot start: {exc}", exit_code=2) from None
+    db = BillingDb(settings.db_url, role=settings.db_role, pool_size=1)
+    db.open()
+    try:
+        with UPaymentsClient(settings.upayments) as client:
+            yield db, client
+    finally:
+        db.close()
+
+
+def _outcomes(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no changes"
+
+
+@jobs_app.command("reconcile")
+def jobs_reconcile(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Payments to check at most.")] = 100,
+    json_out: JsonOut = False,
+) -> None:
+    """Ask UPayments (get-payment-status) about unsettled payments and record the answers: late
+    captures are fulfilled (or kept for review), pending checkouts past their time limit close.
+    Stays within the merchant-wide status budget it shares with the service."""
+    from kwq8.payments.reconcile import reconcile
+
+    with _billing_clients() as (db, client):
+        report = reconcile(db, client, limit=limit)
+    if json_out:
+        print_json(report.as_dict())
+        return
+    err.print(
+        f"{report.checked} payment(s) checked ({_outcomes(report.outcomes)}), {report.errors} error(s), "
+        f"{report.deferred} left for the next run",
+        markup=False,
+        highlight=False,
+    )
+
+
+@jobs_app.command("refunds")
+def jobs_refunds(
+    limit: Annotated[int, typer.Option("--limit", min=1, max=200, help="Refunds to submit at most.")] = 20,
+    json_out: JsonOut = False,
+) -> None:
+    """Submit requested refunds to UPayments' create-refund, each at most once (an unclear
+    answer leaves it needs_review for an operator)."""
+    from kwq8.payments.reconcile import process_refunds
+
+    with _billing_clients() as (db, client):
+        report = process_refunds(db, client, limit=limit)
+    if json_out:
+        print_json(report.as_dict())
+        return
+    err.print(
+        f"refunds: {_outcomes(report.outcomes)}, {report.deferred} left for the next run", markup=False, highlight=False
     )
 
 

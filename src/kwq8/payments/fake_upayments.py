@@ -35,8 +35,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-FakeRoute = Literal["charge", "status"]
-_ROUTES = ("charge", "status")
+FakeRoute = Literal["charge", "status", "refund"]
+_ROUTES = ("charge", "status", "refund")
 _GATEWAYS = frozenset({"knet", "cc", "samsung-pay", "apple-pay", "apple-pay-knet", "google-pay", "create-invoice"})
 _SIGNATURE_TOLERANCE_S = 300
 
@@ -144,6 +144,7 @@ class _Transaction:
     payment_id: str = field(default_factory=lambda: "1" + "".join(secrets.choice("0123456789") for _ in range(17)))
     tran_id: str = field(default_factory=lambda: str(secrets.randbelow(10**15)).zfill(15))
     extra: dict[str, Any] = field(default_factory=dict)
+    refunded: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ class FakeUPayments:
             routes=[
                 Route("/api/v1/charge", self._charge, methods=["POST"]),
                 Route("/api/v1/get-payment-status/{track_id}", self._status, methods=["GET"]),
+                Route("/api/v1/create-refund", self._refund, methods=["POST"]),
                 Route("/pay/{track_id}", self._pay_page, methods=["GET"]),
             ]
         )
@@ -259,6 +261,11 @@ class FakeUPayments:
     def charges(self) -> list[RecordedRequest]:
         with self._lock:
             return [r for r in self.requests if r.route == "charge"]
+
+    @property
+    def refunds(self) -> list[RecordedRequest]:
+        with self._lock:
+            return [r for r in self.requests if r.route == "refund"]
 
     @property
     def status_calls(self) -> list[RecordedRequest]:
@@ -460,6 +467,33 @@ class FakeUPayments:
             "data": {"transaction": transaction},
         }
         return _json_response(payload)
+
+    async def _refund(self, request: Request) -> Response:
+        """create-refund: ``orderId`` is the ``refund_order_id`` of a status answer; a captured
+        charge can be refunded up to its amount, after which its status result is ``REFUND``."""
+        record, fault = await self._record("refund", request)
+        response = await self._apply_fault(fault)
+        if response is not None:
+            return response
+        denied = self._check_auth(record)
+        if denied is not None:
+            return denied
+        try:
+            body = record.json()
+            amount = Decimal(str(body["totalPrice"]))
+            refund_order_id = body["orderId"]
+        except (ValueError, KeyError, TypeError, InvalidOperation):
+            return _envelope_error("The given data was invalid.", 400, ["orderId and totalPrice are required"])
+        with self._lock:
+            txn = next((t for t in self._transactions.values() if "R" + t.tran_id == refund_order_id), None)
+            if txn is None:
+                return _envelope_error("Order not found", 404)
+            if txn.result != "CAPTURED" or not amount.is_finite() or amount <= 0 or amount > txn.amount - txn.refunded:
+                return _envelope_error("Refund amount is not refundable", 400)
+            txn.refunded += amount
+            txn.result = "REFUND"
+            data = {"orderId": refund_order_id, "refundOrderId": "RF" + txn.tran_id, "refundArn": "ARN" + txn.tran_id}
+        return _json_response({"status": True, "message": "Refund invoice generated successfully", "data": data}, 201)
 
     async def _pay_page(self, request: Request) -> Response:
         track_id = request.path_params["track_id"]

@@ -173,6 +173,13 @@ class ChargeResult:
 
 
 @dataclass(frozen=True)
+class RefundResult:
+    refund_order_id: str | None
+    refund_arn: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PaymentStatus:
     result: str
     track_id: str | None
@@ -184,6 +191,18 @@ class PaymentStatus:
     raw: dict[str, Any]
     reference: str | None = None
     refund_order_id: str | None = None
+
+    def as_verified(self) -> dict[str, Any]:
+        """The answer as the payment functions take it (``verified`` of record_payment_event and
+        record_status_check): only what binds the status to an order, the amount as a string."""
+        return {
+            "result": self.result,
+            "track_id": self.track_id,
+            "order_id": self.order_id,
+            "payment_id": self.payment_id,
+            "amount": None if self.amount is None else str(self.amount),
+            "currency": self.currency,
+        }
 
     def confirms(self, order_id: str, amount: Decimal, currency: str = CURRENCY) -> bool:
         """True only if this is a captured payment of exactly ``amount`` for ``order_id``.
@@ -385,7 +404,7 @@ class UPaymentsClient:
             reference=reference,
             products=products,
         )
-        response = self._send_charge(body)
+        response = self._send_once_only("charge", body)
         data = self._envelope_data(response)
         link = data.get("link")
         track_id = data.get("trackId")
@@ -398,6 +417,23 @@ class UPaymentsClient:
             raise UPaymentsError("invalid_response", "charge answer has no payment link", response.status_code)
         result = ChargeResult(link=link, track_id=_to_str(track_id), raw=data)
         log.info("upayments charge created order_id=%s track_id=%s", order_id, result.track_id)
+        return result
+
+    def create_refund(self, refund_order_id: str, amount: Decimal, *, reference: str | None = None) -> RefundResult:
+        """``POST create-refund`` for ``refund_order_id`` (the ``refund_order_id`` of the
+        payment's status answer). Like a charge it is not idempotent: sent at most once, retried
+        only when the connection could not even be opened. A timeout or 5xx leaves the outcome
+        unknown; the caller records that for an operator instead of asking again."""
+        _require_text("refund_order_id", refund_order_id, 255)
+        body: dict[str, Any] = {"orderId": refund_order_id, "totalPrice": validate_kwd_amount(amount)}
+        if reference is not None:
+            body["reference"] = _require_text("reference", reference, 255)
+        response = self._send_once_only("create-refund", _json(body).encode("ascii"))
+        data = self._envelope_data(response)
+        result = RefundResult(
+            refund_order_id=_to_str(data.get("refundOrderId")), refund_arn=_to_str(data.get("refundArn")), raw=data
+        )
+        log.info("upayments refund created refund_order_id=%s", result.refund_order_id)
         return result
 
     def get_payment_status(self, track_id: str) -> PaymentStatus:
@@ -514,19 +550,19 @@ class UPaymentsClient:
             follow_redirects=False,
         )
 
-    def _send_charge(self, body: bytes) -> httpx.Response:
-        # A charge is not idempotent: once any byte of the request may have reached UPayments,
-        # retrying could create a second charge for the same order. Only httpx.ConnectError is
+    def _send_once_only(self, path: str, body: bytes) -> httpx.Response:
+        # A charge or refund is not idempotent: once any byte of the request may have reached
+        # UPayments, retrying could create a second one for the same order. Only httpx.ConnectError is
         # retried, because it is raised while opening the connection, before the request is
         # written. Timeouts (including a slow connect), dropped connections and 5xx answers
         # surface to the caller, who should check the order's status instead of charging again.
         for attempt in range(1, self._max_attempts + 1):
             try:
-                return self._send_once("POST", "charge", body)
+                return self._send_once("POST", path, body)
             except httpx.ConnectError as exc:
                 if attempt == self._max_attempts:
                     raise _transport_error(exc) from exc
-                log.warning("upayments charge: connect failed, retrying (attempt %d)", attempt)
+                log.warning("upayments %s: connect failed, retrying (attempt %d)", path, attempt)
                 self._sleep(self._backoff(attempt))
             except httpx.TransportError as exc:
                 raise _transport_error(exc) from exc

@@ -152,6 +152,19 @@ class BillingService:
             }
         return view
 
+    def _take_status_call(self, priority: str) -> None:
+        """One call of get-payment-status from the merchant-wide budget in Postgres, or PAY_007."""
+        taken = self.db.call("take_status_call", priority=priority)
+        if not taken["allowed"]:
+            retry_after = str(taken["retry_after"])
+            log.warning("upayments status budget spent", extra={"priority": priority})
+            raise ServiceError(
+                "PAY_007",
+                "the merchant-wide get-payment-status budget of this minute is spent",
+                f"retry after {retry_after} seconds",
+                headers={"Retry-After": retry_after},
+            )
+
     # ------------------------------------------------------------------ checkout
 
     async def checkout(self, request: Request) -> Response:
@@ -233,6 +246,10 @@ class BillingService:
         # webhook. Limited per user, as get-payment-status allows 30 calls a minute in all.
         self.limiter.check(f"user:{claims.sub}:status", self.settings.rate_status_per_user)
         try:
+            self._take_status_call("user")
+        except ServiceError:
+            return payment  # the webhook or the reconciliation job settles it
+        try:
             status = self.upayments.get_payment_status(payment["track_id"])
         except UPaymentsError as exc:
             log.warning("upayments status failed", extra={"order_id": order_id, "error_kind": exc.kind})
@@ -271,7 +288,13 @@ class BillingService:
     async def webhook(self, request: Request) -> Response:
         raw = await request.body()
         secret = self.settings.webhook_secret
-        if secret:
+        if not secret:
+            # Unsigned webhooks only where the sandbox configuration explicitly allows them
+            # (ServiceSettings refuses that combination in production).
+            if not (self.settings.allow_unsigned_webhooks and self.settings.environment == "sandbox"):
+                log.warning("unsigned webhook refused: no secret configured", extra={"client_ip": self._ip(request)})
+                raise ServiceError("PAY_006", "webhooks must be signed", "configure UPAYMENTS_WEBHOOK_SECRET")
+        else:
             try:
                 verify_webhook(
                     secret,
@@ -286,8 +309,9 @@ class BillingService:
                 # Nothing is read or written for an unsigned request: not even a rate counter.
                 log.warning("webhook signature rejected", extra={"reason": exc.reason, "client_ip": self._ip(request)})
                 raise ServiceError("PAY_006", exc.reason) from None
-        # Parsed and validated before anything is written, the rate counter included.
-        payload = notification_payload(raw, request.headers.get("content-type", ""), dict(request.query_params))
+        # Parsed and validated before anything is written, the rate counter included. Only the
+        # signed body counts: the query string is not covered by the signature.
+        payload = notification_payload(raw, request.headers.get("content-type", ""))
         notification = parse_notification(payload)
         await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
         answer, status_code = await run_in_threadpool(self._notification, notification, payload)
@@ -307,7 +331,8 @@ class BillingService:
         if not seen["payment_known"]:
             raise ServiceError("PAY_002", "no payment for this track id or order id")
         verified: dict[str, Any] | None = None
-        if seen["payment_status"] not in ("paid", "refunded"):
+        if seen["payment_status"] not in ("paid", "refunded", "needs_review"):
+            self._take_status_call("webhook")
             try:
                 status = self.upayments.get_payment_status(note.track_id)
             except ValueError as exc:
@@ -317,14 +342,7 @@ class BillingService:
                 raise ServiceError(
                     "PAY_005", f"get-payment-status failed ({exc.kind})", "deliver the notification again later"
                 ) from None
-            verified = {
-                "result": status.result,
-                "track_id": status.track_id,
-                "order_id": status.order_id,
-                "payment_id": status.payment_id,
-                "amount": None if status.amount is None else str(status.amount),
-                "currency": status.currency,
-            }
+            verified = status.as_verified()
         result = self.db.call(
             "record_payment_event",
             provider=PROVIDER,

@@ -9,9 +9,9 @@ Required (the service refuses to start without them and names every one that is 
 - ``UPAYMENTS_API_KEY``;
 - ``PUBLIC_BASE_URL``: where UPayments reaches this service (the webhook URL is derived from it);
 - in production (``UPAYMENTS_ENV=production``) the webhook signing secret,
-  ``UPAYMENTS_WEBHOOK_SECRET`` or ``UPAYMENTS_API_SECRET``, unless
-  ``UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1`` says UPayments does not sign this merchant's webhooks
-  (every webhook is re-confirmed with get-payment-status either way).
+  ``UPAYMENTS_WEBHOOK_SECRET`` or ``UPAYMENTS_API_SECRET``, always. In the sandbox a service
+  without one refuses every webhook unless ``UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1`` (sandbox only)
+  allows unsigned ones (each is still re-confirmed with get-payment-status).
 
 Optional: see :data:`OPTIONAL` (defaults in parentheses there) and the README.
 Secrets never appear in messages or in ``repr``.
@@ -45,7 +45,7 @@ OPTIONAL = {
     "UPAYMENTS_WEBHOOK_SECRET": "webhook secret, when it differs from UPAYMENTS_API_SECRET",
     "UPAYMENTS_TIMEOUT_S": "timeout of UPayments calls in seconds (10)",
     "UPAYMENTS_WEBHOOK_TOLERANCE_S": "accepted age of a webhook's X-Timestamp in seconds (300)",
-    "UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS": "1 to run production without a webhook secret (0)",
+    "UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS": "1 to accept unsigned webhooks in the sandbox without a secret (0)",
     "BILLING_RETURN_URL": "where the customer lands after paying (https://kwq8.com/billing/return)",
     "BILLING_CANCEL_URL": "where the customer lands after cancelling (https://kwq8.com/billing/cancel)",
     "KWQ8_TRUSTED_PROXY_HOPS": "reverse proxies in front of the service that append X-Forwarded-For (0)",
@@ -136,8 +136,12 @@ class ServiceSettings:
             problems.append("UPAYMENTS_ENV must be 'sandbox' or 'production'")
         webhook_secret = get("UPAYMENTS_WEBHOOK_SECRET") or get("UPAYMENTS_API_SECRET") or None
         allow_unsigned = _flag(get("UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS"), "UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS", problems)
-        if environment == "production" and not webhook_secret and not allow_unsigned:
-            missing.append("UPAYMENTS_WEBHOOK_SECRET or UPAYMENTS_API_SECRET (or UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1)")
+        if environment == "production" and not webhook_secret:
+            missing.append(
+                "UPAYMENTS_WEBHOOK_SECRET or UPAYMENTS_API_SECRET (production never accepts unsigned webhooks)"
+            )
+        if environment == "production" and allow_unsigned:
+            problems.append("UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS is for the sandbox only")
         if missing:
             raise ConfigError("missing environment variable(s): " + "; ".join(missing))
 

@@ -97,9 +97,9 @@ def parse_json_body(raw: bytes, model: type[BaseModel]) -> Any:
         raise ServiceError("VAL_001", validation_details(exc)) from exc
 
 
-def notification_payload(raw: bytes, content_type: str, query: dict[str, str]) -> dict[str, Any]:
-    """The notification's fields from a JSON or form body (plugins read $_REQUEST: both occur),
-    or from the query string; the body wins."""
+def notification_payload(raw: bytes, content_type: str) -> dict[str, Any]:
+    """The notification's fields from a JSON or form body (both occur). Never from the query
+    string: the webhook signature covers the body only."""
     data: dict[str, Any] = {}
     text = raw.decode("utf-8", errors="replace").strip()
     if text:
@@ -113,9 +113,8 @@ def notification_payload(raw: bytes, content_type: str, query: dict[str, str]) -
             data = parsed
         else:
             data = dict(parse_qsl(text, keep_blank_values=True))
-    refuse_control_characters(query, "query")
     refuse_control_characters(data, "body")
-    return {**query, **data}
+    return data
 
 
 def parse_notification(payload: dict[str, Any]) -> UPaymentsNotification:
