@@ -273,6 +273,31 @@ def db_lint(
         raise typer.Exit(1)
 
 
+@db_app.command("supabase-migrations")
+def db_supabase_migrations(
+    check: Annotated[
+        bool, typer.Option("--check", help="Write nothing; exit 1 when supabase/migrations is not up to date.")
+    ] = False,
+) -> None:
+    """Generate supabase/migrations from the project's migrations (for supabase start / db reset / db push)."""
+    from kwq8 import supabase_migrations
+
+    project = find_project()
+    if check:
+        result = supabase_migrations.plan(project)
+        for problem in result.problems:
+            out.print(problem, markup=False, highlight=False, soft_wrap=True)
+        for name in result.new_files:
+            out.print(f"missing supabase/migrations/{name}", markup=False, highlight=False)
+        if not result.up_to_date:
+            err.print(f"hint: {supabase_migrations.REGENERATE_HINT}", markup=False, highlight=False)
+            raise typer.Exit(1)
+        err.print("[green]supabase/migrations is up to date[/green]")
+        return
+    for name in supabase_migrations.write(project):
+        out.print(f"supabase/migrations/{name}", markup=False, highlight=False)
+
+
 # --------------------------------------------------------------------------- test
 
 

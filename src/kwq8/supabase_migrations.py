@@ -1,0 +1,291 @@
+"""supabase/migrations generated from the project's own migrations, so that `supabase start`,
+`supabase db reset` and `supabase db push` apply exactly what `kwq8 db migrate` applies.
+
+alembic stays the engine of record. Each revision becomes one Supabase migration file,
+`<NNNN>00_<name>.sql`, holding the revision's SQL and, after the last revision of a run, the
+function and policy files that changed since the previous generated file (functions first, all
+policies again whenever a function changed, as `kwq8 db migrate` does). Function and policy
+changes without a new revision get a file of their own, `<NNNN><step>_repeatables.sql`. Every
+file also writes the kwq8_meta records `kwq8 db migrate` writes, so a database built either way
+can be migrated by the other afterwards and both have the same catalog.
+
+Generated files are history: once a file exists it is never rewritten (a database may already
+have applied it), so the repeatable files it recorded are read back from its header. A header
+names the sha256 of the revision's SQL and of the body, which is how the drift gate
+(`kwq8 db supabase-migrations --check`) finds a hand edit or a changed versioned file.
+
+The Supabase CLI sends a migration file as one pipelined batch, an implicit transaction, so a
+`-- kwq8: no-transaction` revision's `create index concurrently` is written without
+`concurrently`: same catalog, built inside the file's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic.script import Script
+
+from kwq8.config import Project
+from kwq8.errors import Kwq8Error
+from kwq8.migrations import _META_DDL, META_SCHEMA, RepeatableFile, _repeatable_changes, script_directory
+from kwq8.sqlfile import is_no_transaction, read_sql, sha256_text
+
+FILE_PATTERN = re.compile(r"^(\d+)_(.*)\.sql$")
+_HEADER = re.compile(r"^-- kwq8 (revision|after|sql|repeatable|removed|body): (.*)$", re.MULTILINE)
+_CONCURRENTLY = re.compile(r"\b((?:create\s+(?:unique\s+)?index|drop\s+index|reindex\s+\w+))\s+concurrently\b", re.I)
+# The table alembic creates for its version, in its own words, so both engines leave the same catalog.
+_ALEMBIC_VERSION_DDL = (
+    f"create table if not exists {META_SCHEMA}.alembic_version (\n"
+    "    version_num varchar(32) not null,\n"
+    "    constraint alembic_version_pkc primary key (version_num)\n"
+    ");"
+)
+REGENERATE_HINT = "run `kwq8 db supabase-migrations` and commit supabase/migrations"
+
+
+def migrations_dir(project: Project) -> Path:
+    return project.root / "supabase" / "migrations"
+
+
+@dataclass
+class GeneratedFile:
+    name: str
+    revision: str | None  # the revision it carries; None for a repeatables-only file
+    after: str  # the revision the database is at once this file is applied
+    sql: dict[str, str] = field(default_factory=dict)  # versioned file -> sha256 when generated
+    repeatables: dict[str, str] = field(default_factory=dict)  # state after this file
+    removed: list[str] = field(default_factory=list)
+    body_sha: str = ""
+    actual_body_sha: str = ""
+
+    @property
+    def version(self) -> str:
+        match = FILE_PATTERN.match(self.name)
+        assert match is not None
+        return match.group(1)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _version(revision: str, step: int) -> str:
+    if not revision.isdigit():
+        raise Kwq8Error(f"revision {revision!r} is not numeric; supabase migrations need numeric revisions")
+    return f"{int(revision):04d}{step:02d}"
+
+
+def _slug(script: Script) -> str:
+    path = Path(script.path).stem
+    return path.split("_", 1)[1] if "_" in path else path
+
+
+def read_generated(project: Project) -> list[GeneratedFile]:
+    folder = migrations_dir(project)
+    if not folder.is_dir():
+        return []
+    files: list[GeneratedFile] = []
+    for path in sorted(folder.glob("*.sql")):
+        if not FILE_PATTERN.match(path.name):
+            continue
+        text = read_sql(path)
+        head, _, body = text.partition("\n\n")
+        entry = GeneratedFile(name=path.name, revision=None, after="")
+        for kind, value in _HEADER.findall(head):
+            if kind == "revision":
+                entry.revision = value.strip()
+            elif kind == "after":
+                entry.after = value.strip()
+            elif kind == "sql":
+                rel, sha = value.rsplit(" ", 1)
+                entry.sql[rel] = sha
+            elif kind == "repeatable":
+                rel, sha = value.rsplit(" ", 1)
+                entry.repeatables[rel] = sha
+            elif kind == "removed":
+                entry.removed.append(value.strip())
+            else:
+                entry.body_sha = value.strip()
+        if not entry.after:
+            raise Kwq8Error(
+                f"supabase/migrations/{path.name} was not generated by kwq8",
+                hint="schema changes go through `kwq8 db new` (alembic is the engine of record); "
+                "move the SQL into sql/ or functions/ and delete the file",
+            )
+        entry.actual_body_sha = sha256_text(body)
+        files.append(entry)
+    return files
+
+
+@dataclass
+class Plan:
+    """What the generator would write (new files) and what is wrong with what exists (drift)."""
+
+    new_files: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return not self.new_files and not self.problems
+
+
+def _revision_block(project: Project, script: Script) -> tuple[list[str], dict[str, str]]:
+    """The revision's SQL as the Supabase CLI can run it, then the records alembic writes."""
+    lines: list[str] = []
+    shas: dict[str, str] = {}
+    for name in getattr(script.module, "sql_files", []):
+        path = project.sql_dir / name
+        if not path.exists():
+            raise Kwq8Error(f"sql/{name} is named by revision {script.revision} but does not exist")
+        text = read_sql(path)
+        rel = f"sql/{name}"
+        shas[rel] = sha256_text(text)
+        if is_no_transaction(text):
+            text = _CONCURRENTLY.sub(r"\1", text)
+        lines += [f"-- {rel}", text.rstrip(), ""]
+        kind = "no-transaction" if is_no_transaction(read_sql(path)) else "versioned"
+        lines.append(
+            f"insert into {META_SCHEMA}.migration_log (kind, name, file, sha256) values "
+            f"({_quote(kind)}, {_quote(script.revision)}, {_quote(rel)}, {_quote(shas[rel])});"
+        )
+    lines += [
+        f"delete from {META_SCHEMA}.alembic_version;",
+        f"insert into {META_SCHEMA}.alembic_version (version_num) values ({_quote(script.revision)});",
+        "",
+    ]
+    return lines, shas
+
+
+def _repeatables_block(changed: list[RepeatableFile], deleted: list[str]) -> list[str]:
+    lines: list[str] = []
+    for rel in deleted:
+        lines.append(f"delete from {META_SCHEMA}.repeatables where path = {_quote(rel)};")
+    kind_now = ""
+    for f in changed:
+        if f.kind != kind_now:
+            # Function files may call each other in any order, as `kwq8 db migrate` applies them.
+            lines.append(f"set check_function_bodies = {'off' if f.kind == 'function' else 'on'};")
+            kind_now = f.kind
+        objects = _quote(json.dumps(f.objects))
+        lines += [
+            f"-- {f.rel}",
+            f.text.rstrip(),
+            "",
+            f"insert into {META_SCHEMA}.repeatables (path, kind, sha256, objects, applied_at) values "
+            f"({_quote(f.rel)}, {_quote(f.kind)}, {_quote(f.sha256)}, {objects}::jsonb, now()) "
+            "on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, "
+            "applied_at = excluded.applied_at;",
+            f"insert into {META_SCHEMA}.migration_log (kind, name, file, sha256) values "
+            f"('repeatable', {_quote(f.kind)}, {_quote(f.rel)}, {_quote(f.sha256)});",
+            "",
+        ]
+    if kind_now:
+        lines.append("reset check_function_bodies;")
+    return lines
+
+
+def _render(
+    description: str,
+    revision: str | None,
+    after: str,
+    sql: dict[str, str],
+    state: dict[str, str],
+    removed: list[str],
+    body_lines: list[str],
+) -> str:
+    body = "\n".join([_META_DDL.strip(), _ALEMBIC_VERSION_DDL, "", *body_lines]).rstrip() + "\n"
+    head = [
+        f"-- Generated by `kwq8 db supabase-migrations` from {description}. Do not edit: the source",
+        "-- is sql/, functions/ and policies/ (alembic is the engine of record), and the drift gate",
+        "-- in the test suite fails when this file no longer matches them.",
+    ]
+    if revision:
+        head.append(f"-- kwq8 revision: {revision}")
+    head.append(f"-- kwq8 after: {after}")
+    head += [f"-- kwq8 sql: {rel} {sha}" for rel, sha in sql.items()]
+    head += [f"-- kwq8 repeatable: {rel} {sha}" for rel, sha in sorted(state.items())]
+    head += [f"-- kwq8 removed: {rel}" for rel in removed]
+    head.append(f"-- kwq8 body: {sha256_text(body)}")
+    return "\n".join(head) + "\n\n" + body
+
+
+def plan(project: Project) -> Plan:
+    scripts = script_directory(project)
+    head = scripts.get_current_head()
+    chain = list(reversed(list(scripts.iterate_revisions(head, "base")))) if head else []
+    by_revision = {s.revision: s for s in chain}
+    existing = read_generated(project)
+    result = Plan()
+    recorded: dict[str, tuple[str, list[dict[str, str]]]] = {}
+    done: list[str] = []
+    for entry in existing:
+        if entry.body_sha != entry.actual_body_sha:
+            result.problems.append(f"supabase/migrations/{entry.name} was edited by hand; {REGENERATE_HINT}")
+        if entry.revision is not None:
+            script = by_revision.get(entry.revision)
+            if script is None:
+                result.problems.append(
+                    f"supabase/migrations/{entry.name} carries revision {entry.revision}, which migrations/ "
+                    "does not have (renumbered?); delete the generated files not yet deployed and regenerate"
+                )
+                continue
+            done.append(entry.revision)
+            for rel, sha in entry.sql.items():
+                path = project.root / rel
+                if not path.exists() or sha256_text(read_sql(path)) != sha:
+                    result.problems.append(
+                        f"{rel} changed after supabase/migrations/{entry.name} was generated from it: "
+                        "a versioned migration is applied once, so add a revision instead (`kwq8 db new`)"
+                    )
+        recorded = {rel: (sha, []) for rel, sha in entry.repeatables.items()}
+    expected_order = [s.revision for s in chain[: len(done)]]
+    if done != expected_order:
+        result.problems.append(
+            "supabase/migrations does not follow the revision chain "
+            f"({', '.join(done)} generated, chain starts {', '.join(expected_order)}); "
+            "delete the generated files not yet deployed and regenerate"
+        )
+        return result
+    pending = chain[len(done) :]
+    for index, script in enumerate(pending):
+        lines, shas = _revision_block(project, script)
+        state = {rel: sha for rel, (sha, _) in recorded.items()}
+        removed: list[str] = []
+        if index == len(pending) - 1:
+            changed, deleted = _repeatable_changes(project, recorded)
+            lines += _repeatables_block(changed, deleted)
+            state = {rel: sha for rel, sha in state.items() if rel not in deleted}
+            state.update({f.rel: f.sha256 for f in changed})
+            removed = deleted
+        name = f"{_version(script.revision, 0)}_{_slug(script)}.sql"
+        description = f"migrations/versions/{Path(script.path).name}"
+        result.new_files[name] = _render(description, script.revision, script.revision, shas, state, removed, lines)
+    if not pending and head is not None:
+        changed, deleted = _repeatable_changes(project, recorded)
+        if changed or deleted:
+            steps = [int(e.version[-2:]) for e in existing if e.after == head]
+            step = max(steps, default=0) + 1
+            if step > 99:
+                raise Kwq8Error(f"99 repeatable-only changes after revision {head}; add a revision (`kwq8 db new`)")
+            state = {rel: sha for rel, (sha, _) in recorded.items() if rel not in deleted}
+            state.update({f.rel: f.sha256 for f in changed})
+            name = f"{_version(head, step)}_repeatables.sql"
+            description = f"the function and policy files changed after revision {head}"
+            lines = _repeatables_block(changed, deleted)
+            result.new_files[name] = _render(description, None, head, {}, state, deleted, lines)
+    return result
+
+
+def write(project: Project) -> list[str]:
+    """Write the files `plan` asks for; refuses while existing files have drifted."""
+    result = plan(project)
+    if result.problems:
+        raise Kwq8Error("; ".join(result.problems))
+    folder = migrations_dir(project)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in result.new_files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return sorted(result.new_files)
