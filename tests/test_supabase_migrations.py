@@ -110,7 +110,9 @@ def test_supabase_db_push_gives_the_catalog_kwq8_db_migrate_gives(kwq8_stack: St
         workdir = tmp_path / "cli"
         (workdir / "supabase").mkdir(parents=True)
         shutil.copy(ROOT / "supabase" / "config.toml", workdir / "supabase" / "config.toml")
-        shutil.copytree(ROOT / "supabase" / "migrations", workdir / "supabase" / "migrations")
+        for folder in ("migrations", "templates"):
+            shutil.copytree(ROOT / "supabase" / folder, workdir / "supabase" / folder)
+        shutil.copy(ROOT / "supabase" / "seed.sql", workdir / "supabase" / "seed.sql")
         proc = subprocess.run(
             [
                 str(SUPABASE_CLI),

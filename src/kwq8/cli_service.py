@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -171,6 +172,36 @@ def jobs_refunds(
     err.print(
         f"refunds: {_outcomes(report.outcomes)}, {report.deferred} left for the next run", markup=False, highlight=False
     )
+
+
+@jobs_app.command("storage-cleanup")
+def jobs_storage_cleanup(
+    db_url: DbUrl = None,
+    yes: Yes = False,
+    json_out: JsonOut = False,
+) -> None:
+    """Delete the Storage files of deleted projects through the Storage API.
+
+    Needs SUPABASE_URL (the project's API URL, e.g. http://127.0.0.1:54321) and
+    SUPABASE_SERVICE_ROLE_KEY.
+    """
+    from kwq8 import storage_cleanup
+
+    _, target = resolve(db_url, mutating=True, yes=yes)
+    api = os.environ.get("SUPABASE_URL")
+    key = os.environ.get("SUPABASE_SERVICE_ROLE_KEY")
+    if not api or not key:
+        raise Kwq8Error("SUPABASE_URL and SUPABASE_SERVICE_ROLE_KEY must be set", exit_code=2)
+    report = storage_cleanup.run(target.url, f"{api.rstrip('/')}/storage/v1", key)
+    if json_out:
+        print_json(report.as_dict())
+    else:
+        err.print(
+            f"{report.requests} request(s), {report.deleted} object(s) deleted, "
+            f"{report.done} project folder(s) done, {report.errors} error(s)"
+        )
+    if report.errors:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

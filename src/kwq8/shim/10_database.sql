@@ -25,3 +25,15 @@ alter default privileges for role postgres in schema public
 revoke all on sequences from anon, authenticated, service_role;
 alter default privileges for role postgres
 revoke execute on functions from public;
+
+-- Supabase creates an empty supabase_realtime publication in every database (supabase/postgres
+-- init-scripts/00000000000000-initial-schema.sql, run as postgres); projects add their tables
+-- to it. Publications are per database, so it is created here.
+do $$
+begin
+    if not exists (select from pg_publication where pubname = 'supabase_realtime') then
+        create publication supabase_realtime;
+    end if;
+end
+$$;
+alter publication supabase_realtime owner to postgres;

@@ -48,6 +48,27 @@ alter table auth.users owner to supabase_auth_admin;
 grant all on auth.users to postgres;
 grant all on auth.users to supabase_admin;
 
+-- auth.identities as after supabase/auth 20231117164230_add_id_pkey_identities: one row per
+-- sign-in method of a user; an email/password user has provider 'email' with provider_id = its id.
+create table if not exists auth.identities (
+    provider_id text not null,
+    user_id uuid not null references auth.users (id) on delete cascade,
+    identity_data jsonb not null,
+    provider text not null,
+    last_sign_in_at timestamptz,
+    created_at timestamptz,
+    updated_at timestamptz,
+    email text generated always as (lower(identity_data ->> 'email')) stored,
+    id uuid not null default extensions.gen_random_uuid() primary key,
+    constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
+alter table auth.identities enable row level security;
+alter table auth.identities owner to supabase_auth_admin;
+grant all on auth.identities to postgres;
+grant all on auth.identities to supabase_admin;
+
 create or replace function auth.uid() returns uuid
 language sql stable
 as $$

@@ -83,3 +83,26 @@ to public;
 -- Supabase lets `postgres` write policies on storage tables through supautils' policy_grants;
 -- plain PostgreSQL only lets the owner do that, so postgres is made a member of the owner role.
 grant supabase_storage_admin to postgres;
+
+-- As storage-api's migration 0055-prevent-direct-deletes: deleting rows of storage.objects or
+-- storage.buckets in SQL would orphan the files, so it is refused unless the transaction says it
+-- is the Storage API (which sets storage.allow_delete_query = 'true' on every request).
+create or replace function storage.protect_delete()
+returns trigger
+language plpgsql
+as $$
+begin
+    if coalesce(current_setting('storage.allow_delete_query', true), 'false') != 'true' then
+        raise exception 'Direct deletion from storage tables is not allowed. Use the Storage API instead.'
+        using hint = 'This prevents accidental data loss from orphaned objects.', errcode = '42501';
+    end if;
+    return null;
+end
+$$;
+drop trigger if exists protect_buckets_delete on storage.buckets;
+create trigger protect_buckets_delete before delete on storage.buckets
+for each statement execute function storage.protect_delete();
+drop trigger if exists protect_objects_delete on storage.objects;
+create trigger protect_objects_delete before delete on storage.objects
+for each statement execute function storage.protect_delete();
+alter function storage.protect_delete() owner to supabase_storage_admin;

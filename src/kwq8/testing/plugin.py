@@ -21,6 +21,7 @@ from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from kwq8.config import Project, find_project
+from kwq8.db import connection
 from kwq8.errors import Kwq8Error
 from kwq8.pgserver import BOOTSTRAP_SUPERUSER, LOCAL_PASSWORD, free_port, state_root
 from kwq8.postgrest import Identity
@@ -62,6 +63,14 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
                 stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
         stack.create_database(TEMPLATE_DB)
         stack.prepare_database(TEMPLATE_DB, seed=False)
+        # Test users start with no credits, so every balance a test asserts is its own doing;
+        # tests of the sign-up grant switch it back on (billing.settings.signup_grant_credits).
+        with connection(stack.admin_url(TEMPLATE_DB), autocommit=True) as conn:
+            conn.execute(
+                "do $$ begin if to_regclass('billing.settings') is not null and exists (select from "
+                "pg_attribute where attrelid = 'billing.settings'::regclass and attname = 'signup_grant_credits') "
+                "then update billing.settings set signup_grant_credits = 0; end if; end $$"
+            )
         stack.create_database(SHARED_DB, template=TEMPLATE_DB)
         stack.configure_database(SHARED_DB, test_clock=True)
         yield stack

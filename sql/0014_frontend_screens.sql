@@ -1,0 +1,80 @@
+-- 0014: what the frontend's screens need that the schema did not give them.
+--  * Sign-up grant: a new user gets billing.settings.signup_grant_credits (10) promotional
+--    credits that expire after signup_grant_ttl (14 days), once, from the sign-up trigger.
+--  * Dashboard: ledger entries carry an Arabic description (description_ar) next to the
+--    English one, and the transaction list pages through an index on (user_id, seq desc).
+--  * Realtime: balance (users), ledger (credit_transactions) and bookings are in the
+--    supabase_realtime publication; Realtime applies each subscriber's RLS to what it sends.
+
+alter table billing.settings add column signup_grant_credits numeric(12, 2) not null default 10
+constraint settings_signup_grant_credits_check check (signup_grant_credits >= 0);
+alter table billing.settings add column signup_grant_ttl interval not null default interval '14 days'
+constraint settings_signup_grant_ttl_check check (signup_grant_ttl > interval '0');
+
+alter table public.credit_transactions add column description_ar text
+constraint credit_transactions_description_ar_check check (char_length(description_ar) <= 500);
+
+-- The dashboard's transaction list: the newest entries of one user, page after page. This is one
+-- more index written by every ledger insert; it replaces a sort of all the user's entries per page.
+-- squawk-ignore require-concurrent-index-creation
+create index credit_transactions_user_seq on public.credit_transactions (user_id, seq desc);
+
+-- Fills description_ar where the writer gave none (every billing function writes the English
+-- text only): from the action's Arabic name, or the grant's source, or the entry's type.
+create function billing.describe_in_arabic()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    return new;  -- replaced by functions/billing/describe_in_arabic.sql
+end
+$$;
+revoke all on function billing.describe_in_arabic() from public;
+create trigger credit_transactions_describe_in_arabic
+before insert on public.credit_transactions
+for each row when (new.description_ar is null)
+execute function billing.describe_in_arabic();
+
+-- Supabase creates the publication in every project; a database without it gets it here.
+do $$
+begin
+    if not exists (select from pg_publication where pubname = 'supabase_realtime') then
+        create publication supabase_realtime;
+    end if;
+end
+$$;
+alter publication supabase_realtime add table public.users, public.credit_transactions, public.bookings;
+
+-- Storage files of deleted projects. Deleting rows of storage.objects in SQL would orphan the
+-- files (Supabase refuses it: storage.protect_delete), so a deleted project's folder is queued
+-- here and the storage cleanup job (`kwq8 jobs storage-cleanup`) deletes its objects through the
+-- Storage API, a batch at a time, until none is left.
+create table private.storage_cleanups (
+    project_id uuid primary key,
+    bucket_id text not null default 'project-assets'
+    constraint storage_cleanups_bucket_id_check check (char_length(bucket_id) between 1 and 100),
+    requested_at timestamptz not null default now(),
+    attempts integer not null default 0 constraint storage_cleanups_attempts_check check (attempts >= 0),
+    last_error text constraint storage_cleanups_last_error_check check (char_length(last_error) <= 500),
+    done_at timestamptz
+);
+create index storage_cleanups_pending on private.storage_cleanups (requested_at) where done_at is null;
+alter table private.storage_cleanups enable row level security;
+revoke all on private.storage_cleanups from public;
+
+create function private.queue_storage_cleanup()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    return null;  -- replaced by functions/projects/storage_cleanup.sql
+end
+$$;
+revoke all on function private.queue_storage_cleanup() from public;
+create trigger projects_queue_storage_cleanup
+after delete on public.projects
+for each row execute function private.queue_storage_cleanup();
