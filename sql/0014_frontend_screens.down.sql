@@ -1,4 +1,21 @@
--- Undoes 0014_frontend_screens (development only).
+-- Undoes 0014_frontend_screens (development only). Credit-pack payments must be removed first
+-- (the old checks refuse them).
+drop function if exists public.create_pack_checkout(uuid, text, text, text),
+payments.create_pack_checkout(uuid, text, text, text), payments.fulfil_pack(public.payments, text, text),
+public.preview_checkout(uuid, text), payments.preview_checkout(uuid, text),
+payments.quote(public.plans, public.subscriptions, timestamptz),
+public.schedule_plan_change(uuid, text), payments.schedule_plan_change(uuid, text);
+drop index if exists public.subscriptions_scheduled_plan;
+alter table public.subscriptions drop column scheduled_plan;
+alter table public.payments drop constraint payments_purchase_check;
+alter table public.payments drop constraint payments_kind_check;
+alter table public.payments add constraint payments_kind_check check (kind in ('new', 'renewal', 'upgrade'));
+alter table public.payments alter column plan set not null;
+drop index if exists public.payments_credit_pack;
+alter table public.payments drop column credit_pack;
+drop table if exists public.credit_packs;
+delete from public.error_codes
+where code = 'PAY_011';
 drop trigger if exists projects_queue_storage_cleanup on public.projects;
 drop function if exists private.queue_storage_cleanup(), public.storage_cleanup_batch(integer),
 public.finish_storage_cleanup(uuid, text), private.storage_folder_objects(text, uuid, integer),

@@ -78,3 +78,64 @@ revoke all on function private.queue_storage_cleanup() from public;
 create trigger projects_queue_storage_cleanup
 after delete on public.projects
 for each row execute function private.queue_storage_cleanup();
+
+-- Plans change both ways, and credits come in packs too.
+--  * A downgrade is scheduled for the period end (subscriptions.scheduled_plan): the current plan
+--    and its credits run to the period end, and a renewal on the scheduled plan (paid from the
+--    period end, within the renewal grace) continues the period chain and switches the plan.
+--  * One-off credit packs: a price list in KWD (public.credit_packs), bought through the same
+--    checkout (payments.kind 'credit_pack', payments.credit_pack), granted as 'purchase' credits
+--    that expire after the pack's validity.
+insert into public.error_codes (code, http_status, message_ar, message_en) values
+(
+    'PAY_011', 409, 'هذه ترقية: اشترِ الباقة الأعلى من صفحة الدفع',
+    'A dearer plan is an upgrade: buy it through checkout'
+);
+
+create table public.credit_packs (
+    code text primary key constraint credit_packs_code_check check (code ~ '^[a-z][a-z0-9_]{1,30}$'),
+    name_ar text not null constraint credit_packs_name_ar_check check (char_length(name_ar) between 1 and 100),
+    name_en text not null constraint credit_packs_name_en_check check (char_length(name_en) between 1 and 100),
+    credits numeric(12, 2) not null constraint credit_packs_credits_check check (credits > 0),
+    price_kwd numeric(10, 3) not null constraint credit_packs_price_kwd_check check (price_kwd > 0),
+    -- The pack's credits expire this long after the payment is confirmed.
+    validity interval not null constraint credit_packs_validity_check check (validity > interval '0'),
+    sort_order integer not null default 0,
+    active boolean not null default true
+);
+insert into public.credit_packs (code, name_ar, name_en, credits, price_kwd, validity, sort_order) values
+('pack_50', 'باقة ٥٠ رصيد', '50 credits', 50, 5.000, interval '90 days', 1),
+('pack_150', 'باقة ١٥٠ رصيد', '150 credits', 150, 13.500, interval '180 days', 2),
+('pack_400', 'باقة ٤٠٠ رصيد', '400 credits', 400, 32.000, interval '365 days', 3);
+alter table public.credit_packs enable row level security;
+revoke all on public.credit_packs from anon, authenticated, service_role;
+grant select on public.credit_packs to anon, authenticated, service_role;
+
+-- A payment buys a plan or a credit pack, never both.
+-- New, empty column on a table of one row per checkout: the key check scans nothing, and so
+-- does building the index.
+-- squawk-ignore adding-foreign-key-constraint
+alter table public.payments
+-- squawk-ignore adding-foreign-key-constraint
+add column credit_pack text constraint payments_credit_pack_fkey references public.credit_packs (code);
+-- squawk-ignore require-concurrent-index-creation
+create index payments_credit_pack on public.payments (credit_pack) where credit_pack is not null;
+-- squawk-ignore ban-drop-not-null
+alter table public.payments alter column plan drop not null;
+-- Each replaced check is added in the same transaction as its drop (one row per checkout).
+-- squawk-ignore ban-drop-constraint
+alter table public.payments drop constraint payments_kind_check;
+-- squawk-ignore constraint-missing-not-valid
+alter table public.payments add constraint payments_kind_check
+check (kind in ('new', 'renewal', 'upgrade', 'credit_pack'));
+-- squawk-ignore constraint-missing-not-valid
+alter table public.payments add constraint payments_purchase_check
+check ((kind = 'credit_pack') = (credit_pack is not null) and (plan is null) = (credit_pack is not null));
+
+-- squawk-ignore adding-foreign-key-constraint
+alter table public.subscriptions
+-- squawk-ignore adding-foreign-key-constraint
+add column scheduled_plan text constraint subscriptions_scheduled_plan_fkey references public.plans (code)
+constraint subscriptions_scheduled_plan_check check (scheduled_plan <> plan);
+-- squawk-ignore require-concurrent-index-creation
+create index subscriptions_scheduled_plan on public.subscriptions (scheduled_plan) where scheduled_plan is not null;

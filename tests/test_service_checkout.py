@@ -185,3 +185,43 @@ def test_cancel_at_period_end(service: Service, customer: Identity) -> None:
     done = service.http.post(url, json={}, headers=service.auth(customer))
     assert done.status_code == 200 and done.json()["cancel_at_period_end"] is True
     assert API_SECRET not in done.text
+
+
+def test_credit_pack_checkout_goes_through_the_same_charge_and_webhook(service: Service, customer: Identity) -> None:
+    response = service.http.post(
+        f"{service.origin}/billing/checkout",
+        json={"credit_pack": "pack_50", "payment_method": "knet"},
+        headers={**service.auth(customer), "Idempotency-Key": "pack-click-1"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["kind"], body["credit_pack"], body["plan"], body["amount_kwd"]) == (
+        "credit_pack",
+        "pack_50",
+        None,
+        "5.000",
+    )
+    assert service.fake.charges[-1].json()["order"]["description"] == "KWq8 credit pack pack_50"
+    track_id = service.track_id(body["order_id"])
+    service.fake.set_outcome(track_id, "CAPTURED")
+    assert service.deliver(service.webhook(track_id)).json()["outcome"] == "applied"
+    assert service.grants(body["order_id"]) == 1
+    both = service.http.post(
+        f"{service.origin}/billing/checkout",
+        json={"plan": "basic", "credit_pack": "pack_50"},
+        headers=service.auth(customer),
+    )
+    assert both.status_code == 400 and both.json()["code"] == "VAL_001"
+
+
+def test_upgrade_preview_and_downgrade_schedule_routes(service: Service, customer: Identity) -> None:
+    url = f"{service.origin}/billing/checkout/preview"
+    fresh = service.http.get(url, params={"plan": "pro"}, headers=service.auth(customer))
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.json() == {"plan": "pro", "kind": "new", "amount_kwd": "38.000", "currency": "KWD"}
+    assert len(service.fake.charges) == 0  # a preview charges nothing
+    assert service.http.get(url, params={"plan": "x"}, headers=service.auth(customer)).json()["code"] == "VAL_001"
+    none = service.http.post(
+        f"{service.origin}/billing/subscription/change", json={"plan": "basic"}, headers=service.auth(customer)
+    )
+    assert none.status_code == 404 and none.json()["code"] == "SUB_001"

@@ -32,6 +32,9 @@ declare
     v_key text := 'payment:' || p_payment.order_id;
     v_result public.payments;
 begin
+    if p_payment.kind = 'credit_pack' then
+        return payments.fulfil_pack(p_payment, p_track_id, p_provider_payment_id);
+    end if;
     select * into strict v_plan from public.plans as p where p.code = p_payment.plan;
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
     v_has_sub := found;
@@ -39,7 +42,8 @@ begin
     -- so does one whose period is over when another plan is bought (that starts afresh).
     if v_has_sub and v_sub.status = 'active' and (
         v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) <= v_now
-        or (v_sub.current_period_end <= v_now and v_sub.plan <> p_payment.plan)
+        or (v_sub.current_period_end <= v_now and v_sub.plan <> p_payment.plan
+            and v_sub.scheduled_plan is distinct from p_payment.plan)
     ) then
         perform payments.end_subscription(v_sub);
         select * into v_sub from public.subscriptions as s where s.id = v_sub.id;
@@ -58,7 +62,9 @@ begin
                 case when v_active then v_sub.plan || ' until ' || v_sub.current_period_end else 'not active' end);
         end if;
     elsif v_active then
-        if v_sub.plan = p_payment.plan then
+        -- A renewal of the plan, or (the period over) of the plan a downgrade was scheduled to.
+        if v_sub.plan = p_payment.plan
+            or (v_sub.scheduled_plan = p_payment.plan and v_sub.current_period_end <= v_now) then
             v_start := v_sub.current_period_start;
             v_bought_start := v_sub.current_period_end;
             v_end := payments.next_period_end(v_sub.current_period_start, v_sub.current_period_end, v_plan.billing_period);
@@ -82,7 +88,8 @@ begin
             if v_has_sub then
                 update public.subscriptions
                 set plan = p_payment.plan, status = 'active', current_period_start = v_start, current_period_end = v_end,
-                    cancel_at_period_end = false, last_payment_id = p_payment.id, ended_at = null, updated_at = v_now
+                    cancel_at_period_end = false, scheduled_plan = null, last_payment_id = p_payment.id, ended_at = null,
+                    updated_at = v_now
                 where id = v_sub.id;
             else
                 insert into public.subscriptions (

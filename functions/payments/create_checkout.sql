@@ -11,7 +11,74 @@
 --        amount   = max(round((new price - old price) * fraction, 3), settings.min_charge_kwd)
 --        credits  = floor((new monthly credits - old monthly credits) * fraction, 2 decimals)
 --    The credits already granted for the period stay with the customer; nothing is refunded.
---  * active on a dearer (or equally priced) plan: refused with PAY_004; switch at renewal.
+--  * active on a dearer (or equally priced) plan: refused with PAY_004. A downgrade is scheduled
+--    for the period end instead (payments.schedule_plan_change), and once the period has ended
+--    the scheduled plan renews: 'renewal', its price, the period chain continued.
+-- payments.preview_checkout answers the same quote without creating anything.
+-- What buying p_plan costs now, given the user's subscription (null: none): kind, amount and the
+-- upgrade's proration basis. Raises PAY_004 for a plan that is neither new, a renewal nor an
+-- upgrade now. Shared by the checkout and its preview, so the preview is the price charged.
+create or replace function payments.quote(p_plan public.plans, p_sub public.subscriptions, p_now timestamptz)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_current public.plans;
+    v_kind text := 'new';
+    v_amount numeric := p_plan.price_kwd;
+    v_fraction numeric;
+    v_credits numeric;
+    v_proration jsonb;
+begin
+    -- The same plan renews while the subscription is active, its grace window after the period
+    -- end included, and so does the plan a downgrade was scheduled to once the period has ended;
+    -- another plan is an upgrade while the period runs, and new after it.
+    if p_sub.id is not null and p_sub.status = 'active'
+        and p_sub.current_period_end + (select s.renewal_grace from payments.settings as s) > p_now then
+        if p_sub.plan = p_plan.code then
+            v_kind := 'renewal';
+        elsif p_sub.scheduled_plan = p_plan.code and p_sub.current_period_end <= p_now then
+            v_kind := 'renewal';
+        elsif p_sub.current_period_end > p_now then
+            select * into v_current from public.plans as p where p.code = p_sub.plan;
+            if p_plan.price_kwd <= v_current.price_kwd then
+                perform private.raise_error(
+                    'PAY_004',
+                    format('the %s subscription runs until %s; %s is not an upgrade', v_current.code,
+                        p_sub.current_period_end, p_plan.code),
+                    'schedule the change for the period end (POST /billing/subscription/change), '
+                    || 'then renew on the new plan once the period has ended'
+                );
+            end if;
+            v_kind := 'upgrade';
+            v_fraction := extract(epoch from p_sub.current_period_end - p_now)
+                / extract(epoch from p_sub.current_period_end
+                    - payments.add_period(p_sub.current_period_end, -v_current.billing_period));
+            v_amount := greatest(
+                round((p_plan.price_kwd - v_current.price_kwd) * v_fraction, 3),
+                (select s.min_charge_kwd from payments.settings as s)
+            );
+            v_credits := round(
+                greatest(floor((p_plan.monthly_credits - v_current.monthly_credits) * v_fraction * 100) / 100, 0), 2
+            );
+            v_proration := jsonb_build_object(
+                'from_plan', v_current.code,
+                'from_price_kwd', v_current.price_kwd,
+                'to_price_kwd', p_plan.price_kwd,
+                'period_end', p_sub.current_period_end,
+                'fraction', round(v_fraction, 6),
+                'credits', v_credits
+            );
+        end if;
+    end if;
+    return jsonb_build_object(
+        'plan', p_plan.code, 'kind', v_kind, 'amount_kwd', v_amount, 'currency', 'KWD', 'proration', v_proration
+    );
+end
+$$;
+
 create or replace function payments.create_checkout(p_user uuid, p_plan text, p_payment_method text, p_key text)
 returns jsonb
 language plpgsql
@@ -22,16 +89,11 @@ as $$
 declare
     v_now timestamptz := billing.clock();
     v_plan public.plans;
-    v_current public.plans;
     v_sub public.subscriptions;
     v_prior public.payments;
     v_payment public.payments;
     v_fingerprint text;
-    v_kind text := 'new';
-    v_amount numeric;
-    v_fraction numeric;
-    v_credits numeric;
-    v_proration jsonb;
+    v_quote jsonb;
 begin
     perform billing.require_key(p_key);
     if p_user is null then
@@ -57,56 +119,45 @@ begin
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
 
-    v_amount := v_plan.price_kwd;
     select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
-    -- The same plan renews while the subscription is active, its grace window after the period
-    -- end included; another plan is an upgrade while the period runs, and new after it.
-    if found and v_sub.status = 'active'
-        and v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) > v_now then
-        if v_sub.plan = v_plan.code then
-            v_kind := 'renewal';
-        elsif v_sub.current_period_end > v_now then
-            select * into v_current from public.plans as p where p.code = v_sub.plan;
-            if v_plan.price_kwd <= v_current.price_kwd then
-                perform private.raise_error(
-                    'PAY_004',
-                    format('the %s subscription runs until %s; %s is not an upgrade', v_current.code,
-                        v_sub.current_period_end, v_plan.code),
-                    'buy the new plan once the current period has ended'
-                );
-            end if;
-            v_kind := 'upgrade';
-            v_fraction := extract(epoch from v_sub.current_period_end - v_now)
-                / extract(epoch from v_sub.current_period_end
-                    - payments.add_period(v_sub.current_period_end, -v_current.billing_period));
-            v_amount := greatest(
-                round((v_plan.price_kwd - v_current.price_kwd) * v_fraction, 3),
-                (select s.min_charge_kwd from payments.settings as s)
-            );
-            v_credits := round(
-                greatest(floor((v_plan.monthly_credits - v_current.monthly_credits) * v_fraction * 100) / 100, 0), 2
-            );
-            v_proration := jsonb_build_object(
-                'from_plan', v_current.code,
-                'from_price_kwd', v_current.price_kwd,
-                'to_price_kwd', v_plan.price_kwd,
-                'period_end', v_sub.current_period_end,
-                'fraction', round(v_fraction, 6),
-                'credits', v_credits
-            );
-        end if;
-    end if;
+    v_quote := payments.quote(v_plan, v_sub, v_now);
 
     insert into public.payments (
         order_id, user_id, plan, kind, amount_kwd, payment_method, proration, idempotency_key,
         request_fingerprint, created_at, updated_at
     )
     values (
-        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_plan.code, v_kind, v_amount,
-        p_payment_method, v_proration, p_key, v_fingerprint, v_now, v_now
+        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_plan.code, v_quote ->> 'kind',
+        (v_quote ->> 'amount_kwd')::numeric, p_payment_method, nullif(v_quote -> 'proration', 'null'::jsonb), p_key,
+        v_fingerprint, v_now, v_now
     )
     returning * into v_payment;
     return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- The pricing page's "what would this cost me now": the checkout's own quote, without creating
+-- a payment or a charge.
+create or replace function payments.preview_checkout(p_user uuid, p_plan text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_plan public.plans;
+    v_sub public.subscriptions;
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    select * into v_plan from public.plans as p where p.code = p_plan and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
+    end if;
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user;
+    return payments.quote(v_plan, v_sub, billing.clock());
 end
 $$;
 
@@ -218,6 +269,15 @@ as $$
     select payments.record_charge_error(order_id, error)
 $$;
 
+create or replace function public.preview_checkout(user_id uuid, plan text)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select payments.preview_checkout(user_id, plan)
+$$;
+
 create or replace function public.get_payment(order_id text, user_id uuid)
 returns jsonb
 language sql
@@ -230,8 +290,11 @@ $$;
 revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
 payments.record_charge_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
-public.record_checkout_error(text, text), public.get_payment(text, uuid) from public;
+public.record_checkout_error(text, text), public.get_payment(text, uuid),
+payments.quote(public.plans, public.subscriptions, timestamptz), payments.preview_checkout(uuid, text),
+public.preview_checkout(uuid, text) from public;
 grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
 payments.record_charge_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
-public.record_checkout_error(text, text), public.get_payment(text, uuid) to service_role;
+public.record_checkout_error(text, text), public.get_payment(text, uuid),
+payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;

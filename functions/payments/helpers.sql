@@ -73,6 +73,7 @@ as $$
         'order_id', p_payment.order_id,
         'user_id', p_payment.user_id,
         'plan', p_payment.plan,
+        'credit_pack', p_payment.credit_pack,
         'kind', p_payment.kind,
         'amount_kwd', p_payment.amount_kwd,
         'currency', p_payment.currency,

@@ -59,6 +59,8 @@ begin
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
     if p_payment.fulfilment is distinct from 'fulfilled' then
         v_note := 'nothing was delivered for this payment';
+    elsif p_payment.kind = 'credit_pack' then
+        v_note := 'credit pack: what is left of its credits is taken back';
     elsif not found or v_sub.status <> 'active' or v_sub.last_payment_id is distinct from p_payment.id then
         v_note := 'subscription not adjusted: it changed after this payment';
     elsif p_payment.kind = 'upgrade' then

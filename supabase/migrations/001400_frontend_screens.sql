@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 2d1545107ca6e88f400e98b88321e6bf7f03b23c4251de60fe93f70857a078a2
+-- kwq8 sql: sql/0014_frontend_screens.sql 895c6b39605edf012f97876c62e0e408a1a0f8e0e0a9276019b20e3ba489cd12
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql b59a04d3961ca158233249274a04ea7fed4640774274561582caaa994e1aa7e7
@@ -27,14 +27,16 @@
 -- kwq8 repeatable: functions/billing/uuid_v7.sql a709c08b059c5819d31c2581301fe9d81268eb1f3a854355a2e1a8a6403d20f3
 -- kwq8 repeatable: functions/billing/validation.sql 5c3a0a569ae49d70d0175ec388bc4fa34f639f9de301bcd818e3a33bb48bc0d9
 -- kwq8 repeatable: functions/payments/audit_payments.sql 2209c53189ffad3be1f7637c83948d2e6d08e2df4f4299cdb22d1d5ba94eb899
--- kwq8 repeatable: functions/payments/confirm_payment.sql c2f53bf3a113c97b53a537fb3b8d434d3ff2ae1b8fde90b7f02fb76e6648e4c0
--- kwq8 repeatable: functions/payments/create_checkout.sql 5aba3c26c8076c1ec4e913589d18f55151705a5b98d9bd9b25edf52ddd5a5265
--- kwq8 repeatable: functions/payments/helpers.sql b15176d112224e091de26e9203b0bec7ae5df9ff83b9337eac9ec645e36c6cbd
+-- kwq8 repeatable: functions/payments/confirm_payment.sql 61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220
+-- kwq8 repeatable: functions/payments/create_checkout.sql e6a182a027b1957a527f0406906d2cb469f18729c41548deec90bec946f0632c
+-- kwq8 repeatable: functions/payments/credit_packs.sql b12c8345e5457b57495db62f4d0d2abb19389fe0acfd78c9fb9d20161ae15e5d
+-- kwq8 repeatable: functions/payments/helpers.sql 23915ef5b8ebfd510fa2375740be03252a89bbce92eecaba2b8e9bce6fd90fba
 -- kwq8 repeatable: functions/payments/pre_request.sql b20797dd2d6cc5c062e9653f67497947ad4c2b3c4fa329d19bbe0757fd390b29
 -- kwq8 repeatable: functions/payments/rate_limit.sql c8de4f5cba37066f2c4a0eeebbfcd68117843560899815dde224112284c8dac9
 -- kwq8 repeatable: functions/payments/reconcile.sql c5a1d5c112276c0273e407c7a61e517843dd16e53cb06657f425a1b4e994d18c
 -- kwq8 repeatable: functions/payments/record_payment_event.sql 39717f66b1fbd069913cc497ec08f00eb082a72b149c230246f7c07deeae32ae
--- kwq8 repeatable: functions/payments/refunds.sql 3de34398d393ccd7f46e172efe55a4cb29126a01d1af7eac64ec35046289a2c2
+-- kwq8 repeatable: functions/payments/refunds.sql 32a2845d8242391d5fb3564561a2c1383d51c43a8e0c422bb0156bd18812e112
+-- kwq8 repeatable: functions/payments/schedule_plan_change.sql 722504ca35844a383e229c0aee77f420893761f751a93aa048a0d7ab3e619147
 -- kwq8 repeatable: functions/payments/subscription_job.sql b7f4d82a6a87d65f9dab706fc05c8d923178bfb08169ca25a84843aecd2a88a5
 -- kwq8 repeatable: functions/private/is_published_project.sql eaf5db154e66a01175e1dd1e670a90c0bd373b55bc79d12d69e48374b5311986
 -- kwq8 repeatable: functions/private/is_safe_object_name.sql 79f2ce0f78292851f9a77f32875148e5e76e616a310950e5ee7a8241b321a851
@@ -51,6 +53,7 @@
 -- kwq8 repeatable: policies/action_costs.sql 4dbec710c472756b9d95c577009f456001a1d4fa49453c839e56acc0f5d97ee7
 -- kwq8 repeatable: policies/bookings.sql 624ec09ba843cfad265a8d012a590ec6465cbb186e2fc6cf7118b69b80aa8675
 -- kwq8 repeatable: policies/contact_messages.sql ef06387cc825286dc800168fc0cda55325cb6b2b22df5f3da1e3639b7a19e482
+-- kwq8 repeatable: policies/credit_packs.sql 69148f5e7abf890163cabb3ca9a70419f65ca5abd7a8c1a397b4e91a3144b3c0
 -- kwq8 repeatable: policies/credit_transactions.sql 1111db3d78b85f778b10fe2f87b280dae003d57183c421d53bb3cda24f9a2cd3
 -- kwq8 repeatable: policies/deployments.sql 4cf62f451b23dc7bd576a8787fe16c9eb9a154d037e76ee6f8bbe024f8f8a6b3
 -- kwq8 repeatable: policies/domains.sql 99caabcd3ac7c7d9c43a1aa0a624e67299ada8bf293f3b03a5fc2959cdd542d8
@@ -61,7 +64,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: 9f6b0c426f5633d80752bacf94721c0e1ec3932428a9103f35153fbce13d7b3a
+-- kwq8 body: fc0fe9925c16f84fb176105db5916118618a05d8d9bdcc8d67b08f8ee743e683
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -168,7 +171,68 @@ create trigger projects_queue_storage_cleanup
 after delete on public.projects
 for each row execute function private.queue_storage_cleanup();
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '2d1545107ca6e88f400e98b88321e6bf7f03b23c4251de60fe93f70857a078a2');
+-- Plans change both ways, and credits come in packs too.
+--  * A downgrade is scheduled for the period end (subscriptions.scheduled_plan): the current plan
+--    and its credits run to the period end, and a renewal on the scheduled plan (paid from the
+--    period end, within the renewal grace) continues the period chain and switches the plan.
+--  * One-off credit packs: a price list in KWD (public.credit_packs), bought through the same
+--    checkout (payments.kind 'credit_pack', payments.credit_pack), granted as 'purchase' credits
+--    that expire after the pack's validity.
+insert into public.error_codes (code, http_status, message_ar, message_en) values
+(
+    'PAY_011', 409, 'هذه ترقية: اشترِ الباقة الأعلى من صفحة الدفع',
+    'A dearer plan is an upgrade: buy it through checkout'
+);
+
+create table public.credit_packs (
+    code text primary key constraint credit_packs_code_check check (code ~ '^[a-z][a-z0-9_]{1,30}$'),
+    name_ar text not null constraint credit_packs_name_ar_check check (char_length(name_ar) between 1 and 100),
+    name_en text not null constraint credit_packs_name_en_check check (char_length(name_en) between 1 and 100),
+    credits numeric(12, 2) not null constraint credit_packs_credits_check check (credits > 0),
+    price_kwd numeric(10, 3) not null constraint credit_packs_price_kwd_check check (price_kwd > 0),
+    -- The pack's credits expire this long after the payment is confirmed.
+    validity interval not null constraint credit_packs_validity_check check (validity > interval '0'),
+    sort_order integer not null default 0,
+    active boolean not null default true
+);
+insert into public.credit_packs (code, name_ar, name_en, credits, price_kwd, validity, sort_order) values
+('pack_50', 'باقة ٥٠ رصيد', '50 credits', 50, 5.000, interval '90 days', 1),
+('pack_150', 'باقة ١٥٠ رصيد', '150 credits', 150, 13.500, interval '180 days', 2),
+('pack_400', 'باقة ٤٠٠ رصيد', '400 credits', 400, 32.000, interval '365 days', 3);
+alter table public.credit_packs enable row level security;
+revoke all on public.credit_packs from anon, authenticated, service_role;
+grant select on public.credit_packs to anon, authenticated, service_role;
+
+-- A payment buys a plan or a credit pack, never both.
+-- New, empty column on a table of one row per checkout: the key check scans nothing, and so
+-- does building the index.
+-- squawk-ignore adding-foreign-key-constraint
+alter table public.payments
+-- squawk-ignore adding-foreign-key-constraint
+add column credit_pack text constraint payments_credit_pack_fkey references public.credit_packs (code);
+-- squawk-ignore require-concurrent-index-creation
+create index payments_credit_pack on public.payments (credit_pack) where credit_pack is not null;
+-- squawk-ignore ban-drop-not-null
+alter table public.payments alter column plan drop not null;
+-- Each replaced check is added in the same transaction as its drop (one row per checkout).
+-- squawk-ignore ban-drop-constraint
+alter table public.payments drop constraint payments_kind_check;
+-- squawk-ignore constraint-missing-not-valid
+alter table public.payments add constraint payments_kind_check
+check (kind in ('new', 'renewal', 'upgrade', 'credit_pack'));
+-- squawk-ignore constraint-missing-not-valid
+alter table public.payments add constraint payments_purchase_check
+check ((kind = 'credit_pack') = (credit_pack is not null) and (plan is null) = (credit_pack is not null));
+
+-- squawk-ignore adding-foreign-key-constraint
+alter table public.subscriptions
+-- squawk-ignore adding-foreign-key-constraint
+add column scheduled_plan text constraint subscriptions_scheduled_plan_fkey references public.plans (code)
+constraint subscriptions_scheduled_plan_check check (scheduled_plan <> plan);
+-- squawk-ignore require-concurrent-index-creation
+create index subscriptions_scheduled_plan on public.subscriptions (scheduled_plan) where scheduled_plan is not null;
+
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '895c6b39605edf012f97876c62e0e408a1a0f8e0e0a9276019b20e3ba489cd12');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
@@ -321,6 +385,1145 @@ revoke all on function billing.handle_new_auth_user() from public;
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/handle_new_auth_user.sql', 'function', '6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b', '[{"type": "function", "schema": "billing", "name": "handle_new_auth_user"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/handle_new_auth_user.sql', '6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b');
+
+-- functions/payments/confirm_payment.sql
+-- Confirming a payment: in one transaction, mark it paid, activate or extend the subscription,
+-- set the user's plan columns (which the credits code reads for the daily bonus and plan
+-- gating) and grant the plan's monthly credits under the key 'payment:<order_id>'. A payment is
+-- fulfilled once: a confirmed payment is never fulfilled again, and the ledger refuses a second
+-- grant under the same key anyway.
+--
+-- Only call this with a capture UPayments confirmed (get-payment-status said CAPTURED for this
+-- order and amount). Money received is always recorded as paid, even when the checkout was
+-- closed meanwhile; when the subscription changed under the checkout so that it cannot be
+-- applied as bought (a prorated upgrade whose period is no longer the one it was priced for,
+-- a full-price plan while another plan is active) the payment is 'paid' with fulfilment
+-- 'needs_review' and grants nothing: an operator refunds it or applies it by hand.
+
+-- Fulfil a payment; the caller holds the user's and the payment's locks.
+create or replace function payments.fulfil(p_payment public.payments, p_track_id text, p_provider_payment_id text)
+returns public.payments
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_plan public.plans;
+    v_sub public.subscriptions;
+    v_has_sub boolean;
+    v_active boolean;
+    v_start timestamptz;
+    v_end timestamptz;
+    v_bought_start timestamptz;  -- the period this payment adds (none for an upgrade)
+    v_credits numeric := 0;
+    v_review text;
+    v_key text := 'payment:' || p_payment.order_id;
+    v_result public.payments;
+begin
+    if p_payment.kind = 'credit_pack' then
+        return payments.fulfil_pack(p_payment, p_track_id, p_provider_payment_id);
+    end if;
+    select * into strict v_plan from public.plans as p where p.code = p_payment.plan;
+    select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
+    v_has_sub := found;
+    -- A subscription past its grace window ends here and now, as the job would have ended it;
+    -- so does one whose period is over when another plan is bought (that starts afresh).
+    if v_has_sub and v_sub.status = 'active' and (
+        v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) <= v_now
+        or (v_sub.current_period_end <= v_now and v_sub.plan <> p_payment.plan
+            and v_sub.scheduled_plan is distinct from p_payment.plan)
+    ) then
+        perform payments.end_subscription(v_sub);
+        select * into v_sub from public.subscriptions as s where s.id = v_sub.id;
+    end if;
+    v_active := v_has_sub and v_sub.status = 'active';
+
+    if p_payment.kind = 'upgrade' then
+        if v_active and v_sub.plan = p_payment.proration ->> 'from_plan' and v_sub.current_period_end > v_now
+            and v_sub.current_period_end = (p_payment.proration ->> 'period_end')::timestamptz then
+            v_start := v_sub.current_period_start;
+            v_end := v_sub.current_period_end;
+            v_credits := (p_payment.proration ->> 'credits')::numeric;
+        else
+            v_review := format('upgrade priced for the %s period ending %s, but the subscription is now %s',
+                p_payment.proration ->> 'from_plan', p_payment.proration ->> 'period_end',
+                case when v_active then v_sub.plan || ' until ' || v_sub.current_period_end else 'not active' end);
+        end if;
+    elsif v_active then
+        -- A renewal of the plan, or (the period over) of the plan a downgrade was scheduled to.
+        if v_sub.plan = p_payment.plan
+            or (v_sub.scheduled_plan = p_payment.plan and v_sub.current_period_end <= v_now) then
+            v_start := v_sub.current_period_start;
+            v_bought_start := v_sub.current_period_end;
+            v_end := payments.next_period_end(v_sub.current_period_start, v_sub.current_period_end, v_plan.billing_period);
+            v_credits := v_plan.monthly_credits;
+        else
+            v_review := format('payment for %s while the %s subscription is active until %s',
+                p_payment.plan, v_sub.plan, v_sub.current_period_end);
+        end if;
+    else
+        v_start := v_now;
+        v_bought_start := v_now;
+        v_end := payments.add_period(v_now, v_plan.billing_period);
+        v_credits := v_plan.monthly_credits;
+    end if;
+
+    if v_review is null then
+        -- Applying the payment runs in its own subtransaction: whatever fails in it (a grant the
+        -- ledger refuses, a constraint) is undone alone, and the capture is still recorded below as
+        -- paid with fulfilment 'needs_review', so money received is never lost to a rollback.
+        begin
+            if v_has_sub then
+                update public.subscriptions
+                set plan = p_payment.plan, status = 'active', current_period_start = v_start, current_period_end = v_end,
+                    cancel_at_period_end = false, scheduled_plan = null, last_payment_id = p_payment.id, ended_at = null,
+                    updated_at = v_now
+                where id = v_sub.id;
+            else
+                insert into public.subscriptions (
+                    user_id, plan, status, current_period_start, current_period_end, last_payment_id, created_at,
+                    updated_at
+                )
+                values (p_payment.user_id, p_payment.plan, 'active', v_start, v_end, p_payment.id, v_now, v_now);
+            end if;
+            update public.users
+            set plan = p_payment.plan, plan_period_start = v_start, plan_period_end = v_end, updated_at = v_now
+            where id = p_payment.user_id;
+            if v_credits > 0 then
+                if p_payment.kind = 'upgrade' then
+                    perform billing.grant_credits(
+                        p_payment.user_id, v_credits, 'monthly',
+                        v_end + v_plan.rollover_periods * v_plan.billing_period, v_key,
+                        format('%s plan: prorated monthly credits (upgrade)', v_plan.name_en)
+                    );
+                else
+                    perform billing.grant_monthly_credits(p_payment.user_id, p_payment.plan, v_end, v_key);
+                end if;
+            end if;
+        exception
+            when serialization_failure or deadlock_detected or lock_not_available then
+                raise;  -- transient: the caller retries the whole notification
+            when others then
+                v_review := left('fulfilment failed: ' || sqlerrm, 500);
+        end;
+    end if;
+
+    update public.payments
+    set status = 'paid', paid_at = v_now, closed_at = null, status_reason = v_review,
+        fulfilment = case when v_review is null then 'fulfilled' else 'needs_review' end,
+        credits_granted = case when v_review is null then v_credits else 0 end,
+        captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
+        period_start = case when v_review is null then v_bought_start end,
+        period_end = case when v_review is null and v_bought_start is not null then v_end end,
+        track_id = coalesce(track_id, p_track_id),
+        provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
+        updated_at = v_now
+    where id = p_payment.id
+    returning * into v_result;
+    return v_result;
+end
+$$;
+
+-- Confirm a captured payment (trusted servers: the status poll after the customer returns, and
+-- operators reconciling by hand). The amount and currency must be exactly the order's.
+-- Idempotent: confirming a paid payment again answers as the first time, with replay = true.
+create or replace function payments.confirm_payment(
+    p_order_id text, p_track_id text, p_provider_payment_id text, p_amount numeric, p_currency text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.status in ('paid', 'refunded', 'needs_review') then
+        return payments.payment_json(v_payment) || jsonb_build_object('replay', true);
+    end if;
+    if p_amount is null or p_amount <> v_payment.amount_kwd then
+        perform private.raise_error('PAY_003', format('order %s is for %s KWD, the capture is for %s',
+            p_order_id, v_payment.amount_kwd, coalesce(p_amount::text, 'an unknown amount')));
+    end if;
+    if p_currency is null or upper(p_currency) <> v_payment.currency then
+        perform private.raise_error('PAY_003', format('order %s is in %s, the capture in %s',
+            p_order_id, v_payment.currency, coalesce(p_currency, 'an unknown currency')));
+    end if;
+    if p_track_id is not null and v_payment.track_id is not null and p_track_id <> v_payment.track_id then
+        perform private.raise_error('PAY_003', format('order %s has track id %s, not %s',
+            p_order_id, v_payment.track_id, p_track_id));
+    end if;
+    if p_track_id is not null and exists (
+        select from public.payments as p where p.track_id = p_track_id and p.id <> v_payment.id
+    ) then
+        perform private.raise_error('PAY_003', format('track id %s belongs to another order', p_track_id));
+    end if;
+    v_payment := payments.fulfil(v_payment, p_track_id, p_provider_payment_id);
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+create or replace function public.confirm_payment(
+    order_id text, track_id text, provider_payment_id text, amount_kwd numeric, currency text default 'KWD'
+)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.confirm_payment(order_id, track_id, provider_payment_id, amount_kwd, currency)
+$$;
+
+revoke all on function payments.fulfil(public.payments, text, text) from public;
+revoke all on function payments.confirm_payment(text, text, text, numeric, text),
+public.confirm_payment(text, text, text, numeric, text) from public;
+grant execute on function payments.confirm_payment(text, text, text, numeric, text),
+public.confirm_payment(text, text, text, numeric, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/confirm_payment.sql', 'function', '61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220', '[{"type": "function", "schema": "payments", "name": "fulfil"}, {"type": "function", "schema": "payments", "name": "confirm_payment"}, {"type": "function", "schema": "public", "name": "confirm_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/confirm_payment.sql', '61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220');
+
+-- functions/payments/create_checkout.sql
+-- Checkout (trusted servers only): a pending payment with a unique order id, then the charge
+-- UPayments created for it (track id and payment page), or the error it answered with.
+--
+-- What a checkout costs, decided here and fixed in the payment row:
+--  * no active subscription: 'new', the plan's price;
+--  * active on the same plan: 'renewal', the plan's price (the period is extended from its end);
+--  * active on a cheaper plan: 'upgrade', prorated. The plan changes when the payment is
+--    confirmed and the period end stays. The customer pays the price difference for the time
+--    left, and gets the monthly-credit difference for the time left:
+--        fraction = (period end - now) / (length of one billing period ending at period end)
+--        amount   = max(round((new price - old price) * fraction, 3), settings.min_charge_kwd)
+--        credits  = floor((new monthly credits - old monthly credits) * fraction, 2 decimals)
+--    The credits already granted for the period stay with the customer; nothing is refunded.
+--  * active on a dearer (or equally priced) plan: refused with PAY_004. A downgrade is scheduled
+--    for the period end instead (payments.schedule_plan_change), and once the period has ended
+--    the scheduled plan renews: 'renewal', its price, the period chain continued.
+-- payments.preview_checkout answers the same quote without creating anything.
+-- What buying p_plan costs now, given the user's subscription (null: none): kind, amount and the
+-- upgrade's proration basis. Raises PAY_004 for a plan that is neither new, a renewal nor an
+-- upgrade now. Shared by the checkout and its preview, so the preview is the price charged.
+create or replace function payments.quote(p_plan public.plans, p_sub public.subscriptions, p_now timestamptz)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_current public.plans;
+    v_kind text := 'new';
+    v_amount numeric := p_plan.price_kwd;
+    v_fraction numeric;
+    v_credits numeric;
+    v_proration jsonb;
+begin
+    -- The same plan renews while the subscription is active, its grace window after the period
+    -- end included, and so does the plan a downgrade was scheduled to once the period has ended;
+    -- another plan is an upgrade while the period runs, and new after it.
+    if p_sub.id is not null and p_sub.status = 'active'
+        and p_sub.current_period_end + (select s.renewal_grace from payments.settings as s) > p_now then
+        if p_sub.plan = p_plan.code then
+            v_kind := 'renewal';
+        elsif p_sub.scheduled_plan = p_plan.code and p_sub.current_period_end <= p_now then
+            v_kind := 'renewal';
+        elsif p_sub.current_period_end > p_now then
+            select * into v_current from public.plans as p where p.code = p_sub.plan;
+            if p_plan.price_kwd <= v_current.price_kwd then
+                perform private.raise_error(
+                    'PAY_004',
+                    format('the %s subscription runs until %s; %s is not an upgrade', v_current.code,
+                        p_sub.current_period_end, p_plan.code),
+                    'schedule the change for the period end (POST /billing/subscription/change), '
+                    || 'then renew on the new plan once the period has ended'
+                );
+            end if;
+            v_kind := 'upgrade';
+            v_fraction := extract(epoch from p_sub.current_period_end - p_now)
+                / extract(epoch from p_sub.current_period_end
+                    - payments.add_period(p_sub.current_period_end, -v_current.billing_period));
+            v_amount := greatest(
+                round((p_plan.price_kwd - v_current.price_kwd) * v_fraction, 3),
+                (select s.min_charge_kwd from payments.settings as s)
+            );
+            v_credits := round(
+                greatest(floor((p_plan.monthly_credits - v_current.monthly_credits) * v_fraction * 100) / 100, 0), 2
+            );
+            v_proration := jsonb_build_object(
+                'from_plan', v_current.code,
+                'from_price_kwd', v_current.price_kwd,
+                'to_price_kwd', p_plan.price_kwd,
+                'period_end', p_sub.current_period_end,
+                'fraction', round(v_fraction, 6),
+                'credits', v_credits
+            );
+        end if;
+    end if;
+    return jsonb_build_object(
+        'plan', p_plan.code, 'kind', v_kind, 'amount_kwd', v_amount, 'currency', 'KWD', 'proration', v_proration
+    );
+end
+$$;
+
+create or replace function payments.create_checkout(p_user uuid, p_plan text, p_payment_method text, p_key text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_plan public.plans;
+    v_sub public.subscriptions;
+    v_prior public.payments;
+    v_payment public.payments;
+    v_fingerprint text;
+    v_quote jsonb;
+begin
+    perform billing.require_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
+        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
+    end if;
+    select * into v_plan from public.plans as p where p.code = p_plan and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
+    end if;
+    v_fingerprint := billing.fingerprint(
+        'checkout', jsonb_build_object('plan', p_plan, 'payment_method', p_payment_method)
+    );
+
+    perform billing.lock_user(p_user, v_now);
+    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
+    if found then
+        if v_prior.request_fingerprint <> v_fingerprint then
+            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
+        end if;
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
+
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
+    v_quote := payments.quote(v_plan, v_sub, v_now);
+
+    insert into public.payments (
+        order_id, user_id, plan, kind, amount_kwd, payment_method, proration, idempotency_key,
+        request_fingerprint, created_at, updated_at
+    )
+    values (
+        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_plan.code, v_quote ->> 'kind',
+        (v_quote ->> 'amount_kwd')::numeric, p_payment_method, nullif(v_quote -> 'proration', 'null'::jsonb), p_key,
+        v_fingerprint, v_now, v_now
+    )
+    returning * into v_payment;
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- The pricing page's "what would this cost me now": the checkout's own quote, without creating
+-- a payment or a charge.
+create or replace function payments.preview_checkout(p_user uuid, p_plan text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_plan public.plans;
+    v_sub public.subscriptions;
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    select * into v_plan from public.plans as p where p.code = p_plan and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
+    end if;
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user;
+    return payments.quote(v_plan, v_sub, billing.clock());
+end
+$$;
+
+-- The charge UPayments created for a checkout. Idempotent: the same track id again changes
+-- nothing; another track id for the same order is refused.
+create or replace function payments.attach_charge(p_order_id text, p_track_id text, p_payment_url text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
+        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
+    end if;
+    if p_payment_url is null or char_length(p_payment_url) > 2000 or p_payment_url !~ '^https?://[^[:space:]]+$' then
+        perform private.raise_error('VAL_001', 'payment_url must be an http(s) URL of at most 2000 characters');
+    end if;
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.track_id = p_track_id and v_payment.payment_url = p_payment_url then
+        return payments.payment_json(v_payment) || jsonb_build_object('replay', true);
+    end if;
+    if v_payment.track_id is not null and v_payment.track_id <> p_track_id then
+        perform private.raise_error('PAY_003', format('order %s already has track id %s', p_order_id, v_payment.track_id));
+    end if;
+    if exists (select from public.payments as p where p.track_id = p_track_id and p.id <> v_payment.id) then
+        perform private.raise_error('PAY_003', format('track id %s belongs to another order', p_track_id));
+    end if;
+    update public.payments
+    set track_id = p_track_id, payment_url = p_payment_url, last_error = null, updated_at = billing.clock()
+    where id = v_payment.id
+    returning * into v_payment;
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- UPayments did not create the charge (or did not answer in time): the payment stays pending,
+-- with the reason for operators. Nothing changes once the payment has left 'pending'.
+create or replace function payments.record_charge_error(p_order_id text, p_error text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    if p_error is null or btrim(p_error) = '' then
+        perform private.raise_error('VAL_001', 'error is required');
+    end if;
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.status = 'pending' then
+        update public.payments
+        set last_error = left(p_error, 500), updated_at = billing.clock()
+        where id = v_payment.id
+        returning * into v_payment;
+    end if;
+    return payments.payment_json(v_payment);
+end
+$$;
+
+-- A user's own payment, for the service's status endpoint (PAY_002 for anyone else's).
+create or replace function payments.get_payment(p_order_id text, p_user uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_payment public.payments;
+begin
+    select * into v_payment from public.payments as p where p.order_id = p_order_id and p.user_id = p_user;
+    if not found then
+        perform private.raise_error('PAY_002', format('no payment %s for this user', coalesce(p_order_id, 'null')));
+    end if;
+    return payments.payment_json(v_payment);
+end
+$$;
+
+create or replace function public.create_checkout(user_id uuid, plan text, payment_method text, idempotency_key text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.create_checkout(user_id, plan, payment_method, idempotency_key)
+$$;
+
+create or replace function public.attach_checkout_charge(order_id text, track_id text, payment_url text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.attach_charge(order_id, track_id, payment_url)
+$$;
+
+create or replace function public.record_checkout_error(order_id text, error text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.record_charge_error(order_id, error)
+$$;
+
+create or replace function public.preview_checkout(user_id uuid, plan text)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select payments.preview_checkout(user_id, plan)
+$$;
+
+create or replace function public.get_payment(order_id text, user_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select payments.get_payment(order_id, user_id)
+$$;
+
+revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
+payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
+public.record_checkout_error(text, text), public.get_payment(text, uuid),
+payments.quote(public.plans, public.subscriptions, timestamptz), payments.preview_checkout(uuid, text),
+public.preview_checkout(uuid, text) from public;
+grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
+payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
+public.record_checkout_error(text, text), public.get_payment(text, uuid),
+payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', 'e6a182a027b1957a527f0406906d2cb469f18729c41548deec90bec946f0632c', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_charge"}, {"type": "function", "schema": "payments", "name": "record_charge_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', 'e6a182a027b1957a527f0406906d2cb469f18729c41548deec90bec946f0632c');
+
+-- functions/payments/credit_packs.sql
+-- One-off credit packs (trusted servers only), bought through the same checkout as plans: a
+-- pending payment of kind 'credit_pack' at the pack's price, charged and confirmed exactly like a
+-- plan's. Confirming it grants the pack's credits as 'purchase' credits under the payment's key
+-- ('payment:<order_id>'), expiring the pack's validity after confirmation; the subscription is
+-- not touched. A refund takes back what is left of them (payments.take_back).
+create or replace function payments.create_pack_checkout(p_user uuid, p_pack text, p_payment_method text, p_key text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_pack public.credit_packs;
+    v_prior public.payments;
+    v_payment public.payments;
+    v_fingerprint text;
+begin
+    perform billing.require_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
+        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
+    end if;
+    select * into v_pack from public.credit_packs as p where p.code = p_pack and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive credit pack %s', coalesce(p_pack, 'null')));
+    end if;
+    v_fingerprint := billing.fingerprint(
+        'pack_checkout', jsonb_build_object('credit_pack', p_pack, 'payment_method', p_payment_method)
+    );
+    perform billing.lock_user(p_user, v_now);
+    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
+    if found then
+        if v_prior.request_fingerprint <> v_fingerprint then
+            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
+        end if;
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
+    insert into public.payments (
+        order_id, user_id, credit_pack, kind, amount_kwd, payment_method, idempotency_key, request_fingerprint,
+        created_at, updated_at
+    )
+    values (
+        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_pack.code, 'credit_pack',
+        v_pack.price_kwd, p_payment_method, p_key, v_fingerprint, v_now, v_now
+    )
+    returning * into v_payment;
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- Fulfil a credit-pack payment (from payments.fulfil; the caller holds the user's and the
+-- payment's locks). As for plans, money received is recorded as paid even when the grant fails:
+-- the payment is then 'needs_review'.
+create or replace function payments.fulfil_pack(p_payment public.payments, p_track_id text, p_provider_payment_id text)
+returns public.payments
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_pack public.credit_packs;
+    v_review text;
+    v_result public.payments;
+begin
+    select * into strict v_pack from public.credit_packs as p where p.code = p_payment.credit_pack;
+    begin
+        perform billing.grant_credits(
+            p_payment.user_id, v_pack.credits, 'purchase', v_now + v_pack.validity, 'payment:' || p_payment.order_id,
+            format('Credit pack: %s', v_pack.name_en)
+        );
+    exception
+        when serialization_failure or deadlock_detected or lock_not_available then
+            raise;
+        when others then
+            v_review := left('fulfilment failed: ' || sqlerrm, 500);
+    end;
+    update public.payments
+    set status = 'paid', paid_at = v_now, closed_at = null, status_reason = v_review,
+        fulfilment = case when v_review is null then 'fulfilled' else 'needs_review' end,
+        credits_granted = case when v_review is null then v_pack.credits else 0 end,
+        captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
+        track_id = coalesce(track_id, p_track_id),
+        provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
+        updated_at = v_now
+    where id = p_payment.id
+    returning * into v_result;
+    return v_result;
+end
+$$;
+
+create or replace function public.create_pack_checkout(
+    user_id uuid, credit_pack text, payment_method text, idempotency_key text
+)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.create_pack_checkout(user_id, credit_pack, payment_method, idempotency_key)
+$$;
+
+revoke all on function payments.create_pack_checkout(uuid, text, text, text),
+payments.fulfil_pack(public.payments, text, text), public.create_pack_checkout(uuid, text, text, text) from public;
+grant execute on function payments.create_pack_checkout(uuid, text, text, text),
+public.create_pack_checkout(uuid, text, text, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/credit_packs.sql', 'function', 'b12c8345e5457b57495db62f4d0d2abb19389fe0acfd78c9fb9d20161ae15e5d', '[{"type": "function", "schema": "payments", "name": "create_pack_checkout"}, {"type": "function", "schema": "payments", "name": "fulfil_pack"}, {"type": "function", "schema": "public", "name": "create_pack_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/credit_packs.sql', 'b12c8345e5457b57495db62f4d0d2abb19389fe0acfd78c9fb9d20161ae15e5d');
+
+-- functions/payments/helpers.sql
+-- Helpers shared by the payment functions: period arithmetic, locking, the JSON a payment is
+-- reported as, and how provider results are classified.
+
+-- Calendar arithmetic in the business time zone (Asia/Kuwait), so that "one month after" means
+-- the same instant whatever time zone a session runs in.
+create or replace function payments.add_period(p_at timestamptz, p_period interval)
+returns timestamptz
+language sql
+stable
+set search_path = ''
+as $$
+    select ((p_at at time zone s.business_time_zone) + p_period) at time zone s.business_time_zone
+    from billing.settings as s
+$$;
+
+-- The end of the period after p_end for a subscription anchored at p_anchor: the first
+-- p_anchor + k periods later than p_end, so that month ends never drift (Jan 31, Feb 28, Mar 31).
+create or replace function payments.next_period_end(p_anchor timestamptz, p_end timestamptz, p_period interval)
+returns timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_periods integer := 1;
+    v_end timestamptz := payments.add_period(p_anchor, p_period);
+begin
+    while v_end <= p_end loop
+        v_periods := v_periods + 1;
+        if v_periods > 100000 then
+            raise exception 'no period end after % from anchor %', p_end, p_anchor;
+        end if;
+        v_end := payments.add_period(p_anchor, p_period * v_periods);
+    end loop;
+    return v_end;
+end
+$$;
+
+-- Lock a payment for a change, the user's row first (the lock order of every credit and payment
+-- write: users, then payments, then subscriptions). Returns the row as it is under the lock.
+create or replace function payments.lock_payment(p_order_id text)
+returns public.payments
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_user uuid;
+    v_payment public.payments;
+begin
+    if p_order_id is null or char_length(p_order_id) > 40 then
+        perform private.raise_error('PAY_002', 'order_id must be an order id of at most 40 characters');
+    end if;
+    select p.user_id into v_user from public.payments as p where p.order_id = p_order_id;
+    if not found then
+        perform private.raise_error('PAY_002', format('no payment with order id %s', p_order_id));
+    end if;
+    perform billing.lock_user(v_user, billing.clock());
+    select * into v_payment from public.payments where order_id = p_order_id for update;
+    return v_payment;
+end
+$$;
+
+-- What callers get back about a payment. Amounts keep their three decimals.
+create or replace function payments.payment_json(p_payment public.payments)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'payment_id', p_payment.id,
+        'order_id', p_payment.order_id,
+        'user_id', p_payment.user_id,
+        'plan', p_payment.plan,
+        'credit_pack', p_payment.credit_pack,
+        'kind', p_payment.kind,
+        'amount_kwd', p_payment.amount_kwd,
+        'currency', p_payment.currency,
+        'payment_method', p_payment.payment_method,
+        'status', p_payment.status,
+        'status_reason', p_payment.status_reason,
+        'fulfilment', p_payment.fulfilment,
+        'credits_granted', p_payment.credits_granted,
+        'proration', p_payment.proration,
+        'track_id', p_payment.track_id,
+        'payment_url', p_payment.payment_url,
+        'created_at', p_payment.created_at,
+        'paid_at', p_payment.paid_at,
+        'closed_at', p_payment.closed_at
+    )
+$$;
+
+-- UPayments result vocabulary (payments_domains.md §1.5, K-Net's own words): only CAPTURED is
+-- money received; declines and errors are failures; both spellings of cancelled are cancels;
+-- REFUND and VOIDED mean the money went back; anything else (PENDING, INITIATED, AUTHORIZED,
+-- unknown) settles nothing yet.
+create or replace function payments.result_class(p_result text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case upper(btrim(coalesce(p_result, '')))
+        when 'CAPTURED' then 'captured'
+        when 'NOT CAPTURED' then 'failed'
+        when 'NOT_CAPTURED' then 'failed'
+        when 'FAILED' then 'failed'
+        when 'FAILURE' then 'failed'
+        when 'ERROR' then 'failed'
+        when 'DECLINED' then 'failed'
+        when 'DENIED BY RISK' then 'failed'
+        when 'HOST TIMEOUT' then 'failed'
+        when 'CANCELED' then 'cancelled'
+        when 'CANCELLED' then 'cancelled'
+        when 'REFUND' then 'refunded'
+        when 'REFUNDED' then 'refunded'
+        when 'VOIDED' then 'refunded'
+        when 'VOID' then 'refunded'
+        when '' then null
+        else 'pending'
+    end
+$$;
+
+revoke all on function payments.add_period(timestamptz, interval), payments.lock_payment(text),
+payments.next_period_end(timestamptz, timestamptz, interval),
+payments.payment_json(public.payments), payments.result_class(text) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/helpers.sql', 'function', '23915ef5b8ebfd510fa2375740be03252a89bbce92eecaba2b8e9bce6fd90fba', '[{"type": "function", "schema": "payments", "name": "add_period"}, {"type": "function", "schema": "payments", "name": "next_period_end"}, {"type": "function", "schema": "payments", "name": "lock_payment"}, {"type": "function", "schema": "payments", "name": "payment_json"}, {"type": "function", "schema": "payments", "name": "result_class"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/helpers.sql', '23915ef5b8ebfd510fa2375740be03252a89bbce92eecaba2b8e9bce6fd90fba');
+
+-- functions/payments/refunds.sql
+-- Refunds and voids (states in sql/0009_payments_safety.sql). Trusted servers and operators ask
+-- for a refund (public.request_refund); the refunds job (`kwq8 jobs refunds`) submits it to
+-- UPayments' create-refund in two committed steps around the call; a refund or void UPayments
+-- reports itself (get-payment-status answering REFUND or VOIDED) completes the same way. A
+-- completed refund takes back what the payment delivered, once.
+
+-- Take back what a refunded payment delivered: what is left of its credits (the spent part is
+-- the shortfall), and the period or upgrade it bought while that is still the subscription's
+-- current state. The caller holds the user's and the payment's locks.
+create or replace function payments.take_back(p_payment public.payments, p_refund payments.refunds, p_reason text)
+returns payments.refunds
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_grant billing.grants;
+    v_tx uuid;
+    v_expired numeric := 0;
+    v_clawed numeric := 0;
+    v_shortfall numeric := 0;
+    v_sub public.subscriptions;
+    v_note text;
+    v_result payments.refunds;
+begin
+    select g.* into v_grant
+    from public.credit_transactions as t
+    inner join billing.grants as g on t.grant_id = g.id
+    where t.user_id = p_payment.user_id and t.idempotency_key = 'srv:payment:' || p_payment.order_id
+        and t.transaction_type = 'grant';
+    if found then
+        -- What expired before the refund was never the user's to spend: not a shortfall.
+        select coalesce(sum(-a.amount), 0) into v_expired
+        from billing.allocations as a
+        inner join public.credit_transactions as t on a.transaction_id = t.id
+        where a.grant_id = v_grant.id and t.transaction_type = 'expire';
+        if v_grant.remaining > 0 and (v_grant.expires_at is null or v_grant.expires_at > v_now) then
+            -- The grant ends now (so a hold released later forfeits rather than refills it), and
+            -- what is left of it leaves the balance in an expire entry naming the payment.
+            v_clawed := v_grant.remaining;
+            v_tx := billing.uuid_v7();
+            update billing.grants
+            set remaining = 0, expires_at = greatest(v_now, effective_at + interval '1 microsecond')
+            where id = v_grant.id;
+            insert into billing.allocations (transaction_id, grant_id, amount) values (v_tx, v_grant.id, -v_clawed);
+            insert into public.credit_transactions (
+                id, user_id, transaction_type, credits_amount, balance_after, description, grant_id, metadata
+            )
+            values (
+                v_tx, p_payment.user_id, 'expire', -v_clawed, billing.apply_balance(p_payment.user_id, -v_clawed),
+                'Credits taken back: payment refunded', v_grant.id,
+                jsonb_build_object('source', v_grant.source, 'order_id', p_payment.order_id, 'refund_id', p_refund.id)
+            );
+        end if;
+        v_shortfall := greatest(v_grant.amount - v_clawed - v_expired, 0);
+    end if;
+
+    select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
+    if p_payment.fulfilment is distinct from 'fulfilled' then
+        v_note := 'nothing was delivered for this payment';
+    elsif p_payment.kind = 'credit_pack' then
+        v_note := 'credit pack: what is left of its credits is taken back';
+    elsif not found or v_sub.status <> 'active' or v_sub.last_payment_id is distinct from p_payment.id then
+        v_note := 'subscription not adjusted: it changed after this payment';
+    elsif p_payment.kind = 'upgrade' then
+        update public.subscriptions set plan = p_payment.proration ->> 'from_plan', updated_at = v_now
+        where id = v_sub.id;
+        update public.users set plan = p_payment.proration ->> 'from_plan', updated_at = v_now
+        where id = p_payment.user_id;
+        v_note := 'upgrade taken back: the plan is ' || (p_payment.proration ->> 'from_plan') || ' again';
+    elsif p_payment.period_end = v_sub.current_period_end and p_payment.period_start > v_now
+        and p_payment.period_start > v_sub.current_period_start then
+        update public.subscriptions set current_period_end = p_payment.period_start, updated_at = v_now
+        where id = v_sub.id;
+        update public.users set plan_period_end = p_payment.period_start, updated_at = v_now
+        where id = p_payment.user_id;
+        v_note := 'the period it bought is taken back: the subscription ends ' || p_payment.period_start;
+    elsif p_payment.period_end = v_sub.current_period_end then
+        -- The refunded period is the one running: the subscription ends now.
+        update public.subscriptions
+        set current_period_end = greatest(v_now, current_period_start + interval '1 microsecond'), updated_at = v_now
+        where id = v_sub.id
+        returning * into v_sub;
+        update public.users set plan_period_end = v_sub.current_period_end, updated_at = v_now
+        where id = p_payment.user_id;
+        perform payments.end_subscription(v_sub);
+        v_note := 'the running period is taken back: the subscription ended';
+    else
+        v_note := 'subscription not adjusted: its period is not the one this payment bought';
+    end if;
+
+    update public.payments
+    set status = 'refunded', updated_at = v_now, status_reason = left('refunded: ' || p_reason, 500)
+    where id = p_payment.id;
+    update payments.refunds
+    set status = 'refunded', completed_at = v_now, updated_at = v_now, credits_clawed_back = v_clawed,
+        credits_shortfall = v_shortfall, note = left(v_note, 500)
+    where id = p_refund.id
+    returning * into v_result;
+    return v_result;
+end
+$$;
+
+create or replace function payments.refund_json(p_refund payments.refunds, p_order_id text)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'refund_id', p_refund.id, 'order_id', p_order_id, 'origin', p_refund.origin,
+        'amount_kwd', p_refund.amount_kwd, 'status', p_refund.status, 'reason', p_refund.reason,
+        'credits_clawed_back', p_refund.credits_clawed_back, 'credits_shortfall', p_refund.credits_shortfall,
+        'note', p_refund.note, 'last_error', p_refund.last_error, 'completed_at', p_refund.completed_at
+    )
+$$;
+
+-- UPayments reported the payment refunded or voided (its status answer): complete the refund
+-- we asked for, or record one it made on its own. The caller holds the locks.
+create or replace function payments.record_provider_refund(p_payment public.payments, p_result text)
+returns payments.refunds
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_refund payments.refunds;
+begin
+    select * into v_refund from payments.refunds as r where r.payment_id = p_payment.id for update;
+    if not found then
+        insert into payments.refunds (payment_id, origin, amount_kwd, reason, status, created_at, updated_at)
+        values (
+            p_payment.id, 'provider', coalesce(p_payment.captured_amount_kwd, p_payment.amount_kwd),
+            'UPayments reported ' || left(p_result, 50), 'submitting', v_now, v_now
+        )
+        returning * into v_refund;
+    elsif v_refund.status = 'refunded' then
+        return v_refund;
+    end if;
+    return payments.take_back(p_payment, v_refund, v_refund.reason);
+end
+$$;
+
+-- Ask for a refund of a captured payment (paid or needs_review), of its whole captured amount.
+-- Idempotent per payment: asking again returns the refund already asked for.
+create or replace function payments.request_refund(p_order_id text, p_reason text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_reason text := billing.require_text(p_reason, 'reason', 500, true);
+    v_payment public.payments;
+    v_refund payments.refunds;
+begin
+    v_payment := payments.lock_payment(p_order_id);
+    select * into v_refund from payments.refunds as r where r.payment_id = v_payment.id;
+    if found then
+        return payments.refund_json(v_refund, v_payment.order_id) || jsonb_build_object('replay', true);
+    end if;
+    if v_payment.status not in ('paid', 'needs_review') then
+        perform private.raise_error('PAY_009', format('order %s is %s, not captured', p_order_id, v_payment.status));
+    end if;
+    if v_payment.track_id is null then
+        perform private.raise_error('PAY_009', format('order %s has no track id to refund', p_order_id));
+    end if;
+    insert into payments.refunds (payment_id, origin, amount_kwd, reason, status, created_at, updated_at)
+    values (
+        v_payment.id, 'requested', coalesce(v_payment.captured_amount_kwd, v_payment.amount_kwd), v_reason,
+        'requested', v_now, v_now
+    )
+    returning * into v_refund;
+    return payments.refund_json(v_refund, v_payment.order_id) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- The refunds the job should submit, oldest first.
+create or replace function payments.refund_batch(p_limit integer default 20)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(jsonb_agg(jsonb_build_object(
+        'refund_id', b.id, 'order_id', b.order_id, 'track_id', b.track_id, 'amount_kwd', b.amount_kwd
+    ) order by b.created_at), '[]'::jsonb)
+    from (
+        select r.id, p.order_id, p.track_id, r.amount_kwd, r.created_at
+        from payments.refunds as r
+        inner join public.payments as p on r.payment_id = p.id
+        where r.status = 'requested'
+        order by r.created_at
+        limit greatest(least(p_limit, 200), 0)
+    ) as b
+$$;
+
+-- Before create-refund is called: requested -> submitting, committed. False when another worker
+-- took it (or it is no longer requested).
+create or replace function payments.begin_refund(p_refund_id uuid, p_refund_order_id text)
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+    update payments.refunds
+    set status = 'submitting', provider_refund_order_id = left(p_refund_order_id, 255), updated_at = billing.clock()
+    where id = p_refund_id and status = 'requested';
+    return found;
+end
+$$;
+
+-- After create-refund: 'refunded' (UPayments accepted it), 'failed' (it refused: nothing was
+-- refunded) or 'unknown' (no usable answer: an operator checks with UPayments).
+create or replace function payments.finish_refund(p_refund_id uuid, p_outcome text, p_provider jsonb, p_error text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_refund payments.refunds;
+    v_order text;
+    v_payment public.payments;
+begin
+    if p_outcome is null or p_outcome not in ('refunded', 'failed', 'unknown') then
+        perform private.raise_error('VAL_001', 'outcome must be refunded, failed or unknown');
+    end if;
+    if p_provider is not null and jsonb_typeof(p_provider) <> 'object' then
+        perform private.raise_error('VAL_001', 'provider must be a JSON object or null');
+    end if;
+    select p.order_id into v_order
+    from payments.refunds as r inner join public.payments as p on r.payment_id = p.id
+    where r.id = p_refund_id;
+    if not found then
+        perform private.raise_error('PAY_010', format('no refund %s', p_refund_id));
+    end if;
+    v_payment := payments.lock_payment(v_order);
+    select * into v_refund from payments.refunds as r where r.id = p_refund_id for update;
+    if v_refund.status <> 'submitting' then
+        return payments.refund_json(v_refund, v_order) || jsonb_build_object('replay', true);
+    end if;
+    update payments.refunds
+    set provider_refund_id = coalesce(left(p_provider ->> 'refund_order_id', 255), provider_refund_id),
+        provider_refund_arn = coalesce(left(p_provider ->> 'refund_arn', 255), provider_refund_arn),
+        last_error = left(p_error, 500), updated_at = v_now,
+        status = case p_outcome when 'failed' then 'failed' when 'unknown' then 'needs_review' else status end
+    where id = v_refund.id
+    returning * into v_refund;
+    if p_outcome = 'refunded' then
+        v_refund := payments.take_back(v_payment, v_refund, v_refund.reason);
+    end if;
+    return payments.refund_json(v_refund, v_order) || jsonb_build_object('replay', false);
+end
+$$;
+
+create or replace function public.request_refund(order_id text, reason text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.request_refund(order_id, reason)
+$$;
+
+create or replace function public.refund_batch(max_rows integer default 20)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select payments.refund_batch(max_rows)
+$$;
+
+create or replace function public.begin_refund(refund_id uuid, refund_order_id text)
+returns boolean
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.begin_refund(refund_id, refund_order_id)
+$$;
+
+create or replace function public.finish_refund(refund_id uuid, outcome text, provider jsonb, error text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.finish_refund(refund_id, outcome, provider, error)
+$$;
+
+revoke all on function payments.take_back(public.payments, payments.refunds, text),
+payments.refund_json(payments.refunds, text), payments.record_provider_refund(public.payments, text) from public;
+revoke all on function payments.request_refund(text, text), payments.refund_batch(integer),
+payments.begin_refund(uuid, text), payments.finish_refund(uuid, text, jsonb, text),
+public.request_refund(text, text), public.refund_batch(integer), public.begin_refund(uuid, text),
+public.finish_refund(uuid, text, jsonb, text) from public;
+grant execute on function payments.request_refund(text, text), payments.refund_batch(integer),
+payments.begin_refund(uuid, text), payments.finish_refund(uuid, text, jsonb, text),
+public.request_refund(text, text), public.refund_batch(integer), public.begin_refund(uuid, text),
+public.finish_refund(uuid, text, jsonb, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/refunds.sql', 'function', '32a2845d8242391d5fb3564561a2c1383d51c43a8e0c422bb0156bd18812e112', '[{"type": "function", "schema": "payments", "name": "take_back"}, {"type": "function", "schema": "payments", "name": "refund_json"}, {"type": "function", "schema": "payments", "name": "record_provider_refund"}, {"type": "function", "schema": "payments", "name": "request_refund"}, {"type": "function", "schema": "payments", "name": "refund_batch"}, {"type": "function", "schema": "payments", "name": "begin_refund"}, {"type": "function", "schema": "payments", "name": "finish_refund"}, {"type": "function", "schema": "public", "name": "request_refund"}, {"type": "function", "schema": "public", "name": "refund_batch"}, {"type": "function", "schema": "public", "name": "begin_refund"}, {"type": "function", "schema": "public", "name": "finish_refund"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/refunds.sql', '32a2845d8242391d5fb3564561a2c1383d51c43a8e0c422bb0156bd18812e112');
+
+-- functions/payments/schedule_plan_change.sql
+-- Downgrades at the period end (trusted servers only: POST /billing/subscription/change). The
+-- subscription keeps its plan and credits until the period ends; scheduled_plan names the plan it
+-- continues on. Renewals are prepaid (no card on file), so nothing is charged now: once the
+-- period has ended, a checkout for the scheduled plan is a renewal (payments.quote) that
+-- continues the period chain and switches the plan. Asking for the current plan clears the
+-- schedule; a dearer plan is an upgrade, bought through checkout (PAY_011). Scheduling a change
+-- also means the customer renews: it clears cancel_at_period_end.
+create or replace function payments.schedule_plan_change(p_user uuid, p_plan text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_sub public.subscriptions;
+    v_plan public.plans;
+    v_current public.plans;
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    select * into v_plan from public.plans as p where p.code = p_plan and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
+    end if;
+    perform billing.lock_user(p_user, v_now);
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
+    if not found or v_sub.status <> 'active' or v_sub.current_period_end <= v_now then
+        perform private.raise_error('SUB_001', format('user %s has no running subscription', p_user));
+    end if;
+    select * into strict v_current from public.plans as p where p.code = v_sub.plan;
+    if v_plan.price_kwd > v_current.price_kwd then
+        perform private.raise_error(
+            'PAY_011', format('%s costs more than %s', v_plan.code, v_current.code), 'POST /billing/checkout'
+        );
+    end if;
+    update public.subscriptions
+    set
+        scheduled_plan = nullif(v_plan.code, v_sub.plan),
+        cancel_at_period_end = case when v_plan.code = v_sub.plan then cancel_at_period_end else false end,
+        updated_at = v_now
+    where id = v_sub.id
+    returning * into v_sub;
+    return jsonb_build_object(
+        'plan', v_sub.plan, 'status', v_sub.status, 'current_period_start', v_sub.current_period_start,
+        'current_period_end', v_sub.current_period_end, 'cancel_at_period_end', v_sub.cancel_at_period_end,
+        'scheduled_plan', v_sub.scheduled_plan,
+        'change_at', case when v_sub.scheduled_plan is not null then v_sub.current_period_end end
+    );
+end
+$$;
+
+create or replace function public.schedule_plan_change(user_id uuid, plan text)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.schedule_plan_change(user_id, plan)
+$$;
+
+revoke all on function payments.schedule_plan_change(uuid, text), public.schedule_plan_change(uuid, text) from public;
+grant execute on function payments.schedule_plan_change(uuid, text), public.schedule_plan_change(uuid, text)
+to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/schedule_plan_change.sql', 'function', '722504ca35844a383e229c0aee77f420893761f751a93aa048a0d7ab3e619147', '[{"type": "function", "schema": "payments", "name": "schedule_plan_change"}, {"type": "function", "schema": "public", "name": "schedule_plan_change"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/schedule_plan_change.sql', '722504ca35844a383e229c0aee77f420893761f751a93aa048a0d7ab3e619147');
 
 -- functions/projects/storage_cleanup.sql
 -- A deleted project's Storage folder is removed by the storage cleanup job, through the Storage
@@ -545,6 +1748,18 @@ with check (
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('policies/contact_messages.sql', 'policy', 'ef06387cc825286dc800168fc0cda55325cb6b2b22df5f3da1e3639b7a19e482', '[{"type": "policy", "schema": "public", "table": "contact_messages", "name": "contact_messages_owner_read"}, {"type": "policy", "schema": "public", "table": "contact_messages", "name": "contact_messages_owner_update"}, {"type": "policy", "schema": "public", "table": "contact_messages", "name": "contact_messages_owner_delete"}, {"type": "policy", "schema": "public", "table": "contact_messages", "name": "contact_messages_visitor_insert"}, {"type": "policy", "schema": "public", "table": "contact_messages", "name": "contact_messages_owner_insert"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'policy', 'policies/contact_messages.sql', 'ef06387cc825286dc800168fc0cda55325cb6b2b22df5f3da1e3639b7a19e482');
+
+-- policies/credit_packs.sql
+-- Credit packs are public price-list data, like plans: anyone may read the active ones; only
+-- operators change them.
+drop policy if exists credit_packs_read_active on public.credit_packs;
+create policy credit_packs_read_active on public.credit_packs
+for select
+to anon, authenticated
+using (active);
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('policies/credit_packs.sql', 'policy', '69148f5e7abf890163cabb3ca9a70419f65ca5abd7a8c1a397b4e91a3144b3c0', '[{"type": "policy", "schema": "public", "table": "credit_packs", "name": "credit_packs_read_active"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'policy', 'policies/credit_packs.sql', '69148f5e7abf890163cabb3ca9a70419f65ca5abd7a8c1a397b4e91a3144b3c0');
 
 -- policies/credit_transactions.sql
 -- The ledger: owners read their own entries; nobody writes through the API.

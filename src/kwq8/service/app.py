@@ -1,10 +1,12 @@
 """The billing service: an ASGI app (Starlette) in front of the payment functions in Postgres.
 
 Routes
-  POST /billing/checkout              {plan, payment_method?, language?}  (Supabase JWT)
+  POST /billing/checkout              {plan | credit_pack, payment_method?, language?}  (Supabase JWT)
+  GET  /billing/checkout/preview?plan=P  what a checkout for plan P would cost now; creates nothing
   GET  /billing/payments/{order_id}   the caller's payment; a pending one is re-checked with
                                       UPayments and confirmed when captured    (Supabase JWT)
   POST /billing/subscription/cancel   {cancel: true|false}: do not renew      (Supabase JWT)
+  POST /billing/subscription/change   {plan}: downgrade at the period end      (Supabase JWT)
   POST /billing/webhooks/upayments    UPayments notifications (X-Signature when configured)
   GET  /healthz
 
@@ -47,8 +49,10 @@ from kwq8.service.jwt_auth import AUTH_EXPIRED, AUTH_UNAVAILABLE, AuthError, Cla
 from kwq8.service.models import (
     FORBIDDEN_CHARACTERS,
     ORDER_ID_PATTERN,
+    PLAN_PATTERN,
     CancelRequest,
     CheckoutRequest,
+    PlanChangeRequest,
     notification_payload,
     parse_json_body,
     parse_notification,
@@ -134,6 +138,7 @@ class BillingService:
             "order_id": payment["order_id"],
             "status": payment["status"],
             "plan": payment["plan"],
+            "credit_pack": payment.get("credit_pack"),
             "kind": payment["kind"],
             "amount_kwd": _kwd(payment["amount_kwd"]),
             "currency": payment["currency"],
@@ -177,13 +182,24 @@ class BillingService:
         return JSONResponse(self._view(payment), status_code=201 if created else 200)
 
     def _checkout(self, claims: Claims, body: CheckoutRequest, key: str) -> tuple[dict[str, Any], bool]:
-        payment = self.db.call(
-            "create_checkout",
-            user_id=claims.sub,
-            plan=body.plan,
-            payment_method=body.payment_method,
-            idempotency_key=key,
-        )
+        if body.credit_pack is not None:
+            payment = self.db.call(
+                "create_pack_checkout",
+                user_id=claims.sub,
+                credit_pack=body.credit_pack,
+                payment_method=body.payment_method,
+                idempotency_key=key,
+            )
+            description = f"KWq8 credit pack {body.credit_pack}"
+        else:
+            payment = self.db.call(
+                "create_checkout",
+                user_id=claims.sub,
+                plan=body.plan,
+                payment_method=body.payment_method,
+                idempotency_key=key,
+            )
+            description = f"KWq8 {body.plan} plan ({payment['kind']})"
         order_id = payment["order_id"]
         created = not payment["replay"]
         if payment["status"] != "pending" or payment["payment_url"]:
@@ -192,7 +208,7 @@ class BillingService:
             charge = self.upayments.create_charge(
                 order_id=order_id,
                 amount=Decimal(payment["amount_kwd"]),
-                description=f"KWq8 {body.plan} plan ({payment['kind']})",
+                description=description,
                 language=body.language,
                 return_url=_with_order(self.settings.return_url, order_id),
                 cancel_url=_with_order(self.settings.cancel_url, order_id),
@@ -224,7 +240,12 @@ class BillingService:
             )
         log.info(
             "checkout created",
-            extra={"order_id": order_id, "user_id": claims.sub, "plan": body.plan, "kind": payment["kind"]},
+            extra={
+                "order_id": order_id,
+                "user_id": claims.sub,
+                "plan": body.plan or body.credit_pack,
+                "kind": payment["kind"],
+            },
         )
         return payment, created
 
@@ -282,6 +303,36 @@ class BillingService:
                 "cancel_at_period_end": result["cancel_at_period_end"],
             }
         )
+
+    # ------------------------------------------------------------------ plan changes
+
+    async def preview(self, request: Request) -> Response:
+        claims = await run_in_threadpool(self._user, request)
+        plan = request.query_params.get("plan", "")
+        if not re.match(PLAN_PATTERN, plan):
+            raise ServiceError("VAL_001", "plan must be a plan code")
+        quote = await run_in_threadpool(self.db.call, "preview_checkout", user_id=claims.sub, plan=plan)
+        view = {
+            "plan": quote["plan"],
+            "kind": quote["kind"],
+            "amount_kwd": _kwd(quote["amount_kwd"]),
+            "currency": "KWD",
+        }
+        if quote.get("proration"):
+            proration = quote["proration"]
+            view["proration"] = {
+                "from_plan": proration["from_plan"],
+                "period_end": proration["period_end"],
+                "fraction": str(proration["fraction"]),
+                "credits": str(proration["credits"]),
+            }
+        return JSONResponse(view)
+
+    async def change(self, request: Request) -> Response:
+        claims = await run_in_threadpool(self._user, request, self.settings.rate_checkout_per_user, "subscription")
+        body: PlanChangeRequest = parse_json_body(await request.body(), PlanChangeRequest)
+        result = await run_in_threadpool(self.db.call, "schedule_plan_change", user_id=claims.sub, plan=body.plan)
+        return JSONResponse(result)
 
     # ------------------------------------------------------------------ webhooks
 
@@ -567,6 +618,8 @@ def create_app(
             Route("/billing/checkout", service.checkout, methods=["POST"]),
             Route("/billing/payments/{order_id}", service.payment_status, methods=["GET"]),
             Route("/billing/subscription/cancel", service.cancel, methods=["POST"]),
+            Route("/billing/subscription/change", service.change, methods=["POST"]),
+            Route("/billing/checkout/preview", service.preview, methods=["GET"]),
             Route(WEBHOOK_PATH, service.webhook, methods=["POST"]),
         ],
         middleware=[

@@ -7,7 +7,7 @@ import re
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from kwq8.service.errors import ServiceError
 
@@ -42,12 +42,27 @@ def refuse_control_characters(data: Any, where: str) -> None:
 
 
 class CheckoutRequest(BaseModel):
+    """A plan or a credit pack, exactly one of them."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    plan: str = Field(pattern=PLAN_PATTERN)
+    plan: str | None = Field(default=None, pattern=PLAN_PATTERN)
+    credit_pack: str | None = Field(default=None, pattern=PLAN_PATTERN)
     # K-Net or card. Without it UPayments shows its own method page (non-white-label merchants).
     payment_method: Literal["knet", "cc"] | None = None
     language: Literal["ar", "en"] = "ar"
+
+    @model_validator(mode="after")
+    def _one_purchase(self) -> CheckoutRequest:
+        if (self.plan is None) == (self.credit_pack is None):
+            raise ValueError("give either plan or credit_pack")
+        return self
+
+
+class PlanChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    plan: str = Field(pattern=PLAN_PATTERN)
 
 
 class CancelRequest(BaseModel):
