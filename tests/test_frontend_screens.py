@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from kwq8.db import Target, connect
 from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
@@ -268,3 +269,14 @@ def test_dashboard_tables_are_in_the_realtime_publication_and_rls_decides_who_se
         query = f"select count(*) from {table} where id = %s"
         assert db.query_as(owner, query, (row_id,)) == [(1,)], table
         assert db.query_as(stranger, query, (row_id,)) == [(0,)], table
+
+
+def test_shim_creates_the_realtime_publication_as_supabase_does(blank_db: Target) -> None:
+    with connect(blank_db.url) as conn:
+        row = conn.execute(
+            "select pg_get_userbyid(pubowner), puballtables, "
+            "(select count(*) from pg_publication_tables t where t.pubname = p.pubname) "
+            "from pg_publication as p where pubname = 'supabase_realtime'"
+        ).fetchone()
+    # Empty and owned by postgres, so a migration run as postgres can add its tables.
+    assert row == ("postgres", False, 0)

@@ -15,6 +15,7 @@ from kwq8.fake_storage import FakeStorage
 from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
+from .conftest import run_cli
 from .credit_helpers import expect_error
 
 SERVICE_KEY = "service-role-key-for-tests"
@@ -91,3 +92,20 @@ def test_cleanup_calls_are_for_trusted_servers_only(kwq8_tx: TestDatabase, anon:
     expect_error(
         lambda: db.rpc("storage_cleanup_batch", {"max_projects": 0}, as_=Identity.service_role()), "VAL_001", 400
     )
+
+
+def test_storage_cleanup_command_runs_the_job(kwq8_db: TestDatabase) -> None:
+    db = kwq8_db
+    owner = db.create_user()
+    project = _project(db, owner)
+    _put(db, [f"{project}/public/a.png", f"{project}/b.png"])
+    db.sql("delete from public.projects where id = %s", (project,))
+    missing = run_cli("jobs", "storage-cleanup", "--db-url", db.url(), "--yes", env={"KWQ8_DB_URL": ""})
+    assert missing.code == 2 and "SUPABASE_URL" in missing.stderr
+    with FakeStorage(db.url(), SERVICE_KEY) as fake:
+        origin = fake.url.removesuffix("/storage/v1")
+        env = {"SUPABASE_URL": origin, "SUPABASE_SERVICE_ROLE_KEY": SERVICE_KEY, "KWQ8_DB_URL": ""}
+        result = run_cli("jobs", "storage-cleanup", "--db-url", db.url(), "--yes", "--json", env=env)
+    assert result.code == 0, result.stderr
+    assert json.loads(result.stdout) == {"requests": 1, "deleted": 2, "errors": 0, "done": 1}
+    assert _names(db, project) == []
