@@ -108,6 +108,7 @@ EXPECTATIONS: dict[str, dict[str, dict[str, str]]] = {
     },
     # Public reference data: everyone reads, nobody writes through the API.
     "public.plans": {actor: row(A, D, D, D) for actor in ACTORS},
+    "public.credit_packs": {actor: row(A, D, D, D) for actor in ACTORS},
     "public.action_costs": {actor: row(A, D, D, D) for actor in ACTORS},
     "public.error_codes": {actor: row(A, D, D, D) for actor in ACTORS},
 }
@@ -424,6 +425,17 @@ CASES: dict[str, Case] = {
         update=lambda w: ("update public.plans set price_kwd = 0.001 where code = 'basic'", {}),
         delete=lambda w: ("delete from public.plans where code = 'enterprise'", {}),
         inserted=_count("public.plans", "code = 'matrix'"),
+    ),
+    "public.credit_packs": Case(
+        select=lambda w: ("select * from public.credit_packs where code = 'pack_50'", {}),
+        insert=lambda w: (
+            "insert into public.credit_packs (code, name_ar, name_en, credits, price_kwd, validity) "
+            "values ('matrix', 'مصفوفة', 'Matrix', 1000000, 0.001, interval '100 years')",
+            {},
+        ),
+        update=lambda w: ("update public.credit_packs set price_kwd = 0.001 where code = 'pack_400'", {}),
+        delete=lambda w: ("delete from public.credit_packs where code = 'pack_50'", {}),
+        inserted=_count("public.credit_packs", "code = 'matrix'"),
     ),
     "public.action_costs": Case(
         select=lambda w: ("select * from public.action_costs where action = 'chat_message'", {}),
