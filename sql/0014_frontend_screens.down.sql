@@ -1,5 +1,7 @@
 -- Undoes 0014_frontend_screens (development only). Credit-pack payments must be removed first
 -- (the old checks refuse them).
+alter table payments.settings drop column checkout_dedup_window;
+drop function if exists payments.recent_checkout(uuid, text, text);
 drop function if exists public.create_pack_checkout(uuid, text, text, text),
 payments.create_pack_checkout(uuid, text, text, text), payments.fulfil_pack(public.payments, text, text),
 public.preview_checkout(uuid, text), payments.preview_checkout(uuid, text),

@@ -139,3 +139,9 @@ add column scheduled_plan text constraint subscriptions_scheduled_plan_fkey refe
 constraint subscriptions_scheduled_plan_check check (scheduled_plan <> plan);
 -- squawk-ignore require-concurrent-index-creation
 create index subscriptions_scheduled_plan on public.subscriptions (scheduled_plan) where scheduled_plan is not null;
+
+-- A checkout sent without an Idempotency-Key gets a key derived by the service ('auto:...'):
+-- within this window a second such checkout for the same purchase by the same user returns the
+-- pending payment of the first, so a double click makes one payment.
+alter table payments.settings add column checkout_dedup_window interval not null default interval '2 minutes'
+constraint settings_checkout_dedup_window_check check (checkout_dedup_window between interval '0' and interval '1 hour');

@@ -135,8 +135,11 @@ def test_provider_errors_answer_pay_001(service: Service, customer: Identity) ->
     assert rejected.status_code == 502 and rejected.json()["code"] == "PAY_001"
     service.fake.html_next("charge")
     assert service.checkout(customer).json()["code"] == "PAY_001"
+    # Without an Idempotency-Key the three tries are one checkout (a retry within the window),
+    # charged again each time under the same order id; it stays pending.
     statuses = service.db.sql("select status from public.payments where user_id = %s", (customer.user_id,))
-    assert statuses == [{"status": "pending"}] * 3
+    assert statuses == [{"status": "pending"}]
+    assert len(service.fake.charges) == 3 and len({c.json()["order"]["id"] for c in service.fake.charges}) == 1
 
 
 def test_upgrade_mid_period_through_the_service(service: Service, customer: Identity) -> None:
@@ -225,3 +228,20 @@ def test_upgrade_preview_and_downgrade_schedule_routes(service: Service, custome
         f"{service.origin}/billing/subscription/change", json={"plan": "basic"}, headers=service.auth(customer)
     )
     assert none.status_code == 404 and none.json()["code"] == "SUB_001"
+
+
+def test_double_click_without_an_idempotency_key_makes_one_payment(service: Service, customer: Identity) -> None:
+    first = service.checkout(customer, "basic", "knet")
+    second = service.checkout(customer, "basic", "knet")
+    assert first.status_code == 201 and second.status_code == 200, second.text
+    assert first.json()["order_id"] == second.json()["order_id"]
+    assert len(service.fake.charges) == 1  # one charge at UPayments
+    other = service.checkout(customer, "pro", "knet")
+    assert other.status_code == 201 and other.json()["order_id"] != first.json()["order_id"]
+    # After the window a new checkout is a new payment.
+    service.db.sql("update payments.settings set checkout_dedup_window = interval '0'")
+    try:
+        later = service.checkout(customer, "basic", "knet")
+    finally:
+        service.db.sql("update payments.settings set checkout_dedup_window = interval '2 minutes'")
+    assert later.status_code == 201 and later.json()["order_id"] != first.json()["order_id"]

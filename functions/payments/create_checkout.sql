@@ -118,6 +118,10 @@ begin
         end if;
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
+    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    if v_prior.id is not null then
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
 
     select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
     v_quote := payments.quote(v_plan, v_sub, v_now);

@@ -39,6 +39,10 @@ begin
         end if;
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
+    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    if v_prior.id is not null then
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
     insert into public.payments (
         order_id, user_id, credit_pack, kind, amount_kwd, payment_method, idempotency_key, request_fingerprint,
         created_at, updated_at

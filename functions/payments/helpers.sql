@@ -61,6 +61,28 @@ begin
 end
 $$;
 
+-- A checkout without a client's key (the service derived an 'auto:' key): the pending payment
+-- the same user opened for the same purchase within payments.settings.checkout_dedup_window,
+-- also under a derived key, if any. The caller holds the user's lock, so two such checkouts
+-- cannot both miss each other.
+create or replace function payments.recent_checkout(p_user uuid, p_key text, p_fingerprint text)
+returns public.payments
+language sql
+stable
+set search_path = ''
+as $$
+    select p.* from public.payments as p
+    where
+        lower(left(p_key, 5)) = 'auto:'
+        and p.user_id = p_user
+        and p.created_at > billing.clock() - (select s.checkout_dedup_window from payments.settings as s)
+        and p.status = 'pending'
+        and p.request_fingerprint = p_fingerprint
+        and lower(left(p.idempotency_key, 5)) = 'auto:'
+    order by p.created_at desc
+    limit 1
+$$;
+
 -- What callers get back about a payment. Amounts keep their three decimals.
 create or replace function payments.payment_json(p_payment public.payments)
 returns jsonb
@@ -124,4 +146,5 @@ $$;
 
 revoke all on function payments.add_period(timestamptz, interval), payments.lock_payment(text),
 payments.next_period_end(timestamptz, timestamptz, interval),
-payments.payment_json(public.payments), payments.result_class(text) from public;
+payments.payment_json(public.payments), payments.result_class(text),
+payments.recent_checkout(uuid, text, text) from public;

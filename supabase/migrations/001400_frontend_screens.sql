@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 895c6b39605edf012f97876c62e0e408a1a0f8e0e0a9276019b20e3ba489cd12
+-- kwq8 sql: sql/0014_frontend_screens.sql 5f9813059d8821fc586a75cff3a8e83af1e7e0c9e8c79dfd22c1077bc900c347
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql b59a04d3961ca158233249274a04ea7fed4640774274561582caaa994e1aa7e7
@@ -28,9 +28,9 @@
 -- kwq8 repeatable: functions/billing/validation.sql 5c3a0a569ae49d70d0175ec388bc4fa34f639f9de301bcd818e3a33bb48bc0d9
 -- kwq8 repeatable: functions/payments/audit_payments.sql 2209c53189ffad3be1f7637c83948d2e6d08e2df4f4299cdb22d1d5ba94eb899
 -- kwq8 repeatable: functions/payments/confirm_payment.sql 61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220
--- kwq8 repeatable: functions/payments/create_checkout.sql e6a182a027b1957a527f0406906d2cb469f18729c41548deec90bec946f0632c
--- kwq8 repeatable: functions/payments/credit_packs.sql b12c8345e5457b57495db62f4d0d2abb19389fe0acfd78c9fb9d20161ae15e5d
--- kwq8 repeatable: functions/payments/helpers.sql 23915ef5b8ebfd510fa2375740be03252a89bbce92eecaba2b8e9bce6fd90fba
+-- kwq8 repeatable: functions/payments/create_checkout.sql b5c92024918185c39a68001ac56ff3e626f5e08fe92f3d11faf21c1f164588d2
+-- kwq8 repeatable: functions/payments/credit_packs.sql 59db18caac366062f6d8f23635d9e39ebc403d3356e0089ed2d1230043dd3c1c
+-- kwq8 repeatable: functions/payments/helpers.sql 31b1f4ad74a63ca2af2b85a7d38e91fe069d15de87f6896f5201fd5f6f7a8f2b
 -- kwq8 repeatable: functions/payments/pre_request.sql b20797dd2d6cc5c062e9653f67497947ad4c2b3c4fa329d19bbe0757fd390b29
 -- kwq8 repeatable: functions/payments/rate_limit.sql c8de4f5cba37066f2c4a0eeebbfcd68117843560899815dde224112284c8dac9
 -- kwq8 repeatable: functions/payments/reconcile.sql c5a1d5c112276c0273e407c7a61e517843dd16e53cb06657f425a1b4e994d18c
@@ -64,7 +64,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: fc0fe9925c16f84fb176105db5916118618a05d8d9bdcc8d67b08f8ee743e683
+-- kwq8 body: aa5ea7ea90b1a38ebb0eaa35f4f0bd2f264c956ffeecc716803064251e514ae3
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -232,7 +232,13 @@ constraint subscriptions_scheduled_plan_check check (scheduled_plan <> plan);
 -- squawk-ignore require-concurrent-index-creation
 create index subscriptions_scheduled_plan on public.subscriptions (scheduled_plan) where scheduled_plan is not null;
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '895c6b39605edf012f97876c62e0e408a1a0f8e0e0a9276019b20e3ba489cd12');
+-- A checkout sent without an Idempotency-Key gets a key derived by the service ('auto:...'):
+-- within this window a second such checkout for the same purchase by the same user returns the
+-- pending payment of the first, so a double click makes one payment.
+alter table payments.settings add column checkout_dedup_window interval not null default interval '2 minutes'
+constraint settings_checkout_dedup_window_check check (checkout_dedup_window between interval '0' and interval '1 hour');
+
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '5f9813059d8821fc586a75cff3a8e83af1e7e0c9e8c79dfd22c1077bc900c347');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
@@ -707,6 +713,10 @@ begin
         end if;
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
+    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    if v_prior.id is not null then
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
 
     select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
     v_quote := payments.quote(v_plan, v_sub, v_now);
@@ -888,8 +898,8 @@ public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(te
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', 'e6a182a027b1957a527f0406906d2cb469f18729c41548deec90bec946f0632c', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_charge"}, {"type": "function", "schema": "payments", "name": "record_charge_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', 'e6a182a027b1957a527f0406906d2cb469f18729c41548deec90bec946f0632c');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', 'b5c92024918185c39a68001ac56ff3e626f5e08fe92f3d11faf21c1f164588d2', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_charge"}, {"type": "function", "schema": "payments", "name": "record_charge_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', 'b5c92024918185c39a68001ac56ff3e626f5e08fe92f3d11faf21c1f164588d2');
 
 -- functions/payments/credit_packs.sql
 -- One-off credit packs (trusted servers only), bought through the same checkout as plans: a
@@ -931,6 +941,10 @@ begin
         if v_prior.request_fingerprint <> v_fingerprint then
             perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
         end if;
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
+    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    if v_prior.id is not null then
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
     insert into public.payments (
@@ -1003,8 +1017,8 @@ payments.fulfil_pack(public.payments, text, text), public.create_pack_checkout(u
 grant execute on function payments.create_pack_checkout(uuid, text, text, text),
 public.create_pack_checkout(uuid, text, text, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/credit_packs.sql', 'function', 'b12c8345e5457b57495db62f4d0d2abb19389fe0acfd78c9fb9d20161ae15e5d', '[{"type": "function", "schema": "payments", "name": "create_pack_checkout"}, {"type": "function", "schema": "payments", "name": "fulfil_pack"}, {"type": "function", "schema": "public", "name": "create_pack_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/credit_packs.sql', 'b12c8345e5457b57495db62f4d0d2abb19389fe0acfd78c9fb9d20161ae15e5d');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/credit_packs.sql', 'function', '59db18caac366062f6d8f23635d9e39ebc403d3356e0089ed2d1230043dd3c1c', '[{"type": "function", "schema": "payments", "name": "create_pack_checkout"}, {"type": "function", "schema": "payments", "name": "fulfil_pack"}, {"type": "function", "schema": "public", "name": "create_pack_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/credit_packs.sql', '59db18caac366062f6d8f23635d9e39ebc403d3356e0089ed2d1230043dd3c1c');
 
 -- functions/payments/helpers.sql
 -- Helpers shared by the payment functions: period arithmetic, locking, the JSON a payment is
@@ -1070,6 +1084,28 @@ begin
 end
 $$;
 
+-- A checkout without a client's key (the service derived an 'auto:' key): the pending payment
+-- the same user opened for the same purchase within payments.settings.checkout_dedup_window,
+-- also under a derived key, if any. The caller holds the user's lock, so two such checkouts
+-- cannot both miss each other.
+create or replace function payments.recent_checkout(p_user uuid, p_key text, p_fingerprint text)
+returns public.payments
+language sql
+stable
+set search_path = ''
+as $$
+    select p.* from public.payments as p
+    where
+        lower(left(p_key, 5)) = 'auto:'
+        and p.user_id = p_user
+        and p.created_at > billing.clock() - (select s.checkout_dedup_window from payments.settings as s)
+        and p.status = 'pending'
+        and p.request_fingerprint = p_fingerprint
+        and lower(left(p.idempotency_key, 5)) = 'auto:'
+    order by p.created_at desc
+    limit 1
+$$;
+
 -- What callers get back about a payment. Amounts keep their three decimals.
 create or replace function payments.payment_json(p_payment public.payments)
 returns jsonb
@@ -1133,10 +1169,11 @@ $$;
 
 revoke all on function payments.add_period(timestamptz, interval), payments.lock_payment(text),
 payments.next_period_end(timestamptz, timestamptz, interval),
-payments.payment_json(public.payments), payments.result_class(text) from public;
+payments.payment_json(public.payments), payments.result_class(text),
+payments.recent_checkout(uuid, text, text) from public;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/helpers.sql', 'function', '23915ef5b8ebfd510fa2375740be03252a89bbce92eecaba2b8e9bce6fd90fba', '[{"type": "function", "schema": "payments", "name": "add_period"}, {"type": "function", "schema": "payments", "name": "next_period_end"}, {"type": "function", "schema": "payments", "name": "lock_payment"}, {"type": "function", "schema": "payments", "name": "payment_json"}, {"type": "function", "schema": "payments", "name": "result_class"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/helpers.sql', '23915ef5b8ebfd510fa2375740be03252a89bbce92eecaba2b8e9bce6fd90fba');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/helpers.sql', 'function', '31b1f4ad74a63ca2af2b85a7d38e91fe069d15de87f6896f5201fd5f6f7a8f2b', '[{"type": "function", "schema": "payments", "name": "add_period"}, {"type": "function", "schema": "payments", "name": "next_period_end"}, {"type": "function", "schema": "payments", "name": "lock_payment"}, {"type": "function", "schema": "payments", "name": "recent_checkout"}, {"type": "function", "schema": "payments", "name": "payment_json"}, {"type": "function", "schema": "payments", "name": "result_class"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/helpers.sql', '31b1f4ad74a63ca2af2b85a7d38e91fe069d15de87f6896f5201fd5f6f7a8f2b');
 
 -- functions/payments/refunds.sql
 -- Refunds and voids (states in sql/0009_payments_safety.sql). Trusted servers and operators ask

@@ -175,7 +175,9 @@ class BillingService:
     async def checkout(self, request: Request) -> Response:
         claims = await run_in_threadpool(self._user, request, self.settings.rate_checkout_per_user, "checkout")
         body: CheckoutRequest = parse_json_body(await request.body(), CheckoutRequest)
-        key = request.headers.get("idempotency-key") or str(uuid.uuid4())
+        # Without the client's key a derived one: the SQL then treats a second checkout for the
+        # same purchase within payments.settings.checkout_dedup_window as the first (a double click).
+        key = request.headers.get("idempotency-key") or f"auto:{uuid.uuid4()}"
         if not _KEY_RE.match(key):
             raise ServiceError("VAL_001", "Idempotency-Key must be 1-255 printable ASCII characters")
         payment, created = await run_in_threadpool(self._checkout, claims, body, key)
