@@ -144,4 +144,5 @@ create index subscriptions_scheduled_plan on public.subscriptions (scheduled_pla
 -- within this window a second such checkout for the same purchase by the same user returns the
 -- pending payment of the first, so a double click makes one payment.
 alter table payments.settings add column checkout_dedup_window interval not null default interval '2 minutes'
-constraint settings_checkout_dedup_window_check check (checkout_dedup_window between interval '0' and interval '1 hour');
+constraint settings_checkout_dedup_window_check
+check (checkout_dedup_window between interval '0' and interval '1 hour');

@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 5f9813059d8821fc586a75cff3a8e83af1e7e0c9e8c79dfd22c1077bc900c347
+-- kwq8 sql: sql/0014_frontend_screens.sql 304a29dcfefaa43ca5a19cc3dc49810f5b364011ecc11192f9b7ada781d2f186
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql b59a04d3961ca158233249274a04ea7fed4640774274561582caaa994e1aa7e7
@@ -64,7 +64,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: aa5ea7ea90b1a38ebb0eaa35f4f0bd2f264c956ffeecc716803064251e514ae3
+-- kwq8 body: 46d97819575efdc4f748fff73c7982869830726d2e4cde664e24c3c3d995ef08
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -236,9 +236,10 @@ create index subscriptions_scheduled_plan on public.subscriptions (scheduled_pla
 -- within this window a second such checkout for the same purchase by the same user returns the
 -- pending payment of the first, so a double click makes one payment.
 alter table payments.settings add column checkout_dedup_window interval not null default interval '2 minutes'
-constraint settings_checkout_dedup_window_check check (checkout_dedup_window between interval '0' and interval '1 hour');
+constraint settings_checkout_dedup_window_check
+check (checkout_dedup_window between interval '0' and interval '1 hour');
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '5f9813059d8821fc586a75cff3a8e83af1e7e0c9e8c79dfd22c1077bc900c347');
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '304a29dcfefaa43ca5a19cc3dc49810f5b364011ecc11192f9b7ada781d2f186');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
