@@ -84,6 +84,20 @@ def test_auth_config_has_arabic_templates_and_callback_redirects() -> None:
         assert any("\u0600" <= ch <= "\u06ff" for ch in template["subject"]), name
 
 
+def test_storage_bucket_config_matches_the_migration_and_seeds_a_published_image(kwq8_tx: TestDatabase) -> None:
+    bucket = tomllib.loads((ROOT / "supabase" / "config.toml").read_text())["storage"]["buckets"]["project-assets"]
+    row = kwq8_tx.sql(
+        "select public, file_size_limit, allowed_mime_types from storage.buckets where id = 'project-assets'"
+    )[0]
+    assert bucket["public"] is row["public"] is False
+    assert bucket["file_size_limit"] == "10MiB" and row["file_size_limit"] == 10 * 1024 * 1024
+    assert bucket["allowed_mime_types"] == row["allowed_mime_types"]
+    images = list((ROOT / "supabase" / bucket["objects_path"]).glob("*/public/*.png"))
+    seeded_project = "5eed0000-0000-4000-8000-0000000000a1"  # the published salon of supabase/seed.sql
+    assert [p.parent.parent.name for p in images] == [seeded_project]
+    assert images[0].read_bytes().startswith(b"\x89PNG")
+
+
 # --------------------------------------------------------------------------- 3. sign-up grant
 
 

@@ -108,11 +108,7 @@ def test_supabase_db_push_gives_the_catalog_kwq8_db_migrate_gives(kwq8_stack: St
         migrated, pushed = names
         migrations.migrate(kwq8_stack.project, kwq8_stack.target(migrated))
         workdir = tmp_path / "cli"
-        (workdir / "supabase").mkdir(parents=True)
-        shutil.copy(ROOT / "supabase" / "config.toml", workdir / "supabase" / "config.toml")
-        for folder in ("migrations", "templates"):
-            shutil.copytree(ROOT / "supabase" / folder, workdir / "supabase" / folder)
-        shutil.copy(ROOT / "supabase" / "seed.sql", workdir / "supabase" / "seed.sql")
+        shutil.copytree(ROOT / "supabase", workdir / "supabase")
         proc = subprocess.run(
             [
                 str(SUPABASE_CLI),
@@ -140,3 +136,22 @@ def test_supabase_db_push_gives_the_catalog_kwq8_db_migrate_gives(kwq8_stack: St
     finally:
         for name in names:
             kwq8_stack.drop_database(name)
+
+
+def test_frontend_screens_revision_goes_down_and_up_again(kwq8_stack: Stack) -> None:
+    name = f"s_{uuid.uuid4().hex[:10]}"
+    kwq8_stack.create_database(name)
+    kwq8_stack.install_shim(name)
+    try:
+        project, target = kwq8_stack.project, kwq8_stack.target(name)
+        migrations.migrate(project, target)
+        before = schema_dump(kwq8_stack, name)
+        head = migrations.status(project, target).head
+        assert head is not None
+        migrations.downgrade(project, target, "-1")
+        assert migrations.status(project, target).current != head
+        migrations.migrate(project, target)
+        # The same catalog again: the down file undoes exactly what the revision did.
+        assert schema_dump(kwq8_stack, name) == before
+    finally:
+        kwq8_stack.drop_database(name)
