@@ -1,5 +1,11 @@
 -- Undoes 0014_frontend_screens (development only). Credit-pack payments must be removed first
 -- (the old checks refuse them).
+drop function if exists public.extend_hold(uuid, uuid), billing.extend_hold(uuid, uuid), public.get_hold(uuid),
+billing.hold_for_caller(uuid), billing.lock_hold_of(uuid, uuid);
+alter table billing.holds drop column extensions;
+alter table billing.settings drop column max_hold_extensions;
+delete from public.error_codes
+where code = 'CREDIT_016';
 alter table payments.settings drop column checkout_dedup_window;
 drop function if exists payments.recent_checkout(uuid, text, text);
 drop function if exists public.create_pack_checkout(uuid, text, text, text),

@@ -146,3 +146,13 @@ create index subscriptions_scheduled_plan on public.subscriptions (scheduled_pla
 alter table payments.settings add column checkout_dedup_window interval not null default interval '2 minutes'
 constraint settings_checkout_dedup_window_check
 check (checkout_dedup_window between interval '0' and interval '1 hour');
+
+-- A long generation keeps its hold while it streams: the generation server extends it, each
+-- time to one hold_ttl from now, at most max_hold_extensions times (so a hold lives at most
+-- (1 + max_hold_extensions) x hold_ttl, two and a quarter hours by default).
+insert into public.error_codes (code, http_status, message_ar, message_en) values
+('CREDIT_016', 409, 'لا يمكن تمديد الحجز أكثر من ذلك', 'Hold cannot be extended any further');
+alter table billing.settings add column max_hold_extensions integer not null default 8
+constraint settings_max_hold_extensions_check check (max_hold_extensions between 0 and 100);
+alter table billing.holds add column extensions integer not null default 0
+constraint holds_extensions_check check (extensions >= 0);

@@ -19,7 +19,10 @@ begin
         when 'spend' then coalesce(v_action, 'استخدام الرصيد')
         when 'hold' then 'حجز رصيد: ' || coalesce(v_action, 'عملية')
         when 'capture' then 'تأكيد الحجز: ' || coalesce(v_action, 'عملية')
-        when 'release' then 'إرجاع رصيد محجوز: ' || coalesce(v_action, 'عملية')
+        when 'release' then case
+            when new.metadata ->> 'reason' = 'generation_failed' then 'إرجاع رصيد: فشل ' || coalesce(v_action, 'الإنشاء')
+            else 'إرجاع رصيد محجوز: ' || coalesce(v_action, 'عملية')
+        end
         when 'refund' then 'استرجاع رصيد: ' || coalesce(v_action, 'عملية')
         when 'expire' then case
             when new.metadata ? 'refund_id' then 'سحب الرصيد بعد استرداد الدفعة'

@@ -3,19 +3,20 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 304a29dcfefaa43ca5a19cc3dc49810f5b364011ecc11192f9b7ada781d2f186
+-- kwq8 sql: sql/0014_frontend_screens.sql a491e62aea599b444b5fd2ee384273d091c5b7468479c3c3e49ef5637d45bf18
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql b59a04d3961ca158233249274a04ea7fed4640774274561582caaa994e1aa7e7
 -- kwq8 repeatable: functions/billing/clock.sql fcec2996a0f1be5a79c481001f6b592245f819238614f1972b637f68a89efc55
 -- kwq8 repeatable: functions/billing/credit_events.sql 199658471453fd4f1df4ced04519fd547bedf846a6218e067d33f7ff861f7c5d
 -- kwq8 repeatable: functions/billing/daily_bonus.sql 3a9d3efa09d4285de5610f69c0dc48e84db98343a2b7d0be879416b8552b3b7b
--- kwq8 repeatable: functions/billing/describe_in_arabic.sql 4277f7977463be6872860ec23e7fab22e6253c073baad8e9cc0e7cbdddb04392
+-- kwq8 repeatable: functions/billing/describe_in_arabic.sql 2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a
 -- kwq8 repeatable: functions/billing/expiry.sql ac00970e30379ae9e026d6860178bbeab07b565be1beca9efb08555ae788837c
 -- kwq8 repeatable: functions/billing/get_credit_summary.sql 935c9620a5870e7a6f02d8d39e04a36ebdf03247920e58e41d27bcc8f3c45237
 -- kwq8 repeatable: functions/billing/get_credit_usage.sql 750c35a5e2470b8a94d7c9a2b39962efc52629d0b58356ab4a4e4ad2c0fc62d5
 -- kwq8 repeatable: functions/billing/grant_credits.sql 9e7bdf1d33b79d89e769838a5950cd4b97864990b5736cf6b66f2fb88ac1660e
 -- kwq8 repeatable: functions/billing/handle_new_auth_user.sql 6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b
+-- kwq8 repeatable: functions/billing/hold_status.sql e6e0b8f2e3a6d96d1a502d02cfd4b2bcc3997dfe94023a6d812cc0bbf8afd817
 -- kwq8 repeatable: functions/billing/ledger.sql 7d8effb5633a20e6a2f4918c74b1f7598d9379c5c1b63040ac89eb0ff80347f1
 -- kwq8 repeatable: functions/billing/lock_user.sql fdfd345536db6e1a446ab01ebe77116f1f348db5b4d0fabfcd0028781298195b
 -- kwq8 repeatable: functions/billing/next_business_midnight.sql f62a476192fbc84dbb804e482bbc7fe7f11049ea239a6c6c0c13ea683fa05b2f
@@ -64,7 +65,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: 46d97819575efdc4f748fff73c7982869830726d2e4cde664e24c3c3d995ef08
+-- kwq8 body: 282b083dd9d4fb870ba2001c507f571673c5e83d78c393b15f7c5257f5dfa343
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -239,7 +240,17 @@ alter table payments.settings add column checkout_dedup_window interval not null
 constraint settings_checkout_dedup_window_check
 check (checkout_dedup_window between interval '0' and interval '1 hour');
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '304a29dcfefaa43ca5a19cc3dc49810f5b364011ecc11192f9b7ada781d2f186');
+-- A long generation keeps its hold while it streams: the generation server extends it, each
+-- time to one hold_ttl from now, at most max_hold_extensions times (so a hold lives at most
+-- (1 + max_hold_extensions) x hold_ttl, two and a quarter hours by default).
+insert into public.error_codes (code, http_status, message_ar, message_en) values
+('CREDIT_016', 409, 'لا يمكن تمديد الحجز أكثر من ذلك', 'Hold cannot be extended any further');
+alter table billing.settings add column max_hold_extensions integer not null default 8
+constraint settings_max_hold_extensions_check check (max_hold_extensions between 0 and 100);
+alter table billing.holds add column extensions integer not null default 0
+constraint holds_extensions_check check (extensions >= 0);
+
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', 'a491e62aea599b444b5fd2ee384273d091c5b7468479c3c3e49ef5637d45bf18');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
@@ -266,7 +277,10 @@ begin
         when 'spend' then coalesce(v_action, 'استخدام الرصيد')
         when 'hold' then 'حجز رصيد: ' || coalesce(v_action, 'عملية')
         when 'capture' then 'تأكيد الحجز: ' || coalesce(v_action, 'عملية')
-        when 'release' then 'إرجاع رصيد محجوز: ' || coalesce(v_action, 'عملية')
+        when 'release' then case
+            when new.metadata ->> 'reason' = 'generation_failed' then 'إرجاع رصيد: فشل ' || coalesce(v_action, 'الإنشاء')
+            else 'إرجاع رصيد محجوز: ' || coalesce(v_action, 'عملية')
+        end
         when 'refund' then 'استرجاع رصيد: ' || coalesce(v_action, 'عملية')
         when 'expire' then case
             when new.metadata ? 'refund_id' then 'سحب الرصيد بعد استرداد الدفعة'
@@ -292,8 +306,8 @@ $$;
 
 revoke all on function billing.describe_in_arabic() from public;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/describe_in_arabic.sql', 'function', '4277f7977463be6872860ec23e7fab22e6253c073baad8e9cc0e7cbdddb04392', '[{"type": "function", "schema": "billing", "name": "describe_in_arabic"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/describe_in_arabic.sql', '4277f7977463be6872860ec23e7fab22e6253c073baad8e9cc0e7cbdddb04392');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/describe_in_arabic.sql', 'function', '2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a', '[{"type": "function", "schema": "billing", "name": "describe_in_arabic"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/describe_in_arabic.sql', '2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a');
 
 -- functions/billing/get_credit_usage.sql
 -- The dashboard's usage chart: credits the caller used per action and Kuwait calendar day over
@@ -392,6 +406,131 @@ revoke all on function billing.handle_new_auth_user() from public;
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/handle_new_auth_user.sql', 'function', '6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b', '[{"type": "function", "schema": "billing", "name": "handle_new_auth_user"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/handle_new_auth_user.sql', '6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b');
+
+-- functions/billing/hold_status.sql
+-- The AI action flow around a hold, besides capture and release: the generation server extends
+-- the hold while a long generation streams, and the browser reads the hold's state.
+
+-- A hold of p_user, locked as billing.lock_hold does (user row, then hold). A hold of another
+-- user is answered as a missing one (CREDIT_007), so a server bug cannot resolve someone
+-- else's hold, and nothing tells a caller that the id exists.
+create or replace function billing.lock_hold_of(p_user uuid, p_hold uuid)
+returns billing.holds
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_hold billing.holds;
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_hold is null then
+        perform private.raise_error('CREDIT_007', 'hold_id is required');
+    end if;
+    if not exists (select from billing.holds as h where h.id = p_hold and h.user_id = p_user) then
+        perform private.raise_error('CREDIT_007', format('no hold %s for user %s', p_hold, p_user));
+    end if;
+    v_hold := billing.lock_hold(p_hold);
+    return v_hold;
+end
+$$;
+
+-- Extend an active hold to one hold_ttl from now (never shorter than it is), at most
+-- billing.settings.max_hold_extensions times (CREDIT_016 after that). Trusted servers only.
+create or replace function billing.extend_hold(p_user uuid, p_hold uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_settings billing.settings;
+    v_hold billing.holds := billing.lock_hold_of(p_user, p_hold);
+begin
+    select * into v_settings from billing.settings;
+    if v_hold.status = 'expired' then
+        perform private.raise_error('CREDIT_009', format('hold %s has expired', v_hold.id));
+    elsif v_hold.status <> 'active' then
+        perform private.raise_error('CREDIT_008', format('hold %s is already %s', v_hold.id, v_hold.status));
+    elsif v_hold.extensions >= v_settings.max_hold_extensions then
+        perform private.raise_error(
+            'CREDIT_016', format('hold %s was extended %s times already', v_hold.id, v_hold.extensions),
+            'capture or release it'
+        );
+    end if;
+    -- A later expiry only makes the user's next credit event (billing.credit_events) early,
+    -- which the next upkeep recomputes.
+    update billing.holds
+    set expires_at = greatest(expires_at, billing.clock() + v_settings.hold_ttl), extensions = extensions + 1
+    where id = v_hold.id
+    returning * into v_hold;
+    return jsonb_build_object(
+        'hold_id', v_hold.id, 'expires_at', v_hold.expires_at,
+        'extensions_left', v_settings.max_hold_extensions - v_hold.extensions
+    );
+end
+$$;
+
+-- The browser's view of one of its holds while it waits for a generation. A hold released
+-- because the generation failed answers GEN_001 (its credits are back, as the summary shows).
+create or replace function billing.hold_for_caller(p_hold uuid)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_user uuid := billing.require_caller();
+    v_hold billing.holds;
+    v_reason text;
+begin
+    select * into v_hold from billing.holds as h where h.id = p_hold and h.user_id = v_user;
+    if not found then
+        perform private.raise_error('CREDIT_007', format('no hold %s', coalesce(p_hold::text, 'null')));
+    end if;
+    select t.metadata ->> 'reason' into v_reason from public.credit_transactions as t
+    where t.user_id = v_user and t.hold_id = v_hold.id and t.transaction_type = 'release';
+    if v_hold.status = 'released' and v_reason = 'generation_failed' then
+        perform private.raise_error(
+            'GEN_001', format('the generation of hold %s failed; its credits were returned', v_hold.id)
+        );
+    end if;
+    return jsonb_build_object(
+        'hold_id', v_hold.id, 'action', v_hold.action, 'amount', v_hold.amount, 'status', v_hold.status,
+        'captured_amount', v_hold.captured_amount, 'expires_at', v_hold.expires_at
+    );
+end
+$$;
+
+create or replace function public.extend_hold(user_id uuid, hold_id uuid)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select billing.extend_hold(user_id, hold_id)
+$$;
+
+create or replace function public.get_hold(hold_id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+    select billing.hold_for_caller(hold_id)
+$$;
+
+revoke all on function billing.lock_hold_of(uuid, uuid), billing.extend_hold(uuid, uuid),
+billing.hold_for_caller(uuid), public.extend_hold(uuid, uuid), public.get_hold(uuid) from public;
+grant execute on function billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
+grant execute on function billing.hold_for_caller(uuid), public.get_hold(uuid) to authenticated;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/hold_status.sql', 'function', 'e6e0b8f2e3a6d96d1a502d02cfd4b2bcc3997dfe94023a6d812cc0bbf8afd817', '[{"type": "function", "schema": "billing", "name": "lock_hold_of"}, {"type": "function", "schema": "billing", "name": "extend_hold"}, {"type": "function", "schema": "billing", "name": "hold_for_caller"}, {"type": "function", "schema": "public", "name": "extend_hold"}, {"type": "function", "schema": "public", "name": "get_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/hold_status.sql', 'e6e0b8f2e3a6d96d1a502d02cfd4b2bcc3997dfe94023a6d812cc0bbf8afd817');
 
 -- functions/payments/confirm_payment.sql
 -- Confirming a payment: in one transaction, mark it paid, activate or extend the subscription,
