@@ -4,6 +4,7 @@ database, talking to a local fake of UPayments (fixtures in tests/service_fixtur
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -72,7 +73,11 @@ class Service:
     def checkout(
         self, user: Identity, plan: str = "basic", method: str | None = "knet", *, key: str | None = None, **body: Any
     ) -> httpx.Response:
+        # A fresh Idempotency-Key per call, as the frontend sends one per checkout intent;
+        # key="" sends none (the service then deduplicates by user and purchase).
         headers = self.auth(user)
+        if key is None:
+            key = str(uuid.uuid4())
         if key:
             headers["Idempotency-Key"] = key
         payload = {"plan": plan, **({"payment_method": method} if method else {}), **body}

@@ -146,6 +146,7 @@ class BillingService:
             "payment_url": payment["payment_url"] if payment["status"] == "pending" else None,
             "fulfilment": payment["fulfilment"],
             "credits_granted": None if payment["credits_granted"] is None else str(payment["credits_granted"]),
+            "failure_reason": _failure_reason(payment),
         }
         if payment.get("proration"):
             proration = payment["proration"]
@@ -277,17 +278,17 @@ class BillingService:
         except UPaymentsError as exc:
             log.warning("upayments status failed", extra={"order_id": order_id, "error_kind": exc.kind})
             return payment
-        if status.confirms(order_id, Decimal(payment["amount_kwd"])):
-            payment = self.db.call(
-                "confirm_payment",
-                order_id=order_id,
-                track_id=payment["track_id"],
-                provider_payment_id=status.payment_id,
-                amount_kwd=status.amount,
-                currency=status.currency,
+        # Whatever UPayments answered is recorded as the reconciliation job records it: a capture
+        # is fulfilled (or kept for review when it does not match the order), a decline fails
+        # the payment and a cancellation cancels it, so the return page never waits on a
+        # webhook that may not come. A pending answer changes nothing.
+        result = self.db.call("record_status_check", order_id=order_id, verified=status.as_verified())
+        if result["outcome"] != "pending":
+            log.info(
+                "payment settled by the return page's status check",
+                extra={"order_id": order_id, "outcome": result["outcome"]},
             )
-            log.info("payment confirmed by status check", extra={"order_id": order_id})
-        return payment
+        return dict(result["payment"])
 
     # ------------------------------------------------------------------ cancel at period end
 
@@ -429,6 +430,18 @@ class BillingService:
 
     async def health(self, request: Request) -> Response:
         return JSONResponse({"status": "ok"})
+
+
+def _failure_reason(payment: dict[str, Any]) -> str | None:
+    """Why a payment failed or was cancelled, for code to branch on: UPayments' result in snake
+    case ('not_captured', 'canceled', 'error', ...), or 'abandoned' for a checkout never paid."""
+    if payment["status"] not in ("failed", "cancelled"):
+        return None
+    reason = payment.get("status_reason") or ""
+    if reason.startswith("abandoned"):
+        return "abandoned"
+    result = reason.removeprefix("UPayments: ") if reason.startswith("UPayments: ") else ""
+    return re.sub(r"[^a-z0-9]+", "_", result.lower()).strip("_") or "unknown"
 
 
 def _kwd(value: Any) -> str:
