@@ -1,7 +1,9 @@
 -- Undoes 0014_frontend_screens (development only). Credit-pack payments must be removed first
 -- (the old checks refuse them).
 drop function if exists public.extend_hold(uuid, uuid), billing.extend_hold(uuid, uuid), public.get_hold(uuid),
-billing.hold_for_caller(uuid), billing.lock_hold_of(uuid, uuid);
+billing.hold_for_caller(uuid), billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid),
+public.capture_hold(uuid, uuid, numeric), public.release_hold(uuid, uuid),
+public.refund_transaction(uuid, uuid, text, text);
 alter table billing.holds drop column extensions;
 alter table billing.settings drop column max_hold_extensions;
 delete from public.error_codes

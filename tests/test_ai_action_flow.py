@@ -76,3 +76,25 @@ def test_browser_reads_only_its_own_holds(db: TestDatabase, user: Identity) -> N
     other = db.create_user()
     expect_error(lambda: db.rpc("get_hold", {"hold_id": hold["hold_id"]}, as_=other), "CREDIT_007", 404)
     expect_error(lambda: db.rpc("get_hold", {"hold_id": hold["hold_id"]}, as_=Identity.anon()), "42501")
+
+
+def test_capture_release_and_refund_refuse_another_users_hold_or_entry(db: TestDatabase, user: Identity) -> None:
+    grant(db, user, 20)
+    other = db.create_user()
+    hold = reserve(db, user)
+    spent = db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": str(uuid.uuid4())}, as_=user)
+    before = db.scalar("select count(*) from public.credit_transactions")
+    wrong = {"user_id": other.user_id, "hold_id": hold["hold_id"]}
+    expect_error(lambda: db.rpc("capture_hold", {**wrong, "amount": "1"}, as_=SERVICE), "CREDIT_007", 404)
+    expect_error(lambda: db.rpc("release_hold", wrong, as_=SERVICE), "CREDIT_007", 404)
+    refund = {"transaction_id": spent["transaction_id"], "idempotency_key": str(uuid.uuid4()), "reason": "GEN_001"}
+    expect_error(
+        lambda: db.rpc("refund_transaction", {**refund, "user_id": other.user_id}, as_=SERVICE), "CREDIT_011", 404
+    )
+    assert db.scalar("select count(*) from public.credit_transactions") == before
+    # The hold's own user resolves it.
+    captured = db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": "1"}, as_=SERVICE)
+    assert str(captured["charged"]) == "1.00"
+    assert db.rpc("refund_transaction", {**refund, "user_id": user.user_id}, as_=SERVICE)["refunded"] == 1
+    # The signatures without the user are gone.
+    expect_error(lambda: db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "PGRST202")

@@ -33,28 +33,43 @@ def test_reserve_then_capture_less_releases_the_rest(db: TestDatabase, user: Ide
     assert reserve(db, user, "complex_feature", k) == hold  # retry: same hold
     summary = db.rpc("get_credit_summary", {}, as_=user)
     assert summary["held"] == Decimal("4.00") and summary["active_holds"][0]["hold_id"] == hold["hold_id"]
-    captured = db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": "2.5"}, as_=SERVICE)
+    captured = db.rpc(
+        "capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": "2.5"}, as_=SERVICE
+    )
     assert captured["charged"] == Decimal("2.50") and captured["released"] == Decimal("1.50")
     assert captured["balance"] == Decimal("17.50") == balance(db, user)
-    assert db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 2.5}, as_=SERVICE) == captured
+    assert (
+        db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": 2.5}, as_=SERVICE)
+        == captured
+    )
     entries = ledger_count(db, user)
     expect_error(
-        lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE), "CREDIT_008", 409
+        lambda: db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE),
+        "CREDIT_008",
+        409,
     )
-    expect_error(lambda: db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "CREDIT_008", 409)
+    expect_error(
+        lambda: db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE),
+        "CREDIT_008",
+        409,
+    )
     assert ledger_count(db, user) == entries
     assert db.rpc("get_credit_summary", {}, as_=user)["active_holds"] == []
     audit_clean(db)
 
 
 def test_capture_all_by_default_and_release_is_idempotent(db: TestDatabase, user: Identity) -> None:
-    full = db.rpc("capture_hold", {"hold_id": reserve(db, user)["hold_id"]}, as_=SERVICE)
+    full = db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": reserve(db, user)["hold_id"]}, as_=SERVICE)
     assert (full["charged"], full["released"]) == (Decimal("3.00"), Decimal("0"))
     hold = reserve(db, user)
-    released = db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE)
+    released = db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE)
     assert released["released"] == Decimal("3.00") and released["status"] == "released"
-    assert db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE) == released
-    expect_error(lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "CREDIT_008", 409)
+    assert db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE) == released
+    expect_error(
+        lambda: db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE),
+        "CREDIT_008",
+        409,
+    )
     assert balance(db, user) == Decimal("17.00")
     audit_clean(db)
 
@@ -72,21 +87,32 @@ def test_capture_all_by_default_and_release_is_idempotent(db: TestDatabase, user
 def test_bad_capture_amounts(db: TestDatabase, user: Identity, amount: str, code: str) -> None:
     hold = reserve(db, user)
     before = ledger_count(db, user)
-    expect_error(lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": amount}, as_=SERVICE), code, 400)
+    expect_error(
+        lambda: db.rpc(
+            "capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": amount}, as_=SERVICE
+        ),
+        code,
+        400,
+    )
     assert ledger_count(db, user) == before
     assert db.scalar("select status from billing.holds where id = %s", (hold["hold_id"],)) == "active"
 
 
 def test_unknown_or_missing_hold(db: TestDatabase, user: Identity) -> None:
-    for args in ({"hold_id": "00000000-0000-0000-0000-000000000000"}, {"hold_id": None}):
+    for args in (
+        {"user_id": user.user_id, "hold_id": "00000000-0000-0000-0000-000000000000"},
+        {"user_id": user.user_id, "hold_id": None},
+    ):
         expect_error(lambda a=args: db.rpc("capture_hold", a, as_=SERVICE), "CREDIT_007", 404)
         expect_error(lambda a=args: db.rpc("release_hold", a, as_=SERVICE), "CREDIT_007", 404)
-    expect_error(lambda: db.rpc("capture_hold", {"hold_id": "not-a-uuid"}, as_=SERVICE), "22P02", 400)
+    expect_error(
+        lambda: db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": "not-a-uuid"}, as_=SERVICE), "22P02", 400
+    )
 
 
 def test_capture_zero_releases_everything(db: TestDatabase, user: Identity) -> None:
     hold = reserve(db, user)
-    result = db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 0}, as_=SERVICE)
+    result = db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": 0}, as_=SERVICE)
     assert (result["charged"], result["released"], result["balance"]) == (0, Decimal("3.00"), Decimal("20.00"))
     audit_clean(db)
 
@@ -98,8 +124,15 @@ def test_expired_hold_releases_itself_on_next_access(db: TestDatabase, user: Ide
     db.freeze_time("2026-05-10T09:15:00+00:00")
     summary = db.rpc("get_credit_summary", {}, as_=user)
     assert summary["held"] == 0 and summary["balance"] == Decimal("20.00")
-    expect_error(lambda: db.rpc("capture_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "CREDIT_009", 410)
-    assert db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE)["status"] == "expired"
+    expect_error(
+        lambda: db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE),
+        "CREDIT_009",
+        410,
+    )
+    assert (
+        db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE)["status"]
+        == "expired"
+    )
     assert (
         db.scalar(
             "select metadata ->> 'reason' from public.credit_transactions where hold_id = %s "
@@ -148,14 +181,24 @@ def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Ide
     k = key()
     refund = db.rpc(
         "refund_transaction",
-        {"transaction_id": spend["transaction_id"], "idempotency_key": k, "reason": "GEN_001: generation failed"},
+        {
+            "user_id": user.user_id,
+            "transaction_id": spend["transaction_id"],
+            "idempotency_key": k,
+            "reason": "GEN_001: generation failed",
+        },
         as_=SERVICE,
     )
     assert (refund["refunded"], refund["forfeited"], refund["balance"]) == (Decimal("3.00"), 0, Decimal("20.00"))
     assert (
         db.rpc(
             "refund_transaction",
-            {"transaction_id": spend["transaction_id"], "idempotency_key": k, "reason": "GEN_001: generation failed"},
+            {
+                "user_id": user.user_id,
+                "transaction_id": spend["transaction_id"],
+                "idempotency_key": k,
+                "reason": "GEN_001: generation failed",
+            },
             as_=SERVICE,
         )
         == refund
@@ -163,7 +206,12 @@ def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Ide
     expect_error(
         lambda: db.rpc(
             "refund_transaction",
-            {"transaction_id": spend["transaction_id"], "idempotency_key": key(), "reason": "again"},
+            {
+                "user_id": user.user_id,
+                "transaction_id": spend["transaction_id"],
+                "idempotency_key": key(),
+                "reason": "again",
+            },
             as_=SERVICE,
         ),
         "CREDIT_012",
@@ -180,10 +228,15 @@ def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Ide
 
 def test_refund_of_a_capture_returns_only_what_was_kept(db: TestDatabase, user: Identity) -> None:
     hold = reserve(db, user, "complex_feature")
-    captured = db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE)
+    captured = db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": 1}, as_=SERVICE)
     refund = db.rpc(
         "refund_transaction",
-        {"transaction_id": captured["transaction_id"], "idempotency_key": key(), "reason": "failed"},
+        {
+            "user_id": user.user_id,
+            "transaction_id": captured["transaction_id"],
+            "idempotency_key": key(),
+            "reason": "failed",
+        },
         as_=SERVICE,
     )
     assert refund["refunded"] == Decimal("1.00") and balance(db, user) == Decimal("20.00")
@@ -197,7 +250,12 @@ def test_refund_into_an_expired_grant_is_forfeited(db: TestDatabase) -> None:
     db.freeze_time("2026-05-12T00:00:00+00:00")
     refund = db.rpc(
         "refund_transaction",
-        {"transaction_id": spend["transaction_id"], "idempotency_key": key(), "reason": "late"},
+        {
+            "user_id": u.user_id,
+            "transaction_id": spend["transaction_id"],
+            "idempotency_key": key(),
+            "reason": "late",
+        },
         as_=SERVICE,
     )
     assert (refund["refunded"], refund["forfeited"], refund["balance"]) == (0, Decimal("3.00"), 0)
@@ -221,7 +279,7 @@ def test_bad_refunds(db: TestDatabase, user: Identity, args: dict, code: str) ->
         "select id::text from public.credit_transactions where user_id = %s and transaction_type = 'grant'",
         (user.user_id,),
     )
-    args = {**args, "idempotency_key": key()}
+    args = {**args, "user_id": user.user_id, "idempotency_key": key()}
     args["transaction_id"] = {"SPEND": spend["transaction_id"], "GRANT": grant_tx}.get(
         args["transaction_id"], args["transaction_id"]
     )

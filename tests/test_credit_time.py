@@ -127,7 +127,12 @@ def test_a_refund_begun_before_its_grant_expired_leaves_nothing_spendable_past_t
         api_at(kwq8_db, "2026-05-10T10:10:00+00:00").rpc("get_credit_summary", {}, as_=user)
         refund = call(
             "refund_transaction",
-            {"transaction_id": spend["transaction_id"], "idempotency_key": key(), "reason": "GEN_001"},
+            {
+                "user_id": user.user_id,
+                "transaction_id": spend["transaction_id"],
+                "idempotency_key": key(),
+                "reason": "GEN_001",
+            },
         )
     assert refund["refunded"] == 3
     assert_expired_at_next_call(kwq8_db, user, "2026-05-10T10:12:00+00:00")
@@ -146,7 +151,7 @@ def test_a_hold_resolved_by_a_call_begun_before_its_grant_expired_leaves_nothing
     kwq8_db.freeze_time("2026-05-10T10:00:00+00:00")
     grant(kwq8_db, user, 4, expires_at="2026-05-10T10:05:00+00:00")
     hold = kwq8_db.rpc("reserve_credits", {"action": "complex_feature", "idempotency_key": key()}, as_=user)
-    args = {"hold_id": hold["hold_id"]} | ({"amount": amount} if amount else {})
+    args = {"user_id": user.user_id, "hold_id": hold["hold_id"]} | ({"amount": amount} if amount else {})
     with in_flight(kwq8_db, SERVICE, frozen="2026-05-10T10:01:00+00:00") as call:
         api_at(kwq8_db, "2026-05-10T10:08:00+00:00").rpc("get_credit_summary", {}, as_=user)
         result = call(function, args)

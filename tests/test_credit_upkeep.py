@@ -174,7 +174,12 @@ def test_a_refund_into_a_spent_grant_still_expires_on_time(db: TestDatabase, use
     assert next_event(db, user) == "2026-05-12 00:00:00"
     db.rpc(
         "refund_transaction",
-        {"transaction_id": first["transaction_id"], "idempotency_key": key(), "reason": "GEN_001"},
+        {
+            "user_id": user.user_id,
+            "transaction_id": first["transaction_id"],
+            "idempotency_key": key(),
+            "reason": "GEN_001",
+        },
         as_=SERVICE,
     )
     assert balance(db, user) == Decimal("12.00")

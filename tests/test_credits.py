@@ -169,9 +169,12 @@ def test_who_may_call_what(db: TestDatabase, user: Identity, anon: Identity) -> 
             "grant_credits",
             {"user_id": user.user_id, "amount": 1, "source": "promo", "expires_at": None, "idempotency_key": key()},
         ),
-        ("capture_hold", {"hold_id": user.user_id}),
-        ("release_hold", {"hold_id": user.user_id}),
-        ("refund_transaction", {"transaction_id": user.user_id, "idempotency_key": key(), "reason": "x"}),
+        ("capture_hold", {"user_id": user.user_id, "hold_id": user.user_id}),
+        ("release_hold", {"user_id": user.user_id, "hold_id": user.user_id}),
+        (
+            "refund_transaction",
+            {"user_id": user.user_id, "transaction_id": user.user_id, "idempotency_key": key(), "reason": "x"},
+        ),
         ("run_credit_sweepers", {}),
     ]
     for name, args in browser:

@@ -138,7 +138,7 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
     for u in users:
         grant(kwq8_db, u, 30)
     holds: dict[str, list[tuple[str, Decimal]]] = {u.user_id or "": [] for u in users}
-    spends: list[str] = []
+    spends: list[tuple[str, str]] = []  # (transaction id, its user)
     shared_lock = threading.Lock()
     outcomes: Counter[str] = Counter()
     apis = [kwq8_db.api() for _ in range(THREADS)]
@@ -164,7 +164,7 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
                     hold = rng.choice(pool) if pool else None
                 if hold is None:
                     continue
-                args: dict[str, Any] = {"hold_id": hold[0]}
+                args: dict[str, Any] = {"user_id": user.user_id, "hold_id": hold[0]}
                 if op == "capture" and rng.random() < 0.5:
                     args["amount"] = str(Decimal(rng.randint(0, int(hold[1] * 2))) / 2)
                 call = (f"{op}_hold", args, SERVICE)
@@ -190,12 +190,13 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
                 )
             elif op == "refund":
                 with shared_lock:
-                    tx = rng.choice(spends) if spends else None
-                if tx is None:
+                    spent = rng.choice(spends) if spends else None
+                if spent is None:
                     continue
+                tx, owner = spent
                 call = (
                     "refund_transaction",
-                    {"transaction_id": tx, "idempotency_key": key(), "reason": "GEN_001"},
+                    {"user_id": owner, "transaction_id": tx, "idempotency_key": key(), "reason": "GEN_001"},
                     SERVICE,
                 )
             elif op == "retry" and done:
@@ -223,7 +224,7 @@ def test_randomized_mixed_workload_keeps_the_books_balanced(kwq8_db: TestDatabas
                 if name == "reserve_credits":
                     holds[user.user_id or ""].append((result["hold_id"], result["amount"]))
                 elif name == "spend_credits":
-                    spends.append(result["transaction_id"])
+                    spends.append((result["transaction_id"], user.user_id or ""))
 
     run_parallel(worker)
     assert outcomes["spend_credits"] > 20 and outcomes["reserve_credits"] > 10 and outcomes["retry_same_result"] > 10

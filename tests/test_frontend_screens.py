@@ -171,9 +171,9 @@ def test_credit_usage_per_action_per_day_is_the_callers_only_and_net_of_releases
         db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
     db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)
     hold = db.rpc("reserve_credits", {"action": "complex_feature", "idempotency_key": key()}, as_=user)
-    db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE)
+    db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE)
     hold = db.rpc("reserve_credits", {"action": "complex_feature", "idempotency_key": key()}, as_=user)
-    db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": "3"}, as_=SERVICE)
+    db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": "3"}, as_=SERVICE)
     db.rpc("spend_credits", {"action": "deployment", "idempotency_key": key()}, as_=other)
     today = db.scalar("select (now() at time zone 'Asia/Kuwait')::date")
     rows = db.rpc("get_credit_usage", {"days": 7}, as_=user)
@@ -200,10 +200,15 @@ def test_every_ledger_entry_carries_an_arabic_description(kwq8_tx: TestDatabase)
     )
     spent = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
     hold = db.rpc("reserve_credits", {"action": "complex_feature", "idempotency_key": key()}, as_=user)
-    db.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": "2"}, as_=SERVICE)
+    db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": "2"}, as_=SERVICE)
     db.rpc(
         "refund_transaction",
-        {"transaction_id": spent["transaction_id"], "idempotency_key": key(), "reason": "generation failed"},
+        {
+            "user_id": user.user_id,
+            "transaction_id": spent["transaction_id"],
+            "idempotency_key": key(),
+            "reason": "generation failed",
+        },
         as_=SERVICE,
     )
     rows = db.query_as(

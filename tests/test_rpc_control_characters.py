@@ -49,7 +49,11 @@ def calls(user: Identity, text: str, spend_tx: str) -> list[tuple[str, dict[str,
             },
             SERVICE,
         ),
-        ("refund_transaction", {"transaction_id": spend_tx, "idempotency_key": key(), "reason": text}, SERVICE),
+        (
+            "refund_transaction",
+            {"user_id": user.user_id, "transaction_id": spend_tx, "idempotency_key": key(), "reason": text},
+            SERVICE,
+        ),
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 
@@ -15,7 +16,10 @@ pytest_plugins = ("tests.service_fixtures",)
 
 
 def checkout_with(service: Service, authorization: str | None) -> tuple[int, dict[str, str]]:
-    headers = {"Authorization": authorization} if authorization is not None else {}
+    # Each call its own checkout (its own Idempotency-Key), so every accepted one answers 201.
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    if authorization is not None:
+        headers["Authorization"] = authorization
     response = service.http.post(service.origin + "/billing/checkout", json={"plan": "basic"}, headers=headers)
     return response.status_code, response.json()
 

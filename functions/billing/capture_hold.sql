@@ -81,15 +81,16 @@ begin
 end
 $$;
 
-create or replace function public.capture_hold(hold_id uuid, amount numeric default null)
+-- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
+create or replace function public.capture_hold(user_id uuid, hold_id uuid, amount numeric default null)
 returns jsonb
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.capture(hold_id, amount)
+    select billing.capture(billing.hold_of(user_id, hold_id), amount)
 $$;
 
 revoke all on function billing.lock_hold(uuid) from public;
-revoke all on function billing.capture(uuid, numeric), public.capture_hold(uuid, numeric) from public;
-grant execute on function billing.capture(uuid, numeric), public.capture_hold(uuid, numeric) to service_role;
+revoke all on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) from public;
+grant execute on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) to service_role;

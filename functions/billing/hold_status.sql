@@ -1,17 +1,18 @@
 -- The AI action flow around a hold, besides capture and release: the generation server extends
 -- the hold while a long generation streams, and the browser reads the hold's state.
 
--- A hold of p_user, locked as billing.lock_hold does (user row, then hold). A hold of another
--- user is answered as a missing one (CREDIT_007), so a server bug cannot resolve someone
--- else's hold, and nothing tells a caller that the id exists.
-create or replace function billing.lock_hold_of(p_user uuid, p_hold uuid)
-returns billing.holds
+-- The trusted servers' calls on a hold or a ledger entry name the user it is for: a hold or an
+-- entry of another user is answered as a missing one (CREDIT_007, CREDIT_011), so a server bug
+-- cannot resolve or refund someone else's, and nothing tells a caller that the id exists. A
+-- hold's or entry's user never changes, so the check needs no lock; the resolution then locks
+-- as always (user row, then hold).
+create or replace function billing.hold_of(p_user uuid, p_hold uuid)
+returns uuid
 language plpgsql
-volatile
+stable
+security definer
 set search_path = ''
 as $$
-declare
-    v_hold billing.holds;
 begin
     if p_user is null then
         perform private.raise_error('CREDIT_014', 'user_id is required');
@@ -22,8 +23,29 @@ begin
     if not exists (select from billing.holds as h where h.id = p_hold and h.user_id = p_user) then
         perform private.raise_error('CREDIT_007', format('no hold %s for user %s', p_hold, p_user));
     end if;
-    v_hold := billing.lock_hold(p_hold);
-    return v_hold;
+    return p_hold;
+end
+$$;
+
+create or replace function billing.transaction_of(p_user uuid, p_transaction uuid)
+returns uuid
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_transaction is null or not exists (
+        select from public.credit_transactions as t where t.id = p_transaction and t.user_id = p_user
+    ) then
+        perform private.raise_error(
+            'CREDIT_011', format('no transaction %s for user %s', coalesce(p_transaction::text, 'null'), p_user)
+        );
+    end if;
+    return p_transaction;
 end
 $$;
 
@@ -38,7 +60,7 @@ set search_path = ''
 as $$
 declare
     v_settings billing.settings;
-    v_hold billing.holds := billing.lock_hold_of(p_user, p_hold);
+    v_hold billing.holds := billing.lock_hold(billing.hold_of(p_user, p_hold));
 begin
     select * into v_settings from billing.settings;
     if v_hold.status = 'expired' then
@@ -114,7 +136,8 @@ as $$
     select billing.hold_for_caller(hold_id)
 $$;
 
-revoke all on function billing.lock_hold_of(uuid, uuid), billing.extend_hold(uuid, uuid),
+revoke all on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid), billing.extend_hold(uuid, uuid),
 billing.hold_for_caller(uuid), public.extend_hold(uuid, uuid), public.get_hold(uuid) from public;
-grant execute on function billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
+grant execute on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid),
+billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
 grant execute on function billing.hold_for_caller(uuid), public.get_hold(uuid) to authenticated;

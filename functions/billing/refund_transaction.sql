@@ -72,15 +72,18 @@ begin
 end
 $$;
 
-create or replace function public.refund_transaction(transaction_id uuid, idempotency_key text, reason text)
+-- user_id: whose entry it is; another user's entry is refused (CREDIT_011).
+create or replace function public.refund_transaction(
+    user_id uuid, transaction_id uuid, idempotency_key text, reason text
+)
 returns jsonb
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.refund(transaction_id, idempotency_key, reason)
+    select billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
 $$;
 
-revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, text, text) from public;
-grant execute on function billing.refund(uuid, text, text), public.refund_transaction(uuid, text, text)
+revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text) from public;
+grant execute on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
 to service_role;

@@ -30,14 +30,15 @@ begin
 end
 $$;
 
-create or replace function public.release_hold(hold_id uuid)
+-- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
+create or replace function public.release_hold(user_id uuid, hold_id uuid)
 returns jsonb
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.release(hold_id)
+    select billing.release(billing.hold_of(user_id, hold_id))
 $$;
 
-revoke all on function billing.release(uuid), public.release_hold(uuid) from public;
-grant execute on function billing.release(uuid), public.release_hold(uuid) to service_role;
+revoke all on function billing.release(uuid), public.release_hold(uuid, uuid) from public;
+grant execute on function billing.release(uuid), public.release_hold(uuid, uuid) to service_role;

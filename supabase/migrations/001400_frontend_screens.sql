@@ -3,10 +3,10 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql a491e62aea599b444b5fd2ee384273d091c5b7468479c3c3e49ef5637d45bf18
+-- kwq8 sql: sql/0014_frontend_screens.sql 1d186922fb0f2a9478c8d8a1f84e6f3c9da8e9a753464e35ef1c605269bd183f
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
--- kwq8 repeatable: functions/billing/capture_hold.sql b59a04d3961ca158233249274a04ea7fed4640774274561582caaa994e1aa7e7
+-- kwq8 repeatable: functions/billing/capture_hold.sql ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6
 -- kwq8 repeatable: functions/billing/clock.sql fcec2996a0f1be5a79c481001f6b592245f819238614f1972b637f68a89efc55
 -- kwq8 repeatable: functions/billing/credit_events.sql 199658471453fd4f1df4ced04519fd547bedf846a6218e067d33f7ff861f7c5d
 -- kwq8 repeatable: functions/billing/daily_bonus.sql 3a9d3efa09d4285de5610f69c0dc48e84db98343a2b7d0be879416b8552b3b7b
@@ -16,12 +16,12 @@
 -- kwq8 repeatable: functions/billing/get_credit_usage.sql 750c35a5e2470b8a94d7c9a2b39962efc52629d0b58356ab4a4e4ad2c0fc62d5
 -- kwq8 repeatable: functions/billing/grant_credits.sql 9e7bdf1d33b79d89e769838a5950cd4b97864990b5736cf6b66f2fb88ac1660e
 -- kwq8 repeatable: functions/billing/handle_new_auth_user.sql 6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b
--- kwq8 repeatable: functions/billing/hold_status.sql e6e0b8f2e3a6d96d1a502d02cfd4b2bcc3997dfe94023a6d812cc0bbf8afd817
+-- kwq8 repeatable: functions/billing/hold_status.sql 65a599a890355947845e6509ca6a5e20ffa8e7fb57cf6e6202f2ba699d333282
 -- kwq8 repeatable: functions/billing/ledger.sql 7d8effb5633a20e6a2f4918c74b1f7598d9379c5c1b63040ac89eb0ff80347f1
 -- kwq8 repeatable: functions/billing/lock_user.sql fdfd345536db6e1a446ab01ebe77116f1f348db5b4d0fabfcd0028781298195b
 -- kwq8 repeatable: functions/billing/next_business_midnight.sql f62a476192fbc84dbb804e482bbc7fe7f11049ea239a6c6c0c13ea683fa05b2f
--- kwq8 repeatable: functions/billing/refund_transaction.sql a69fedb2bdf020010d82dbc7ae14f76720a385054dde39f5ba202a163baaf07a
--- kwq8 repeatable: functions/billing/release_hold.sql 54157198b3b16d78ab4949f1f3d18cd7f6715670ffd6725af928294aaa318795
+-- kwq8 repeatable: functions/billing/refund_transaction.sql b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c
+-- kwq8 repeatable: functions/billing/release_hold.sql ff4088d7989dd3dcd7e64e43b6f67ea11b0b64b0f6f2012c13bec0e2e5eb8b23
 -- kwq8 repeatable: functions/billing/reserve_credits.sql 4d7babd5de992b5df4fff248fa80160ff9132aebd3bd2eca7b35dcc0e275774f
 -- kwq8 repeatable: functions/billing/spend_credits.sql 12f23699bdacac08424ecb33c3a22b77ec2398616a005b65251115364e1ffed9
 -- kwq8 repeatable: functions/billing/sweepers.sql ba79a4573a915ec88b33e95ae380d3a239fce3f16ffcb630c21239cd8ec67955
@@ -65,7 +65,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: 282b083dd9d4fb870ba2001c507f571673c5e83d78c393b15f7c5257f5dfa343
+-- kwq8 body: cf3f7c87bccde963113be5c5edc386998de12c0e4093ebba5319b0e6f70afd5a
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -250,11 +250,118 @@ constraint settings_max_hold_extensions_check check (max_hold_extensions between
 alter table billing.holds add column extensions integer not null default 0
 constraint holds_extensions_check check (extensions >= 0);
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', 'a491e62aea599b444b5fd2ee384273d091c5b7468479c3c3e49ef5637d45bf18');
+-- The trusted servers' hold and refund calls name the user (functions/billing/hold_status.sql):
+-- the signatures without it go, so no caller keeps resolving holds it never checked.
+-- squawk-ignore ban-drop-function
+drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid),
+public.refund_transaction(uuid, text, text);
+
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '1d186922fb0f2a9478c8d8a1f84e6f3c9da8e9a753464e35ef1c605269bd183f');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
 set check_function_bodies = off;
+-- functions/billing/capture_hold.sql
+-- Resolving holds (trusted servers only). A hold resolves at most once: a retry of the same
+-- resolution returns the first result; a different one is refused (CREDIT_008), and an
+-- expired hold can no longer be captured (CREDIT_009) because it released itself.
+
+-- The hold's owner, then the row lock on that user, then the hold: the same lock order as
+-- every other credit operation.
+create or replace function billing.lock_hold(p_hold uuid)
+returns billing.holds
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_user uuid;
+    v_hold billing.holds;
+begin
+    if p_hold is null then
+        perform private.raise_error('CREDIT_007', 'hold_id is required');
+    end if;
+    select h.user_id into v_user from billing.holds as h where h.id = p_hold;
+    if not found then
+        perform private.raise_error('CREDIT_007', format('no hold %s', p_hold));
+    end if;
+    perform billing.lock_user(v_user, billing.clock());
+    select * into v_hold from billing.holds where id = p_hold for update;
+    return v_hold;
+end
+$$;
+
+create or replace function billing.capture(p_hold uuid, p_amount numeric)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_hold billing.holds := billing.lock_hold(p_hold);
+    v_amount numeric;
+    v_release public.credit_transactions;
+    v_capture public.credit_transactions;
+    v_released numeric := 0;
+begin
+    v_amount := coalesce(p_amount, v_hold.amount);
+    if v_amount is distinct from 'NaN'::numeric and v_amount > v_hold.amount then
+        perform private.raise_error('CREDIT_010', format('cannot capture %s from a hold of %s', v_amount, v_hold.amount));
+    end if;
+    v_amount := billing.require_amount(v_amount, v_hold.amount, true);
+    if v_hold.status = 'captured' and v_hold.captured_amount = v_amount then
+        select * into v_capture from public.credit_transactions
+        where hold_id = v_hold.id and transaction_type = 'capture';
+        return jsonb_build_object(
+            'transaction_id', v_capture.id, 'hold_id', v_hold.id, 'charged', v_hold.captured_amount,
+            'released', (v_capture.metadata ->> 'released')::numeric, 'balance', v_capture.balance_after
+        );
+    elsif v_hold.status = 'expired' then
+        perform private.raise_error('CREDIT_009', format('hold %s expired at %s', v_hold.id, v_hold.expires_at));
+    elsif v_hold.status <> 'active' then
+        perform private.raise_error('CREDIT_008', format('hold %s is already %s', v_hold.id, v_hold.status));
+    end if;
+    if v_amount < v_hold.amount then
+        v_release := billing.release_into_ledger(v_hold, 'capture remainder', v_hold.amount - v_amount);
+        v_released := v_release.credits_amount;
+    end if;
+    update billing.holds
+    set status = 'captured', captured_amount = v_amount, resolved_at = billing.clock()
+    where id = v_hold.id;
+    insert into public.credit_transactions (
+        user_id, transaction_type, credits_amount, balance_after, description, action, hold_id, metadata
+    )
+    values (
+        v_hold.user_id, 'capture', 0, (select u.credits_balance from public.users as u where u.id = v_hold.user_id),
+        'Hold captured', v_hold.action, v_hold.id,
+        jsonb_build_object('charged', v_amount, 'released', v_released, 'held', v_hold.amount)
+    )
+    returning * into v_capture;
+    return jsonb_build_object(
+        'transaction_id', v_capture.id, 'hold_id', v_hold.id, 'charged', v_amount, 'released', v_released,
+        'balance', v_capture.balance_after
+    );
+end
+$$;
+
+-- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
+create or replace function public.capture_hold(user_id uuid, hold_id uuid, amount numeric default null)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select billing.capture(billing.hold_of(user_id, hold_id), amount)
+$$;
+
+revoke all on function billing.lock_hold(uuid) from public;
+revoke all on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) from public;
+grant execute on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/capture_hold.sql', 'function', 'ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6', '[{"type": "function", "schema": "billing", "name": "lock_hold"}, {"type": "function", "schema": "billing", "name": "capture"}, {"type": "function", "schema": "public", "name": "capture_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/capture_hold.sql', 'ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6');
+
 -- functions/billing/describe_in_arabic.sql
 -- The Arabic text of a ledger entry, for the transaction list of an Arabic-first dashboard.
 -- Billing functions write the English description; this trigger (before insert, only when no
@@ -411,17 +518,18 @@ insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatab
 -- The AI action flow around a hold, besides capture and release: the generation server extends
 -- the hold while a long generation streams, and the browser reads the hold's state.
 
--- A hold of p_user, locked as billing.lock_hold does (user row, then hold). A hold of another
--- user is answered as a missing one (CREDIT_007), so a server bug cannot resolve someone
--- else's hold, and nothing tells a caller that the id exists.
-create or replace function billing.lock_hold_of(p_user uuid, p_hold uuid)
-returns billing.holds
+-- The trusted servers' calls on a hold or a ledger entry name the user it is for: a hold or an
+-- entry of another user is answered as a missing one (CREDIT_007, CREDIT_011), so a server bug
+-- cannot resolve or refund someone else's, and nothing tells a caller that the id exists. A
+-- hold's or entry's user never changes, so the check needs no lock; the resolution then locks
+-- as always (user row, then hold).
+create or replace function billing.hold_of(p_user uuid, p_hold uuid)
+returns uuid
 language plpgsql
-volatile
+stable
+security definer
 set search_path = ''
 as $$
-declare
-    v_hold billing.holds;
 begin
     if p_user is null then
         perform private.raise_error('CREDIT_014', 'user_id is required');
@@ -432,8 +540,29 @@ begin
     if not exists (select from billing.holds as h where h.id = p_hold and h.user_id = p_user) then
         perform private.raise_error('CREDIT_007', format('no hold %s for user %s', p_hold, p_user));
     end if;
-    v_hold := billing.lock_hold(p_hold);
-    return v_hold;
+    return p_hold;
+end
+$$;
+
+create or replace function billing.transaction_of(p_user uuid, p_transaction uuid)
+returns uuid
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_transaction is null or not exists (
+        select from public.credit_transactions as t where t.id = p_transaction and t.user_id = p_user
+    ) then
+        perform private.raise_error(
+            'CREDIT_011', format('no transaction %s for user %s', coalesce(p_transaction::text, 'null'), p_user)
+        );
+    end if;
+    return p_transaction;
 end
 $$;
 
@@ -448,7 +577,7 @@ set search_path = ''
 as $$
 declare
     v_settings billing.settings;
-    v_hold billing.holds := billing.lock_hold_of(p_user, p_hold);
+    v_hold billing.holds := billing.lock_hold(billing.hold_of(p_user, p_hold));
 begin
     select * into v_settings from billing.settings;
     if v_hold.status = 'expired' then
@@ -524,13 +653,157 @@ as $$
     select billing.hold_for_caller(hold_id)
 $$;
 
-revoke all on function billing.lock_hold_of(uuid, uuid), billing.extend_hold(uuid, uuid),
+revoke all on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid), billing.extend_hold(uuid, uuid),
 billing.hold_for_caller(uuid), public.extend_hold(uuid, uuid), public.get_hold(uuid) from public;
-grant execute on function billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
+grant execute on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid),
+billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
 grant execute on function billing.hold_for_caller(uuid), public.get_hold(uuid) to authenticated;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/hold_status.sql', 'function', 'e6e0b8f2e3a6d96d1a502d02cfd4b2bcc3997dfe94023a6d812cc0bbf8afd817', '[{"type": "function", "schema": "billing", "name": "lock_hold_of"}, {"type": "function", "schema": "billing", "name": "extend_hold"}, {"type": "function", "schema": "billing", "name": "hold_for_caller"}, {"type": "function", "schema": "public", "name": "extend_hold"}, {"type": "function", "schema": "public", "name": "get_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/hold_status.sql', 'e6e0b8f2e3a6d96d1a502d02cfd4b2bcc3997dfe94023a6d812cc0bbf8afd817');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/hold_status.sql', 'function', '65a599a890355947845e6509ca6a5e20ffa8e7fb57cf6e6202f2ba699d333282', '[{"type": "function", "schema": "billing", "name": "hold_of"}, {"type": "function", "schema": "billing", "name": "transaction_of"}, {"type": "function", "schema": "billing", "name": "extend_hold"}, {"type": "function", "schema": "billing", "name": "hold_for_caller"}, {"type": "function", "schema": "public", "name": "extend_hold"}, {"type": "function", "schema": "public", "name": "get_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/hold_status.sql', '65a599a890355947845e6509ca6a5e20ffa8e7fb57cf6e6202f2ba699d333282');
+
+-- functions/billing/refund_transaction.sql
+-- Refund a spend or a captured hold (a failed generation, GEN_001) into the grants it came from.
+-- Grants that have expired since get nothing back; the result reports that part as forfeited.
+-- A transaction is refunded at most once.
+create or replace function billing.refund(p_transaction uuid, p_key text, p_reason text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_reason text := billing.require_text(p_reason, 'reason', 500, true);
+    v_original public.credit_transactions;
+    v_prior public.credit_transactions;
+    v_fingerprint text;
+    v_sources uuid[];
+    v_refund uuid := billing.uuid_v7();
+    v_result record;
+    v_row public.credit_transactions;
+begin
+    p_key := billing.server_key(p_key);
+    if p_transaction is null then
+        perform private.raise_error('CREDIT_011', 'transaction_id is required');
+    end if;
+    select * into v_original from public.credit_transactions where id = p_transaction;
+    if not found then
+        perform private.raise_error('CREDIT_011', format('no transaction %s', p_transaction));
+    end if;
+    v_fingerprint := billing.fingerprint('refund', jsonb_build_object('transaction_id', p_transaction, 'reason', v_reason));
+    perform billing.lock_user(v_original.user_id, billing.clock());
+    select * into v_prior from public.credit_transactions where user_id = v_original.user_id and idempotency_key = p_key;
+    if found then
+        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'refund' then
+            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+        end if;
+        v_row := v_prior;
+    else
+        if v_original.transaction_type not in ('spend', 'capture') then
+            perform private.raise_error(
+                'CREDIT_012', format('a %s transaction cannot be refunded', v_original.transaction_type)
+            );
+        end if;
+        if exists (select from public.credit_transactions where refund_of = p_transaction) then
+            perform private.raise_error('CREDIT_012', format('transaction %s is already refunded', p_transaction));
+        end if;
+        if v_original.transaction_type = 'spend' then
+            v_sources := array[v_original.id];
+        else
+            -- What a captured hold kept: its hold entry net of the releases of that hold.
+            v_sources := array(
+                select t.id from public.credit_transactions as t
+                where t.hold_id = v_original.hold_id and t.transaction_type in ('hold', 'release')
+            );
+        end if;
+        select * into v_result from billing.restore(v_original.user_id, v_refund, v_sources, null);
+        insert into public.credit_transactions (
+            id, user_id, transaction_type, credits_amount, balance_after, description, action,
+            idempotency_key, request_fingerprint, refund_of, hold_id, metadata
+        )
+        values (
+            v_refund, v_original.user_id, 'refund', v_result.restored,
+            billing.apply_balance(v_original.user_id, v_result.restored), v_reason, v_original.action,
+            p_key, v_fingerprint, v_original.id, v_original.hold_id,
+            jsonb_build_object('forfeited', v_result.forfeited)
+        )
+        returning * into v_row;
+    end if;
+    return jsonb_build_object(
+        'transaction_id', v_row.id, 'refunded', v_row.credits_amount,
+        'forfeited', (v_row.metadata ->> 'forfeited')::numeric, 'balance', v_row.balance_after
+    );
+end
+$$;
+
+-- user_id: whose entry it is; another user's entry is refused (CREDIT_011).
+create or replace function public.refund_transaction(
+    user_id uuid, transaction_id uuid, idempotency_key text, reason text
+)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+$$;
+
+revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text) from public;
+grant execute on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
+to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/refund_transaction.sql', 'function', 'b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c', '[{"type": "function", "schema": "billing", "name": "refund"}, {"type": "function", "schema": "public", "name": "refund_transaction"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/refund_transaction.sql', 'b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c');
+
+-- functions/billing/release_hold.sql
+-- Release a hold in full (a generation was cancelled). Releasing twice returns the first
+-- result; releasing a captured hold is refused; an expired hold has released itself already.
+create or replace function billing.release(p_hold uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_hold billing.holds := billing.lock_hold(p_hold);
+    v_release public.credit_transactions;
+begin
+    if v_hold.status = 'captured' then
+        perform private.raise_error('CREDIT_008', format('hold %s is already captured', v_hold.id));
+    elsif v_hold.status = 'active' then
+        v_release := billing.release_into_ledger(v_hold, 'released', v_hold.amount);
+        update billing.holds set status = 'released', resolved_at = billing.clock() where id = v_hold.id;
+    else
+        select * into v_release from public.credit_transactions
+        where hold_id = v_hold.id and transaction_type = 'release';
+    end if;
+    return jsonb_build_object(
+        'transaction_id', v_release.id,
+        'hold_id', v_hold.id,
+        'status', case when v_hold.status = 'expired' then 'expired' else 'released' end,
+        'released', v_release.credits_amount,
+        'balance', v_release.balance_after
+    );
+end
+$$;
+
+-- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
+create or replace function public.release_hold(user_id uuid, hold_id uuid)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select billing.release(billing.hold_of(user_id, hold_id))
+$$;
+
+revoke all on function billing.release(uuid), public.release_hold(uuid, uuid) from public;
+grant execute on function billing.release(uuid), public.release_hold(uuid, uuid) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/release_hold.sql', 'function', 'ff4088d7989dd3dcd7e64e43b6f67ea11b0b64b0f6f2012c13bec0e2e5eb8b23', '[{"type": "function", "schema": "billing", "name": "release"}, {"type": "function", "schema": "public", "name": "release_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/release_hold.sql', 'ff4088d7989dd3dcd7e64e43b6f67ea11b0b64b0f6f2012c13bec0e2e5eb8b23');
 
 -- functions/payments/confirm_payment.sql
 -- Confirming a payment: in one transaction, mark it paid, activate or extend the subscription,
