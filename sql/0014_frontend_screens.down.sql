@@ -2,7 +2,7 @@
 -- (the old checks refuse them).
 drop function if exists public.extend_hold(uuid, uuid), billing.extend_hold(uuid, uuid), public.get_hold(uuid),
 billing.hold_for_caller(uuid), billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid),
-public.capture_hold(uuid, uuid, numeric), public.release_hold(uuid, uuid),
+public.capture_hold(uuid, uuid, numeric), public.release_hold(uuid, uuid, text), billing.release(uuid, text),
 public.refund_transaction(uuid, uuid, text, text);
 alter table billing.holds drop column extensions;
 alter table billing.settings drop column max_hold_extensions;

@@ -161,4 +161,4 @@ constraint holds_extensions_check check (extensions >= 0);
 -- the signatures without it go, so no caller keeps resolving holds it never checked.
 -- squawk-ignore ban-drop-function
 drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid),
-public.refund_transaction(uuid, text, text);
+public.refund_transaction(uuid, text, text), billing.release(uuid);

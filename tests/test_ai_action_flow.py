@@ -98,3 +98,48 @@ def test_capture_release_and_refund_refuse_another_users_hold_or_entry(db: TestD
     assert db.rpc("refund_transaction", {**refund, "user_id": user.user_id}, as_=SERVICE)["refunded"] == 1
     # The signatures without the user are gone.
     expect_error(lambda: db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE), "PGRST202")
+
+
+def test_failed_generation_returns_the_credits_and_the_browser_reads_gen_001(db: TestDatabase, user: Identity) -> None:
+    grant(db, user, 20)
+    hold = reserve(db, user)
+    assert db.rpc("get_credit_summary", as_=user)["held"] == 4
+    released = db.rpc(
+        "release_hold",
+        {"user_id": user.user_id, "hold_id": hold["hold_id"], "failure_reason": "generation_failed"},
+        as_=SERVICE,
+    )
+    assert (released["status"], released["failure_reason"], released["error"]["code"]) == (
+        "released",
+        "generation_failed",
+        "GEN_001",
+    )
+    assert released["error"]["message"] == "فشل إنشاء الموقع"
+    assert str(released["balance"]) == "20.00"
+    # The browser's next read of its hold answers GEN_001 (HTTP 500 from the catalogue).
+    error = expect_error(lambda: db.rpc("get_hold", {"hold_id": hold["hold_id"]}, as_=user), "GEN_001", 500)
+    assert error.message == "فشل إنشاء الموقع"
+    # A retry of the release answers the same; a cancelled generation is no error.
+    again = db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE)
+    assert again["error"]["code"] == "GEN_001"
+    other = reserve(db, user)
+    cancelled = db.rpc(
+        "release_hold",
+        {"user_id": user.user_id, "hold_id": other["hold_id"], "failure_reason": "cancelled"},
+        as_=SERVICE,
+    )
+    assert (cancelled["failure_reason"], cancelled["error"]) == ("cancelled", None)
+    assert db.rpc("get_hold", {"hold_id": other["hold_id"]}, as_=user)["status"] == "released"
+    expect_error(
+        lambda: db.rpc(
+            "release_hold",
+            {"user_id": user.user_id, "hold_id": other["hold_id"], "failure_reason": "oops"},
+            as_=SERVICE,
+        ),
+        "VAL_001",
+    )
+    entry = db.sql(
+        "select description_ar from public.credit_transactions where hold_id = %s and transaction_type = 'release'",
+        (hold["hold_id"],),
+    )
+    assert entry == [{"description_ar": "إرجاع رصيد: فشل ميزة متقدمة"}]

@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 1d186922fb0f2a9478c8d8a1f84e6f3c9da8e9a753464e35ef1c605269bd183f
+-- kwq8 sql: sql/0014_frontend_screens.sql 4c979ff37c3d7d4acb64b39c3c7f3a2ffbc4ea14f9ec3ab890b8b21e63de6f9e
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6
@@ -21,7 +21,7 @@
 -- kwq8 repeatable: functions/billing/lock_user.sql fdfd345536db6e1a446ab01ebe77116f1f348db5b4d0fabfcd0028781298195b
 -- kwq8 repeatable: functions/billing/next_business_midnight.sql f62a476192fbc84dbb804e482bbc7fe7f11049ea239a6c6c0c13ea683fa05b2f
 -- kwq8 repeatable: functions/billing/refund_transaction.sql b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c
--- kwq8 repeatable: functions/billing/release_hold.sql ff4088d7989dd3dcd7e64e43b6f67ea11b0b64b0f6f2012c13bec0e2e5eb8b23
+-- kwq8 repeatable: functions/billing/release_hold.sql 392401280f98844fbdae84b3c56dbb80a13936b217712af8bba0a5c4ce14e245
 -- kwq8 repeatable: functions/billing/reserve_credits.sql 4d7babd5de992b5df4fff248fa80160ff9132aebd3bd2eca7b35dcc0e275774f
 -- kwq8 repeatable: functions/billing/spend_credits.sql 12f23699bdacac08424ecb33c3a22b77ec2398616a005b65251115364e1ffed9
 -- kwq8 repeatable: functions/billing/sweepers.sql ba79a4573a915ec88b33e95ae380d3a239fce3f16ffcb630c21239cd8ec67955
@@ -65,7 +65,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: cf3f7c87bccde963113be5c5edc386998de12c0e4093ebba5319b0e6f70afd5a
+-- kwq8 body: ed737d624fadf965e3a753aed7d2dda8e7b24ade350f7fb09eb96f77a736528d
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -254,9 +254,9 @@ constraint holds_extensions_check check (extensions >= 0);
 -- the signatures without it go, so no caller keeps resolving holds it never checked.
 -- squawk-ignore ban-drop-function
 drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid),
-public.refund_transaction(uuid, text, text);
+public.refund_transaction(uuid, text, text), billing.release(uuid);
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '1d186922fb0f2a9478c8d8a1f84e6f3c9da8e9a753464e35ef1c605269bd183f');
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '4c979ff37c3d7d4acb64b39c3c7f3a2ffbc4ea14f9ec3ab890b8b21e63de6f9e');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
@@ -757,9 +757,12 @@ insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) valu
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/refund_transaction.sql', 'b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c');
 
 -- functions/billing/release_hold.sql
--- Release a hold in full (a generation was cancelled). Releasing twice returns the first
--- result; releasing a captured hold is refused; an expired hold has released itself already.
-create or replace function billing.release(p_hold uuid)
+-- Release a hold in full: the generation was cancelled, or it failed. Releasing twice returns
+-- the first result; releasing a captured hold is refused; an expired hold has released itself
+-- already. A failed generation (failure_reason 'generation_failed') gives the credits back like
+-- any release, records the reason on the ledger entry, and answers GEN_001 in `error`; the
+-- browser's next read of the hold (get_hold) answers GEN_001 too.
+create or replace function billing.release(p_hold uuid, p_failure_reason text)
 returns jsonb
 language plpgsql
 volatile
@@ -767,43 +770,57 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_hold billing.holds := billing.lock_hold(p_hold);
+    v_hold billing.holds;
     v_release public.credit_transactions;
+    v_error public.error_codes;
 begin
+    if p_failure_reason is not null and p_failure_reason not in ('cancelled', 'generation_failed') then
+        perform private.raise_error('VAL_001', 'failure_reason must be cancelled, generation_failed or null');
+    end if;
+    v_hold := billing.lock_hold(p_hold);
     if v_hold.status = 'captured' then
         perform private.raise_error('CREDIT_008', format('hold %s is already captured', v_hold.id));
     elsif v_hold.status = 'active' then
-        v_release := billing.release_into_ledger(v_hold, 'released', v_hold.amount);
+        v_release := billing.release_into_ledger(v_hold, coalesce(p_failure_reason, 'released'), v_hold.amount);
         update billing.holds set status = 'released', resolved_at = billing.clock() where id = v_hold.id;
     else
         select * into v_release from public.credit_transactions
         where hold_id = v_hold.id and transaction_type = 'release';
+    end if;
+    if v_release.metadata ->> 'reason' = 'generation_failed' then
+        select * into v_error from public.error_codes where code = 'GEN_001';
     end if;
     return jsonb_build_object(
         'transaction_id', v_release.id,
         'hold_id', v_hold.id,
         'status', case when v_hold.status = 'expired' then 'expired' else 'released' end,
         'released', v_release.credits_amount,
-        'balance', v_release.balance_after
+        'balance', v_release.balance_after,
+        'failure_reason', case when v_release.metadata ->> 'reason' in ('cancelled', 'generation_failed')
+            then v_release.metadata ->> 'reason' end,
+        'error', case when v_error.code is not null then jsonb_build_object(
+            'code', v_error.code, 'message', v_error.message_ar,
+            'details', v_error.message_en || ': the generation failed; its credits were returned'
+        ) end
     );
 end
 $$;
 
 -- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
-create or replace function public.release_hold(user_id uuid, hold_id uuid)
+create or replace function public.release_hold(user_id uuid, hold_id uuid, failure_reason text default null)
 returns jsonb
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.release(billing.hold_of(user_id, hold_id))
+    select billing.release(billing.hold_of(user_id, hold_id), failure_reason)
 $$;
 
-revoke all on function billing.release(uuid), public.release_hold(uuid, uuid) from public;
-grant execute on function billing.release(uuid), public.release_hold(uuid, uuid) to service_role;
+revoke all on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) from public;
+grant execute on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/release_hold.sql', 'function', 'ff4088d7989dd3dcd7e64e43b6f67ea11b0b64b0f6f2012c13bec0e2e5eb8b23', '[{"type": "function", "schema": "billing", "name": "release"}, {"type": "function", "schema": "public", "name": "release_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/release_hold.sql', 'ff4088d7989dd3dcd7e64e43b6f67ea11b0b64b0f6f2012c13bec0e2e5eb8b23');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/release_hold.sql', 'function', '392401280f98844fbdae84b3c56dbb80a13936b217712af8bba0a5c4ce14e245', '[{"type": "function", "schema": "billing", "name": "release"}, {"type": "function", "schema": "public", "name": "release_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/release_hold.sql', '392401280f98844fbdae84b3c56dbb80a13936b217712af8bba0a5c4ce14e245');
 
 -- functions/payments/confirm_payment.sql
 -- Confirming a payment: in one transaction, mark it paid, activate or extend the subscription,
