@@ -82,12 +82,12 @@ end
 $$;
 
 create or replace function public.capture_hold(hold_id uuid, amount numeric default null)
-returns jsonb
+returns public.credit_capture
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.capture(hold_id, amount)
+    select * from jsonb_populate_record(null::public.credit_capture, billing.capture(hold_id, amount))
 $$;
 
 revoke all on function billing.lock_hold(uuid) from public;
