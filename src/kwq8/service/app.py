@@ -128,9 +128,8 @@ class BillingService:
             self.limiter.check(f"user:{claims.sub}:{purpose}", per_user)
         return claims
 
-    @staticmethod
-    def _view(payment: dict[str, Any]) -> dict[str, Any]:
-        view = {
+    def _view(self, payment: dict[str, Any]) -> dict[str, Any]:
+        view: dict[str, Any] = {
             "order_id": payment["order_id"],
             "status": payment["status"],
             "plan": payment["plan"],
@@ -142,6 +141,17 @@ class BillingService:
             "fulfilment": payment["fulfilment"],
             "credits_granted": None if payment["credits_granted"] is None else str(payment["credits_granted"]),
         }
+        # A failed (declined) payment carries PAY_001 as the error body every endpoint answers
+        # with, so the return page shows its Arabic message through the same toKwq8Error.
+        view["error"] = None
+        if payment["status"] == "failed":
+            entry = self.catalogue.get("PAY_001")
+            view["error"] = {
+                "code": "PAY_001",
+                "message": entry.message_ar,
+                "details": f"{entry.message_en}: UPayments did not capture the payment",
+                "hint": "start a new checkout",
+            }
         if payment.get("proration"):
             proration = payment["proration"]
             view["proration"] = {
