@@ -347,7 +347,7 @@ def test_phone_numbers(kwq8_tx: TestDatabase, world: Tenants, typed: str, stored
     if stored is None:
         before = snapshot(db)
         assert fails(db, ANON, VISITOR_BOOKING, booking(world.project, phone=typed)).code == "BOOK_001"
-        assert fails(db, ANON, VISITOR_MESSAGE, message(world.project, phone=typed)).code == "MSG_002"
+        assert fails(db, ANON, VISITOR_MESSAGE, message(world.project, phone=typed)).code == "VAL_003"
         assert snapshot(db) == before
         return
     db.query_as(ANON, VISITOR_BOOKING, booking(world.project, phone=typed, customer_name="phone case"))
@@ -378,7 +378,7 @@ def test_email_addresses(kwq8_tx: TestDatabase, world: Tenants, email: str, vali
         return
     before = snapshot(kwq8_tx)
     assert fails(kwq8_tx, ANON, VISITOR_BOOKING, booking(world.project, email=email)).code == "BOOK_002"
-    assert fails(kwq8_tx, ANON, VISITOR_MESSAGE, message(world.project, email=email)).code == "MSG_002"
+    assert fails(kwq8_tx, ANON, VISITOR_MESSAGE, message(world.project, email=email)).code == "VAL_004"
     assert snapshot(kwq8_tx) == before
 
 

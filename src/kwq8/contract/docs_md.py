@@ -88,9 +88,13 @@ def render(catalog: Catalog, project_root: Path) -> str:
         'import { Functions } from "./types/schemas";\n',
         'import { toKwq8Error } from "./types/errors";\n\n',
         "const supabase = createClient<Database>(SUPABASE_URL, SUPABASE_ANON_KEY);\n",
-        'const args = Functions.spend_credits.Args.parse({ action: "chat_message", idempotency_key: crypto.randomUUID() });\n',
-        'const { data, error } = await supabase.rpc("spend_credits", args);\n',
-        "if (error) showError(toKwq8Error(error).message_ar);\n",
+        "const args = Functions.spend_credits.Args.parse({\n",
+        '  action: "chat_message",\n',
+        "  idempotency_key: crypto.randomUUID(),\n",
+        "});\n",
+        'const { data, error, status } = await supabase.rpc("spend_credits", args);\n',
+        "// The HTTP status tells a missing sign-in (401) from a refusal (403) for raw errors.\n",
+        "if (error) showError(toKwq8Error(error, { status }).message_ar);\n",
         "```\n\n",
         "Every failure becomes one code of the table at the end through `toKwq8Error(err)`: PostgREST "
         "errors (the codes the functions raise, and raw Postgres errors by SQLSTATE and constraint name), "
