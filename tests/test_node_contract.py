@@ -273,6 +273,13 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
     rec.http("no token", service.http.get(url), "AUTH_004", "error")
     rec.http("expired token", service.http.get(url, headers=service.auth(user, exp=1)), "AUTH_003", "error")
     rec.http("bad checkout body", service.checkout(user, plan="Gold!"), "VAL_001", "error")
+    buyer = db.create_user()
+    rec.http("checkout", service.checkout(buyer, "pro", "cc"), None, "POST /billing/checkout")
+    cancel = service.http.post(
+        f"{service.origin}/billing/subscription/cancel", json={"cancel": True}, headers=service.auth(buyer)
+    )
+    rec.http("cancel without a subscription", cancel, "SUB_001", "error")
+    rec.http("health", service.http.get(f"{service.origin}/healthz"), None, "GET /healthz")
     return rec.entries
 
 

@@ -135,7 +135,7 @@ const row_projects = z.object({
   user_id: z.guid(),
   name: z.string().refine((v) => chars(v) >= 1, "PROJ_002").refine((v) => chars(v) <= 100, "PROJ_002").refine((v) => !new RegExp("[\\x00-\\x1f\\x7f-\\x9f]", "u").test(v), "PROJ_002"),
   slug: z.string().refine((v) => chars(v) <= 63, "PROJ_002").regex(new RegExp("^[a-z0-9]+(-[a-z0-9]+)*$", "u"), "PROJ_002"),
-  subdomain: z.string().refine((v) => chars(v) >= 3, "PROJ_003").refine((v) => chars(v) <= 63, "PROJ_003").regex(new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u"), "PROJ_003").refine((v) => !new RegExp("--", "u").test(v), "PROJ_003"),
+  subdomain: z.string().refine((v) => chars(v) >= 3, "PROJ_003").refine((v) => chars(v) <= 63, "PROJ_003").regex(new RegExp("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", "u"), "PROJ_003").refine((v) => !new RegExp("--", "u").test(v), "PROJ_003").refine((v) => !["www", "api", "app", "admin", "auth", "dashboard", "mail", "smtp", "imap", "ftp", "cdn", "static", "assets", "storage", "status", "docs", "help", "support", "blog", "billing", "pay", "dev", "staging", "test", "kwq8", "supabase", "ns1", "ns2"].includes(v), "PROJ_003"),
   status: z.enum(["draft", "published", "archived"], "PROJ_002"),
   template: z.string().regex(new RegExp("^[a-z0-9][a-z0-9_-]{0,62}$", "u"), "PROJ_002").nullable(),
   settings: z.json(),

@@ -119,6 +119,7 @@ test("Zod refuses what the database refuses, with the database's code", () => {
   assert.ok(Tables.bookings.Insert.safeParse({ ...booking, customer_name: "😀".repeat(101) }).success);
   const status = Tables.bookings.Insert.safeParse({ ...booking, status: "deleted" });
   assert.equal(toKwq8Error(status.error).code, "BOOK_002");
+  assert.equal(toKwq8Error(Tables.projects.Row.shape.subdomain.safeParse("www").error).code, "PROJ_003");
   const subdomain = Tables.projects.Insert.safeParse({ name: "x", slug: "x", subdomain: "-bad" });
   assert.equal(subdomain.success, true, "subdomains are trimmed by the database, so inputs are not held to the check");
   const slug = Tables.projects.Row.shape.slug.safeParse("Has Spaces");

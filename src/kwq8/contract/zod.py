@@ -320,6 +320,11 @@ def _rule(conjunct: str, column: str, check: Check) -> str | None:
     if m:
         values = [_literal(x) for x in re.findall(_LITERAL, m.group(1))]
         return "enum:z.enum([" + ", ".join(ts_string(v) for v in values) + f"], {code})"
+    m = re.fullmatch(rf"{col} <> ALL \(ARRAY\[(.+)\]\)", conjunct)
+    if m:
+        values = [_literal(x) for x in re.findall(_LITERAL, m.group(1))]
+        listed = "[" + ", ".join(ts_string(v) for v in values) + "]"
+        return f".refine((v) => !{listed}.includes(v), {code})"
     m = re.fullmatch(rf"{col} = {_LITERAL}", conjunct)
     if m:
         return f"literal:z.literal({ts_string(_literal(m.group(1)))}, {code})"
