@@ -17,22 +17,29 @@ as $$
 -- The dynamic SQL runs check expressions read from pg_constraint, never text from a caller.
 -- @plpgsql_check_options: security_warnings = false
 declare
-    v_rule record;
-    v_ok boolean;
+    v_cases text;
+    v_broken text;
 begin
-    for v_rule in
-        select c.conname, m.code, pg_catalog.pg_get_expr(c.conbin, c.conrelid) as expr
-        from pg_catalog.pg_constraint as c
-        join private.constraint_error_codes as m on m.table_name = tg_table_name and m.constraint_name = c.conname
-        where c.conrelid = tg_relid and c.contype = 'c'
-        order by c.conname
-    loop
-        -- A check passes unless it is false (null passes, as in the constraint itself).
-        execute format('select (%s) is not false from (select ($1).*) as r', v_rule.expr) into v_ok using new;
-        if not v_ok then
-            perform private.raise_error(v_rule.code, format('%s violates %s', tg_table_name, v_rule.conname));
-        end if;
-    end loop;
+    -- One CASE over every mapped check, evaluated once against the row: the first broken one
+    -- (in name order) answers. A check passes unless it is false (null passes, as in the
+    -- constraint itself).
+    select pg_catalog.string_agg(
+        format('when (%s) is false then %L', pg_catalog.pg_get_expr(c.conbin, c.conrelid), c.conname || ' ' || m.code),
+        ' ' order by c.conname
+    )
+    into v_cases
+    from pg_catalog.pg_constraint as c
+    join private.constraint_error_codes as m on m.table_name = tg_table_name and m.constraint_name = c.conname
+    where c.conrelid = tg_relid and c.contype = 'c';
+    if v_cases is null then
+        return new;
+    end if;
+    execute format('select case %s end from (select ($1).*) as r', v_cases) into v_broken using new;
+    if v_broken is not null then
+        perform private.raise_error(
+            split_part(v_broken, ' ', 2), format('%s violates %s', tg_table_name, split_part(v_broken, ' ', 1))
+        );
+    end if;
     return new;
 end
 $$;
