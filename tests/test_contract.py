@@ -4,6 +4,7 @@ frontend, and the committed generated files match the migrations (the drift gate
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -171,5 +172,6 @@ def test_the_committed_contract_matches_the_migrations() -> None:
         text=True,
         timeout=600,
         check=False,
+        env={k: v for k, v in os.environ.items() if k != "KWQ8_DB_URL"},
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]

@@ -10,7 +10,10 @@ from kwq8.service.contract import ENDPOINTS
 
 _CODE = re.compile(r"'([A-Z]+_[0-9]{3})'")
 _CALL = re.compile(r"\b(billing|payments|private|public)\.([a-z_][a-z0-9_]*)\s*\(")
-_DEFINES = re.compile(r"create or replace function ([a-z_]+)\.([a-z_][a-z0-9_]*)\s*\(", re.I)
+# A function's name and its body (between the dollar quotes that follow `as`).
+_DEFINITION = re.compile(
+    r"create or replace function ([a-z_]+)\.([a-z_][a-z0-9_]*)\s*\(.*?\bas \$\$(.*?)\$\$", re.I | re.S
+)
 
 _EXAMPLES = {
     "uuid": '"8f14e45f-ceea-467f-a2f6-d1d8f0a1c2b3"',
@@ -30,31 +33,27 @@ _NAMED = {
 
 
 class CodeIndex:
-    """Which codes a function can raise: those in its own file and in the files of what it calls."""
+    """Which codes a function can raise: those in its own body and in the bodies it calls."""
 
     def __init__(self, functions_dir: Path) -> None:
-        self.files: dict[str, str] = {}
-        self.texts: dict[str, str] = {}
+        self.bodies: dict[str, str] = {}
         for path in sorted(functions_dir.rglob("*.sql")):
-            text = path.read_text()
-            rel = path.relative_to(functions_dir.parent).as_posix()
-            self.texts[rel] = text
-            for schema, name in _DEFINES.findall(text):
-                self.files.setdefault(f"{schema}.{name}", rel)
+            for schema, name, body in _DEFINITION.findall(path.read_text()):
+                key = f"{schema.lower()}.{name.lower()}"
+                self.bodies[key] = self.bodies.get(key, "") + body
 
     def codes(self, qualified: str) -> list[str]:
-        seen_files: set[str] = set()
+        seen: set[str] = set()
         todo = [qualified]
         codes: set[str] = set()
         while todo:
             name = todo.pop()
-            rel = self.files.get(name)
-            if rel is None or rel in seen_files:
+            if name in seen or name not in self.bodies:
                 continue
-            seen_files.add(rel)
-            text = self.texts[rel]
-            codes.update(_CODE.findall(text))
-            todo += [f"{s}.{n}" for s, n in _CALL.findall(text)]
+            seen.add(name)
+            body = self.bodies[name]
+            codes.update(_CODE.findall(body))
+            todo += [f"{s}.{n}" for s, n in _CALL.findall(body)]
         return sorted(codes)
 
 
