@@ -231,9 +231,13 @@ class Api:
 
     def _pre_request_fn(self) -> str | None:
         if self._pre_request is False:
+            # PostgREST's own rule: the authenticator's settings for this database win over its
+            # settings for every database.
             row = self.conn.execute(
-                "select split_part(c, '=', 2) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, "
-                "unnest(s.setconfig) c where r.rolname = 'authenticator' and c like 'pgrst.db_pre_request=%%'"
+                "select substr(c, strpos(c, '=') + 1) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, "
+                "unnest(s.setconfig) c where r.rolname = 'authenticator' and c like 'pgrst.db_pre_request=%%' "
+                "and s.setdatabase in (0, (select oid from pg_database where datname = current_database())) "
+                "order by s.setdatabase desc limit 1"
             ).fetchone()
             self._pre_request = row[0] if row else None
         return self._pre_request or None
