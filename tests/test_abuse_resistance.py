@@ -6,6 +6,7 @@ was sent, accepted and refused (`pytest -s` shows it).
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -306,3 +307,21 @@ def test_concurrent_visitors_cannot_overshoot_a_projects_cap(db: TestDatabase) -
         t.join()
     print(f"\n[concurrent visitors] sent {len(results)}, accepted {results.count('ok')}")
     assert results.count("ok") == 10 and results.count("RATE_002") == 30
+
+
+def test_db_status_and_audit_report_a_missing_or_redirected_limiter(kwq8_db: TestDatabase) -> None:
+    from .conftest import run_cli
+
+    url = kwq8_db.url("postgres")
+    status = run_cli("db", "status", "--db-url", url, "--json")
+    assert status.code == 0, status.stderr
+    assert json.loads(status.stdout)["data_api_limiter"] == {"ok": True, "errors": []}
+    admin = kwq8_db.connect("supabase_admin")
+    admin.execute(f"alter role authenticator in database {kwq8_db.name} reset pgrst.db_pre_request")
+    status = run_cli("db", "status", "--db-url", url)
+    assert status.code == 1 and "pgrst.db_pre_request is not set" in status.stderr
+    admin.execute(f"alter role authenticator in database {kwq8_db.name} set pgrst.db_pre_request = 'public.other'")
+    status = run_cli("db", "status", "--db-url", url)
+    assert status.code == 1 and "pgrst.db_pre_request is public.other, not payments.check_request" in status.stderr
+    audit = run_cli("db", "audit", "--db-url", url, "--level", "error")
+    assert audit.code == 1 and "ERROR data_api_limiter_missing role authenticator" in audit.stdout
