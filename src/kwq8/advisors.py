@@ -691,7 +691,8 @@ select
     case
         when setting.value is null
             then 'pgrst.db_pre_request is not set: Data API writes are not limited'
-        else 'pgrst.db_pre_request is ' || setting.value || ', not payments.check_request: Data API writes are not limited'
+        else 'pgrst.db_pre_request is ' || setting.value
+            || ', not payments.check_request: Data API writes are not limited'
     end as detail
 from (
     select (
