@@ -9,7 +9,9 @@ notify pgrst, 'reload config';
 drop trigger if exists bookings_throttle on public.bookings;
 drop trigger if exists contact_messages_throttle on public.contact_messages;
 drop trigger if exists projects_submission_caps on public.projects;
-drop function if exists private.throttle_submission(), private.check_submission_caps(), payments.visitor_key(uuid),
+drop function if exists private.throttle_booking(), private.throttle_contact_message(),
+private.begin_submission(uuid), private.refuse_over_caps(text, integer, integer, integer, integer),
+private.check_submission_caps(), payments.visitor_key(uuid),
 payments.client_address();
 do $$
 begin
@@ -28,4 +30,5 @@ alter table payments.settings drop column visitor_key_secret, drop column duplic
 drop column anon_submissions_per_visitor, drop column anon_submissions_max_per_hour,
 drop column anon_messages_per_hour, drop column anon_bookings_per_hour, drop column api_client_ip_header,
 drop column api_trusted_proxy_hops;
-delete from public.error_codes where code in ('RATE_002', 'RATE_003', 'PROJ_002');
+delete from public.error_codes
+where code in ('RATE_002', 'RATE_003', 'PROJ_002');

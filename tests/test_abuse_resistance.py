@@ -325,3 +325,31 @@ def test_db_status_and_audit_report_a_missing_or_redirected_limiter(kwq8_db: Tes
     assert status.code == 1 and "pgrst.db_pre_request is public.other, not payments.check_request" in status.stderr
     audit = run_cli("db", "audit", "--db-url", url, "--level", "error")
     assert audit.code == 1 and "ERROR data_api_limiter_missing role authenticator" in audit.stdout
+
+
+def test_the_migration_goes_down_and_up_again(kwq8_db: TestDatabase, kwq8_project: Any) -> None:
+    from kwq8 import migrations
+    from kwq8.db import Target
+
+    target = Target(kwq8_db.url("postgres"))
+
+    def limiter_setting() -> Any:
+        return kwq8_db.scalar(
+            "select count(*) from pg_db_role_setting s cross join unnest(s.setconfig) c "
+            "where s.setdatabase = (select oid from pg_database where datname = current_database()) "
+            "and c like 'pgrst.db_pre_request=%%'"
+        )
+
+    revision = migrations.script_directory(kwq8_project).get_current_head()
+    assert migrations.status(kwq8_project, target).current == revision
+    down = migrations.downgrade(kwq8_project, target, "-1")
+    assert down == [revision]
+    assert limiter_setting() == 0
+    assert kwq8_db.scalar("select to_regclass('private.api_hits_0')") is None
+    assert (
+        kwq8_db.scalar("select count(*) from public.error_codes where code in ('RATE_002', 'RATE_003', 'PROJ_002')")
+        == 0
+    )
+    migrations.migrate(kwq8_project, target, reapply_all=True)
+    assert limiter_setting() == 1
+    assert kwq8_db.scalar("select count(*) from pg_class where relname ~ '^api_hits_[0-9]+$'") == 1024
