@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -174,6 +174,11 @@ class ApiError(Exception):
             hint=diag.message_hint,
             sqlstate=sqlstate,
         )
+
+
+@lru_cache(maxsize=16)
+def _pre_request_statement(function: str) -> bytes:
+    return f"select {function}()".encode()
 
 
 @dataclass(frozen=True)
@@ -342,7 +347,8 @@ class Api:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.execute(statement, params)
                 if pre_request:
-                    cur.execute(sql.SQL("select {}()").format(sql.SQL(pre_request)))
+                    # One statement text per function, so the driver prepares it as PostgREST does.
+                    cur.execute(_pre_request_statement(pre_request))
                 yield cur
                 if self.nested:
                     cur.execute("reset role")
