@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kwq8 import migrations, shim
+from kwq8 import advisors, migrations, shim
 from kwq8.cli_audit import register as register_audit
 from kwq8.cli_bench import bench_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
@@ -191,8 +191,10 @@ def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
     """Current revision, pending revisions and changed repeatable files. Exit 1 if anything is pending."""
     project, target = resolve(db_url)
     st = migrations.status(project, target)
+    with connection(target.url) as conn, advisors.catalog_search_path(conn):
+        limiter = advisors.run_lint(conn, advisors.LIMITER_LINT, {})
     if json_out:
-        print_json(st.as_dict())
+        print_json({**st.as_dict(), "data_api_limiter": {"ok": not limiter, "errors": [f.detail for f in limiter]}})
     else:
         err.print(f"target:   {target.describe()}")
         err.print(f"current:  {st.current or '(none)'}")
@@ -202,9 +204,11 @@ def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
             err.print(f"[yellow]pending[/yellow]  {rev.revision} {rev.message}{flag}")
         for change in st.repeatables:
             err.print(f"[yellow]{change.state:8}[/yellow] {change.rel}")
+        for finding in limiter:
+            err.print(f"[red]error[/red]    {finding.detail} ({finding.remediation})")
         if st.up_to_date:
             err.print("[green]up to date[/green]")
-    if not st.up_to_date:
+    if not st.up_to_date or limiter:
         raise typer.Exit(1)
 
 
