@@ -27,6 +27,7 @@ import asyncio
 import logging
 import resource
 import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ class ServerLimits:
     max_connections: int = 1000
     max_connections_per_ip: int = 50
     max_header_bytes: int = 16 * 1024
-    backlog: int = 1024
+    # Connections the kernel queues before accept(): a burst of attack connections must not
+    # crowd out a health check while the guard refuses them (capped by net.core.somaxconn).
+    backlog: int = 4096
 
 
 class LogThrottle:
@@ -143,6 +146,13 @@ class ConnectionGuard:
         """uvicorn's h11 protocol bound to this guard (uvicorn's ``http`` setting)."""
         return _guarded_protocol(self)
 
+    def listen(self, sock: socket.socket) -> socket.socket:
+        """``sock`` (a listening socket) as one whose accept() admits or refuses each connection
+        before asyncio makes a transport for it: a refused one costs an accept and a close."""
+        gated = _GatedSocket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+        gated.guard = self
+        return gated
+
     def accept_errors(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """The loop's exception handler: a failed accept (out of descriptors) once per interval,
         without its traceback; anything else as asyncio would log it."""
@@ -152,6 +162,20 @@ class ConnectionGuard:
             self.throttle.warn("accept-failed", "accepting a connection failed", error=type(error).__name__)
             return
         loop.default_exception_handler(context)
+
+
+class _GatedSocket(socket.socket):
+    guard: ConnectionGuard
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        while True:  # until one is admitted, or BlockingIOError: none is waiting
+            conn, address = super().accept()
+            ip = str(address[0]) if isinstance(address, tuple) and address else "unknown"
+            if self.guard.admit(ip):
+                return conn, address
+            # A reset rather than a close: no TIME_WAIT, nothing more to read or write.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
 
 
 def _guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
@@ -164,24 +188,21 @@ def _guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
         _deadline: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            # Admitted (and counted) by the listening socket's accept(): released when lost.
+            self._admitted = True
             super().connection_made(transport)
             self._ip = self.client[0] if self.client else "unknown"
-            self._admitted = guard.admit(self._ip)
-            if not self._admitted:
-                transport.abort()
-                return
             self._watch()
 
         def connection_lost(self, exc: Exception | None) -> None:
+            if not self._admitted:
+                return
             self._cancel()
-            if self._admitted:
-                self._admitted = False
-                guard.release(self._ip)
+            self._admitted = False
+            guard.release(self._ip)
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
-            if not self._admitted:
-                return
             super().data_received(data)
             self._watch()
 
@@ -240,13 +261,22 @@ def raise_file_limit() -> int:
 
 
 def bounded_limits(limits: ServerLimits, descriptors: int) -> ServerLimits:
-    """``limits`` with max_connections lowered, when needed, to what the descriptor limit leaves:
-    the guard then refuses connections before accept() could fail for want of descriptors."""
-    room = max(descriptors - RESERVED_DESCRIPTORS, 16)
-    if limits.max_connections <= room:
+    """``limits`` fitted into the descriptor limit. asyncio accepts up to ``backlog`` sockets in
+    one go before the guard sees any of them, and when accept() fails for want of descriptors it
+    stops accepting for a whole second (asyncio's ACCEPT_RETRY_DELAY), during which a health
+    check waits in the queue. So the admitted connections plus one batch of refused ones must
+    fit in what the descriptor limit leaves: when they do not, the backlog gets a quarter of it
+    and max_connections the rest."""
+    room = max(descriptors - RESERVED_DESCRIPTORS, 64)
+    if limits.max_connections + limits.backlog <= room:
         return limits
-    log.warning("max_connections lowered to the descriptor limit", extra={"max_connections": room})
-    return ServerLimits(**{**limits.__dict__, "max_connections": room})
+    backlog = min(limits.backlog, max(room // 4, 16))
+    max_connections = min(limits.max_connections, room - backlog)
+    log.warning(
+        "connection limits lowered to fit the descriptor limit",
+        extra={"max_connections": max_connections, "backlog": backlog, "descriptors": descriptors},
+    )
+    return ServerLimits(**{**limits.__dict__, "max_connections": max_connections, "backlog": backlog})
 
 
 class GuardedServer(uvicorn.Server):
@@ -260,7 +290,9 @@ class GuardedServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().set_exception_handler(self.guard.accept_errors)
         logging.getLogger("uvicorn.error").addFilter(self._records)
-        await super().startup(sockets=sockets)
+        if sockets is None:
+            sockets = [self.config.bind_socket()]
+        await super().startup(sockets=[self.guard.listen(sock) for sock in sockets])
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         await super().shutdown(sockets=sockets)
