@@ -19,7 +19,7 @@ from kwq8.stack import Stack
 from kwq8.testing.database import TestDatabase
 from kwq8.testing.plugin import TEMPLATE_DB
 
-from .service_helpers import API_KEY, Service, start_service, stop_service
+from .service_helpers import API_KEY, Service, clear_rate_limits, start_service, stop_service
 
 
 @pytest.fixture(scope="session")
@@ -67,8 +67,12 @@ def shared_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> I
 
 @pytest.fixture
 def service(shared_service: Service) -> Service:
+    # Fresh limiter state, in memory and in Postgres: the rate counters are shared by every
+    # instance on this database, so one test's requests from 127.0.0.1 would count against the
+    # next test's instance with default limits.
     shared_service.fake.reset()
     shared_service.app.state.service.reset_local_state()
+    clear_rate_limits(shared_service.db)
     return shared_service
 
 

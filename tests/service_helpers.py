@@ -115,6 +115,11 @@ class Service:
         )
 
 
+def clear_rate_limits(db: TestDatabase) -> None:
+    """Forget every rate and status-budget counter of the test database."""
+    db.sql("delete from payments.rate_limits")
+
+
 def guarded(app: Any, settings: ServiceSettings) -> uvicorn.Server:
     """The server `kwq8 serve` runs, with the test process's logging left alone."""
     return guarded_server(app, settings.server_limits(), log_level="warning", lifespan="off")
