@@ -192,6 +192,8 @@ def test_cancel_at_period_end(service: Service, customer: Identity) -> None:
     track_id = service.track_id(order_id)
     service.fake.set_outcome(track_id, "CAPTURED")
     service.deliver(service.webhook(track_id))
-    done = service.http.post(url, json={}, headers=service.auth(customer))
+    empty = service.http.post(url, json={}, headers=service.auth(customer))
+    assert (empty.status_code, empty.json()["code"]) == (400, "VAL_001")  # an empty body means nothing
+    done = service.http.post(url, json={"cancel": True}, headers=service.auth(customer))
     assert done.status_code == 200 and done.json()["cancel_at_period_end"] is True
     assert API_SECRET not in done.text
