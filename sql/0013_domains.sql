@@ -39,7 +39,7 @@ insert into public.error_codes (code, http_status, message_ar, message_en) value
 create table domains.settings (
     id boolean primary key default true constraint settings_single_check check (id),
     -- Suggested alongside the asked name, and the only TLDs sold.
-    tlds text [] not null default array['com', 'net', 'org', 'co', 'store', 'online', 'site', 'me']
+    tlds text[] not null default array['com', 'net', 'org', 'co', 'store', 'online', 'site', 'me']
     constraint settings_tlds_check check (cardinality(tlds) between 1 and 49),
     quote_ttl interval not null default interval '15 minutes'
     constraint settings_quote_ttl_check check (quote_ttl > interval '0'),
@@ -48,7 +48,8 @@ create table domains.settings (
     pricing_ttl interval not null default interval '1 day'
     constraint settings_pricing_ttl_check check (pricing_ttl > interval '0'),
     -- Prices are rounded up to a multiple of this.
-    price_step_kwd numeric(12, 3) not null default 0.250 constraint settings_price_step_check check (price_step_kwd > 0),
+    price_step_kwd numeric(12, 3) not null default 0.250
+    constraint settings_price_step_check check (price_step_kwd > 0),
     max_years integer not null default 10 constraint settings_max_years_check check (max_years between 1 and 10),
     -- Namecheap's documented account limits. window_seconds is the length of the "minute"
     -- (tests shorten it); the hour and the day are 60 and 1440 of them.
@@ -124,7 +125,10 @@ create table public.domain_contacts (
     -- Namecheap's phone format: +<country code>.<number>.
     phone text not null constraint domain_contacts_phone_check check (phone ~ '^\+[0-9]{1,3}\.[0-9]{4,14}$'),
     email text not null constraint domain_contacts_email_check
-    check (char_length(email) <= 254 and email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+\.[^@[:space:][:cntrl:]]+$'),
+    check (
+        char_length(email) <= 254
+        and email ~ '^[^@[:space:][:cntrl:]]+@[^@[:space:][:cntrl:]]+\.[^@[:space:][:cntrl:]]+$'
+    ),
     updated_at timestamptz not null default now()
 );
 
@@ -134,7 +138,8 @@ create table public.domain_quotes (
     user_id uuid not null references public.users (id) on delete cascade,
     project_id uuid not null references public.projects (id) on delete cascade,
     fqdn text not null constraint domain_quotes_fqdn_check check (char_length(fqdn) between 3 and 253),
-    fqdn_unicode text not null constraint domain_quotes_unicode_check check (char_length(fqdn_unicode) between 3 and 253),
+    fqdn_unicode text not null
+    constraint domain_quotes_unicode_check check (char_length(fqdn_unicode) between 3 and 253),
     years integer not null constraint domain_quotes_years_check check (years between 1 and 10),
     premium boolean not null,
     usd_price numeric(12, 4) not null constraint domain_quotes_usd_check check (usd_price > 0),
@@ -169,8 +174,10 @@ create table public.domain_orders (
     lease_owner text constraint domain_orders_lease_owner_check check (char_length(lease_owner) <= 100),
     error_code text constraint domain_orders_error_code_check check (error_code ~ '^[A-Z]+_[0-9]{3}$'),
     last_error text constraint domain_orders_last_error_check check (char_length(last_error) <= 500),
-    registrar_domain_id text constraint domain_orders_registrar_id_check check (char_length(registrar_domain_id) <= 100),
-    registrar_order_id text constraint domain_orders_registrar_order_check check (char_length(registrar_order_id) <= 100),
+    registrar_domain_id text
+    constraint domain_orders_registrar_id_check check (char_length(registrar_domain_id) <= 100),
+    registrar_order_id text
+    constraint domain_orders_registrar_order_check check (char_length(registrar_order_id) <= 100),
     charged_usd numeric(12, 4),
     registered_at timestamptz,
     created_at timestamptz not null default now(),
@@ -194,7 +201,8 @@ create table domains.registrar_calls (
     check (state in ('submitting', 'succeeded', 'failed', 'unknown', 'absent')),
     worker text constraint registrar_calls_worker_check check (char_length(worker) <= 100),
     error_number text constraint registrar_calls_error_check check (char_length(error_number) <= 20),
-    detail jsonb not null default '{}'::jsonb constraint registrar_calls_detail_check check (jsonb_typeof(detail) = 'object'),
+    detail jsonb not null default '{}'::jsonb
+    constraint registrar_calls_detail_check check (jsonb_typeof(detail) = 'object'),
     started_at timestamptz not null,
     finished_at timestamptz,
     constraint registrar_calls_finished_check check ((state = 'submitting') = (finished_at is null))
@@ -206,6 +214,8 @@ where state in ('submitting', 'unknown', 'succeeded');
 -- Payments are a plan payment or a domain payment.
 alter table public.payments add column purpose text not null default 'plan'
 constraint payments_purpose_check check (purpose in ('plan', 'domain'));
+-- Domain payments have no plan; the check below keeps plan payments' plan required.
+-- squawk-ignore ban-drop-not-null
 alter table public.payments alter column plan drop not null;
 -- squawk-ignore constraint-missing-not-valid
 alter table public.payments add constraint payments_purpose_plan_check check ((purpose = 'plan') = (plan is not null));
@@ -216,6 +226,8 @@ alter table public.domains add column origin text not null default 'connected'
 constraint domains_origin_check check (origin in ('registered', 'connected'));
 alter table public.domains add column fqdn_unicode text constraint domains_fqdn_unicode_check
 check (char_length(fqdn_unicode) between 3 and 253);
+-- public.domains holds a row per custom domain (a handful per project): the lock is brief.
+-- squawk-ignore disallowed-unique-constraint,adding-foreign-key-constraint
 alter table public.domains add column order_id uuid unique references public.domain_orders (id);
 alter table public.domains add column step text not null default 'vercel_add' constraint domains_step_check check (
     step in ('dns_hosts', 'vercel_add', 'vercel_verify', 'vercel_config', 'await_records', 'done', 'failed')
@@ -233,7 +245,9 @@ alter table public.domains add column lease_until timestamptz;
 alter table public.domains add column verify_deadline timestamptz;
 alter table public.domains add column renewal_due boolean not null default false;
 alter table public.domains add column lapsed boolean not null default false;
+-- squawk-ignore require-concurrent-index-creation
 create index domains_work on public.domains (next_check_at) where step not in ('done', 'failed');
+-- squawk-ignore require-concurrent-index-creation
 create index domains_expiry on public.domains (registration_expires_at) where registration_expires_at is not null;
 
 alter table domains.settings enable row level security;

@@ -16,8 +16,8 @@ declare
     v_now timestamptz;
     v_window interval;
     v_reserve integer;
-    v_spans interval [];
-    v_limits integer [];
+    v_spans interval[];
+    v_limits integer[];
     v_count integer;
     v_oldest timestamptz;
     v_wait numeric := 0;

@@ -54,7 +54,7 @@ $$;
 
 -- What the service must still ask Namecheap: the names without a fresh answer and whether the
 -- price list is stale. Also the TLDs to suggest.
-create or replace function domains.search_state(p_names text [])
+create or replace function domains.search_state(p_names text[])
 returns jsonb
 language sql
 stable
@@ -181,7 +181,7 @@ $$;
 
 revoke all on function domains.price_kwd(numeric, numeric, numeric), domains.require_fqdn(text),
 domains.require_tld(text, text), domains.usd_price(text, text, integer) from public;
-revoke all on function domains.search_state(text []), domains.record_availability(jsonb),
+revoke all on function domains.search_state(text[]), domains.record_availability(jsonb),
 domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) from public;
-grant execute on function domains.search_state(text []), domains.record_availability(jsonb),
+grant execute on function domains.search_state(text[]), domains.record_availability(jsonb),
 domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) to service_role;
