@@ -240,6 +240,7 @@ $$;
 
 revoke all on function domains.set_contact(uuid, jsonb), public.set_domain_contact(jsonb) from public;
 grant execute on function domains.set_contact(uuid, jsonb), public.set_domain_contact(jsonb) to authenticated;
+grant execute on function domains.set_contact(uuid, jsonb) to service_role;
 revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
 domains.checkout_json(public.payments, public.domain_quotes),
 domains.fulfil_payment(public.payments, text, text) from public;

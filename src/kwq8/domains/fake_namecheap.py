@@ -18,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from decimal import Decimal
+from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
 
 from starlette.applications import Starlette
@@ -133,7 +134,7 @@ class FakeNamecheap:
         return self._envelope(command, "", status="ERROR", errors=f'<Error Number="{number}">{escape(text)}</Error>')
 
     async def _handle(self, request: Request) -> Response:
-        form = dict(await request.form()) if request.method == "POST" else {}
+        form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
         params = {k: str(v) for k, v in {**dict(request.query_params), **form}.items()}
         lowered = {k.lower(): v for k, v in params.items()}
         command = lowered.get("command", "")

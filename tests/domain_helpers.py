@@ -1,0 +1,114 @@
+"""Helpers of the domain tests: a test database with the fake Namecheap and Vercel, the
+database client the jobs use, and paid orders made through the real checkout path."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from kwq8.domains.fake_namecheap import FakeNamecheap
+from kwq8.domains.fake_vercel import FakeVercel
+from kwq8.domains.namecheap import NamecheapClient, NamecheapConfig
+from kwq8.domains.vercel import VercelClient, VercelConfig
+from kwq8.postgrest import Identity
+from kwq8.service.db import BillingDb
+from kwq8.testing.database import TestDatabase
+
+from .payment_helpers import attach
+
+CONTACT = {
+    "first_name": "Fatima",
+    "last_name": "Al-Sabah",
+    "address1": "Block 3, Street 12",
+    "city": "Kuwait City",
+    "state_province": "Al Asimah",
+    "postal_code": "13001",
+    "country": "kw",
+    "phone": "+965.55501234",
+    "email": "Owner@Example.kw",
+}
+RATE = Decimal("0.307")
+MARGIN = Decimal("1.20")
+
+
+@dataclass
+class DomainEnv:
+    db: TestDatabase
+    billing: BillingDb
+    namecheap: FakeNamecheap
+    vercel: FakeVercel
+
+    def client(self, timeout_s: float = 2.0) -> NamecheapClient:
+        config = NamecheapConfig(
+            api_user=self.namecheap.api_user,
+            api_key=self.namecheap.api_key,
+            username=self.namecheap.api_user,
+            client_ip=self.namecheap.client_ip,
+            base_url=self.namecheap.base_url,
+            timeout_s=timeout_s,
+        )
+        return NamecheapClient(config)
+
+    def vercel_client(self) -> VercelClient:
+        return VercelClient(
+            VercelConfig(token=self.vercel.token, project_id=self.vercel.project_id, base_url=self.vercel.base_url)
+        )
+
+    def owner(self) -> tuple[Identity, str]:
+        user = self.db.create_user(f"{uuid.uuid4().hex[:8]}@example.kw")
+        slug = "s" + uuid.uuid4().hex[:10]
+        project = self.db.scalar(
+            "insert into public.projects (user_id, name, slug, subdomain) values (%s, 'Shop', %s, %s) returning id",
+            (user.user_id, slug, slug),
+        )
+        self.billing.call_in("domains", "set_contact", p_user=user.user_id, p_contact=CONTACT)
+        return user, str(project)
+
+    def checkout(self, user: Identity, project: str, fqdn: str, years: int = 1, key: str | None = None) -> Any:
+        """As the service does: check the name, refresh prices, then the checkout."""
+        self.billing.call_in(
+            "domains",
+            "record_availability",
+            p_results=[{"fqdn": fqdn, "available": fqdn not in self.namecheap.taken, "premium": False}],
+        )
+        self.billing.call_in(
+            "domains",
+            "record_pricing",
+            p_prices=[{"tld": fqdn.split(".", 1)[1], "action": "register", "years": years, "usd_price": "10.98"}],
+        )
+        return self.billing.call_in(
+            "domains",
+            "create_checkout",
+            p_user=user.user_id,
+            p_project=project,
+            p_fqdn=fqdn,
+            p_unicode=fqdn,
+            p_tld=fqdn.split(".", 1)[1],
+            p_years=years,
+            p_rate=RATE,
+            p_margin=MARGIN,
+            p_key=key or str(uuid.uuid4()),
+        )
+
+    def paid_order(self, fqdn: str) -> tuple[Identity, str, dict[str, Any]]:
+        user, project = self.owner()
+        payment = self.checkout(user, project, fqdn)
+        track = attach(self.db, payment["order_id"])
+        confirmed = self.billing.call(
+            "confirm_payment",
+            order_id=payment["order_id"],
+            track_id=track,
+            provider_payment_id="100000000000000001",
+            amount_kwd=Decimal(str(payment["amount_kwd"])),
+            currency="KWD",
+        )
+        assert confirmed["status"] == "paid"
+        return user, project, payment
+
+    def order(self, fqdn: str) -> dict[str, Any]:
+        return self.db.sql("select * from public.domain_orders where fqdn = %s order by created_at desc", (fqdn,))[0]
+
+    def audit(self) -> list[dict[str, Any]]:
+        return self.db.sql("select * from domains.audit_domains()")
