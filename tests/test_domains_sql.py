@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from decimal import Decimal
 
 import pytest
 
@@ -139,3 +140,48 @@ def test_audit_flags_a_corrupted_database(env: DomainEnv) -> None:
     assert ("unverified.com", "active domain without verified_at") in problems
     assert ("unpaid.com", "registration without a captured payment") in problems
     del paid
+
+
+def test_search_checks_every_suggestion_in_one_call_and_caches_the_answers(env: DomainEnv) -> None:
+    from kwq8.domains.search import search
+
+    env.namecheap.taken.add("xn--pgbep1f2a.com")
+    env.namecheap.premium["xn--pgbep1f2a.net"] = Decimal("250.00")
+    with env.client() as namecheap:
+        result = search(env.billing, namecheap, "متجري", years=1, rate=RATE, margin=MARGIN)
+        again = search(env.billing, namecheap, "متجري.com", years=1, rate=RATE, margin=MARGIN)
+    rows = {r["fqdn"]: r for r in result["results"]}
+    assert result["query"] == {"fqdn": "xn--pgbep1f2a.com", "unicode": "متجري.com", "tld": "com"}
+    assert len(rows) == 8 and rows["xn--pgbep1f2a.com"]["available"] is False
+    assert rows["xn--pgbep1f2a.net"]["premium"] is True
+    assert str(rows["xn--pgbep1f2a.net"]["price_kwd"]) == "92.250"  # 250 x 0.307 x 1.2 = 92.1, up to 0.250
+    assert str(rows["xn--pgbep1f2a.org"]["price_kwd"]) == "3.750"  # 9.98 x 0.307 x 1.2 = 3.677
+    commands = [c.command for c in env.namecheap.calls]
+    assert commands == ["namecheap.domains.check", "namecheap.users.getPricing"]  # the repeat came from the cache
+    assert again["results"] == result["results"]
+    for query, code in (("shop.xyz", "DOM_003"), ("a.kwq8.com", "DOM_002"), ("bad name!.com", "DOM_002")):
+        with env.client() as namecheap, pytest.raises(ServiceError) as refused:
+            search(env.billing, namecheap, query, years=1, rate=RATE, margin=MARGIN)
+        assert refused.value.code == code, query
+
+
+def test_search_degrades_to_try_again_when_the_budget_is_spent(env: DomainEnv) -> None:
+    from kwq8.domains.search import search
+
+    env.db.sql("update domains.settings set calls_per_minute = 5, reserved_for_jobs = 5")
+    with env.client() as namecheap, pytest.raises(ServiceError) as refused:
+        search(env.billing, namecheap, "busy-day.com", years=1, rate=RATE, margin=MARGIN)
+    assert refused.value.code == "DOM_005" and int(refused.value.headers["Retry-After"]) >= 1
+    assert env.namecheap.calls == []
+
+
+def test_domains_audit_cli_exits_non_zero_on_violations(env: DomainEnv, cli: object) -> None:
+    from .conftest import run_cli
+
+    url = env.db.url("postgres")
+    assert run_cli("domains", "audit", "--db-url", url).code == 0
+    env.db.sql("alter table public.domains drop constraint domains_check")
+    _, project = env.owner()
+    env.db.sql("insert into public.domains (project_id, fqdn, status) values (%s, 'bad.com', 'active')", (project,))
+    result = run_cli("domains", "audit", "--db-url", url)
+    assert result.code == 1 and "active domain without verified_at" in result.stdout

@@ -54,7 +54,7 @@ $$;
 
 -- What the service must still ask Namecheap: the names without a fresh answer and whether the
 -- price list is stale. Also the TLDs to suggest.
-create or replace function domains.search_state(p_names text[])
+create or replace function domains.search_state(p_names jsonb)
 returns jsonb
 language sql
 stable
@@ -66,7 +66,7 @@ as $$
         'max_years', s.max_years,
         'unchecked', coalesce((
             select jsonb_agg(n.name order by n.ord)
-            from unnest(p_names) with ordinality as n (name, ord)
+            from jsonb_array_elements_text(coalesce(p_names, '[]'::jsonb)) with ordinality as n (name, ord)
             where not exists (
                 select from domains.availability as a
                 where a.fqdn = n.name and a.checked_at > now() - s.availability_ttl
@@ -181,7 +181,7 @@ $$;
 
 revoke all on function domains.price_kwd(numeric, numeric, numeric), domains.require_fqdn(text),
 domains.require_tld(text, text), domains.usd_price(text, text, integer) from public;
-revoke all on function domains.search_state(text[]), domains.record_availability(jsonb),
+revoke all on function domains.search_state(jsonb), domains.record_availability(jsonb),
 domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) from public;
-grant execute on function domains.search_state(text[]), domains.record_availability(jsonb),
+grant execute on function domains.search_state(jsonb), domains.record_availability(jsonb),
 domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) to service_role;
