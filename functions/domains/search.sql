@@ -22,8 +22,6 @@ language plpgsql
 stable
 set search_path = ''
 as $$
-declare
-    v_tld text;
 begin
     if p_fqdn is null or char_length(p_fqdn) > 253
         or p_fqdn !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$' then
