@@ -39,5 +39,5 @@ drop schema domains;
 delete from public.error_codes
 where code in (
     'DOM_002', 'DOM_003', 'DOM_004', 'DOM_005', 'DOM_006', 'DOM_007', 'DOM_008', 'DOM_009', 'DOM_010',
-    'DOM_011', 'DOM_012', 'DOM_013', 'DOM_014', 'DOM_015'
+    'DOM_011', 'DOM_012', 'DOM_013', 'DOM_014', 'DOM_015', 'DOM_016'
 );

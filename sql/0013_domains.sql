@@ -32,7 +32,8 @@ insert into public.error_codes (code, http_status, message_ar, message_en) value
 ('DOM_012', 422, 'فشل التحقق من النطاق', 'Domain verification failed'),
 ('DOM_013', 503, 'خدمة النطاقات غير مفعلة حالياً', 'Domain service not configured'),
 ('DOM_014', 404, 'النطاق أو الطلب غير موجود', 'Domain, order or project not found'),
-('DOM_015', 400, 'بيانات صاحب النطاق غير مكتملة أو غير صالحة', 'Registrant contact missing or invalid');
+('DOM_015', 400, 'بيانات صاحب النطاق غير مكتملة أو غير صالحة', 'Registrant contact missing or invalid'),
+('DOM_016', 409, 'تجديد هذا النطاق قيد التنفيذ', 'A renewal of this domain is already under way');
 
 -- Operator settings; one row. The USD to KWD rate and the margin come from the service's
 -- environment and are frozen into each quote.
@@ -152,9 +153,11 @@ create table public.domain_quotes (
 create index domain_quotes_user on public.domain_quotes (user_id, created_at desc);
 create index domain_quotes_project on public.domain_quotes (project_id);
 
--- What a domain payment bought. State machine (functions/domains/orders.sql):
---   awaiting_payment -> queued (captured) -> submitting (create sent, committed before)
---     -> registered | reconciling (outcome unknown: getInfo decides) | failed (refund requested)
+-- What a domain payment bought: a registration, or the renewal of a domain registered here
+-- (expires_before is the expiry it extends). State machine (functions/domains/orders.sql):
+--   awaiting_payment -> queued (captured) -> submitting (create or renew sent, committed before)
+--     -> registered (for a renewal: renewed) | reconciling (outcome unknown: getInfo decides)
+--     | failed (refund requested)
 --   awaiting_payment -> cancelled (the checkout closed unpaid)
 create table public.domain_orders (
     id uuid primary key default extensions.gen_random_uuid(),
@@ -164,7 +167,9 @@ create table public.domain_orders (
     payment_id uuid not null unique references public.payments (id),
     fqdn text not null constraint domain_orders_fqdn_check check (char_length(fqdn) between 3 and 253),
     years integer not null constraint domain_orders_years_check check (years between 1 and 10),
-    action text not null default 'register' constraint domain_orders_action_check check (action in ('register')),
+    action text not null default 'register'
+    constraint domain_orders_action_check check (action in ('register', 'renew')),
+    expires_before timestamptz,
     state text not null default 'awaiting_payment' constraint domain_orders_state_check check (
         state in ('awaiting_payment', 'queued', 'submitting', 'reconciling', 'registered', 'failed', 'cancelled')
     ),
@@ -182,7 +187,8 @@ create table public.domain_orders (
     registered_at timestamptz,
     created_at timestamptz not null default now(),
     updated_at timestamptz not null default now(),
-    constraint domain_orders_registered_check check ((state = 'registered') = (registered_at is not null))
+    constraint domain_orders_registered_check check ((state = 'registered') = (registered_at is not null)),
+    constraint domain_orders_renewal_check check ((action = 'renew') = (expires_before is not null))
 );
 create index domain_orders_user on public.domain_orders (user_id, created_at desc);
 create index domain_orders_project on public.domain_orders (project_id);
@@ -190,13 +196,14 @@ create index domain_orders_quote on public.domain_orders (quote_id);
 create index domain_orders_work on public.domain_orders (next_attempt_at)
 where state in ('queued', 'submitting', 'reconciling');
 
--- The journal of every Namecheap call that buys something (create). Written and committed as
+-- The journal of every Namecheap call that buys something (create, renew). Written and committed as
 -- 'submitting' before the request goes out; then succeeded, failed (a definitive refusal:
 -- nothing was bought), unknown (no usable answer) or absent (reconciliation found nothing).
 create table domains.registrar_calls (
     id bigint generated always as identity primary key,
     order_id uuid not null references public.domain_orders (id),
-    command text not null constraint registrar_calls_command_check check (command in ('namecheap.domains.create')),
+    command text not null constraint registrar_calls_command_check
+    check (command in ('namecheap.domains.create', 'namecheap.domains.renew')),
     state text not null constraint registrar_calls_state_check
     check (state in ('submitting', 'succeeded', 'failed', 'unknown', 'absent')),
     worker text constraint registrar_calls_worker_check check (char_length(worker) <= 100),
@@ -207,7 +214,7 @@ create table domains.registrar_calls (
     finished_at timestamptz,
     constraint registrar_calls_finished_check check ((state = 'submitting') = (finished_at is null))
 );
--- The never-twice rule: per order, at most one create that is in flight, unresolved or done.
+-- The never-twice rule: per order, at most one create (or renew) that is in flight, unresolved or done.
 create unique index registrar_calls_one_create on domains.registrar_calls (order_id)
 where state in ('submitting', 'unknown', 'succeeded');
 

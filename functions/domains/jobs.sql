@@ -85,7 +85,8 @@ as $$
     union all
     select o.fqdn, 'registered order without its domain', format('order %s', o.id)
     from orders as o
-    where o.state = 'registered' and not exists (select from public.domains as d where d.order_id = o.id)
+    where o.state = 'registered' and o.action = 'register'
+        and not exists (select from public.domains as d where d.order_id = o.id)
     union all
     select d.fqdn, 'active domain without verified_at', format('domain %s', d.id)
     from public.domains as d

@@ -1,5 +1,6 @@
--- The registration job's steps (src/kwq8/domains/worker.py drives them). namecheap.domains.create
--- is not idempotent, so each attempt is journalled: begin_create commits a 'submitting' call
+-- The registration job's steps (src/kwq8/domains/worker.py drives them), for registrations
+-- (namecheap.domains.create) and renewals (namecheap.domains.renew) alike. Neither call is
+-- idempotent, so each attempt is journalled: begin_create commits a 'submitting' call
 -- before the request goes out (the unique index registrar_calls_one_create refuses a second
 -- one while it is unresolved or succeeded), finish_create records what came back. A worker
 -- that dies in between leaves 'submitting' behind its lease; whoever claims the order next
@@ -17,8 +18,9 @@ as $$
 $$;
 
 -- Claim the next order that needs work, for one lease. Returns null when there is none, else
--- the order, the registrant contact and what to do: 'create', or 'reconcile' when an earlier
--- create has no known outcome (its worker died, or its answer was unusable).
+-- the order, the registrant contact and what to do: 'create' (send the order's command: register
+-- or renew), or 'reconcile' when an earlier call has no known outcome (its worker died, or its
+-- answer was unusable).
 create or replace function domains.claim_order(p_worker text)
 returns jsonb
 language plpgsql
@@ -68,6 +70,8 @@ begin
         'years', v_order.years,
         'attempts', v_order.attempts,
         'action', case when v_open.id is null then 'create' else 'reconcile' end,
+        'command', v_order.action,
+        'expires_before', v_order.expires_before,
         'call_id', v_open.id,
         'premium', v_quote.premium,
         'premium_usd', case when v_quote.premium then v_quote.usd_price end,
@@ -113,7 +117,10 @@ begin
     end if;
     begin
         insert into domains.registrar_calls (order_id, command, state, worker, started_at)
-        values (v_order.id, 'namecheap.domains.create', 'submitting', p_worker, clock_timestamp())
+        values (
+            v_order.id, case v_order.action when 'renew' then 'namecheap.domains.renew' else 'namecheap.domains.create' end,
+            'submitting', p_worker, clock_timestamp()
+        )
         returning id into v_call;
     exception
         when unique_violation then
@@ -125,7 +132,8 @@ end
 $$;
 
 -- The order is registered: the journal agrees, and the project gets its domain row, whose
--- setup (DNS, Vercel) the domain job takes from here.
+-- setup (DNS, Vercel) the domain job takes from here. A renewal extends the domain's expiry
+-- (the registrar's new date when it gave one) and clears renewal_due and lapsed.
 create or replace function domains.mark_registered(p_order public.domain_orders, p_call bigint, p_detail jsonb)
 returns void
 language plpgsql
@@ -146,6 +154,15 @@ begin
         charged_usd = nullif(p_detail ->> 'charged_usd', '')::numeric,
         updated_at = now()
     where id = p_order.id;
+    if p_order.action = 'renew' then
+        update public.domains
+        set registration_expires_at = coalesce(
+            nullif(p_detail ->> 'expires_at', '')::timestamptz, p_order.expires_before + make_interval(years => p_order.years)
+        ),
+            renewal_due = false, lapsed = false, updated_at = now()
+        where fqdn = p_order.fqdn;
+        return;
+    end if;
     select * into v_quote from public.domain_quotes as q where q.id = p_order.quote_id;
     insert into public.domains (
         project_id, fqdn, fqdn_unicode, origin, order_id, status, step, step_message_ar, registrar,

@@ -231,7 +231,9 @@ set search_path = ''
 as $$
     select domains.domain_json(domains.owned_domain(p_user, p_fqdn)) || jsonb_build_object(
         'order', (
-            select jsonb_build_object('state', o.state, 'error_code', o.error_code, 'registered_at', o.registered_at)
+            select jsonb_build_object(
+                'action', o.action, 'state', o.state, 'error_code', o.error_code, 'registered_at', o.registered_at
+            )
             from public.domain_orders as o where o.fqdn = p_fqdn order by o.created_at desc limit 1
         )
     )

@@ -3,8 +3,9 @@
 It answers ``POST /xml.response`` (form-encoded, as the real API accepts) in the documented
 envelope and namespace, with the live API's quirks: errors with HTTP 200 and
 ``Status="ERROR"``, lower-case ``<host>`` with ``HostId`` alternating with ``HostID``, ``setHosts``
-replacing the whole record set, and on demand: HTTP 405 throttling, an HTML throttle page, a
-``create`` that registers the domain and then answers too late (or never), and error numbers.
+replacing the whole record set, ``renew`` extending the expiry that ``getInfo`` reports, and on
+demand: HTTP 405 throttling, an HTML throttle page, a ``create`` or ``renew`` that does its
+work and then answers too late (or never), and error numbers.
 
 ``calls`` is the record of every request (command, time, parameters without the key): the
 oracle of the tests, independent of the client under test.
@@ -17,6 +18,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape, quoteattr
@@ -44,6 +46,7 @@ class Registered:
     fqdn: str
     domain_id: str
     years: int
+    expires: date = field(default_factory=lambda: datetime.now(UTC).date())
     hosts: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -76,6 +79,8 @@ class FakeNamecheap:
                 "site": Decimal("1.98"),
                 "me": Decimal("18.98"),
             }
+            # What renewing costs over registering, per year (users.getPricing, RENEW).
+            self.renew_extra = Decimal("2.00")
             self.faults: dict[str, deque[str]] = {}
             self.create_delay_s = 0.0
             self.balance_low = False
@@ -94,6 +99,15 @@ class FakeNamecheap:
             if c.command == "namecheap.domains.create"
             and (fqdn is None or c.params.get("DomainName") == fqdn)
             and (not succeeded or c.outcome.startswith("registered"))
+        ]
+
+    def renews(self, fqdn: str | None = None, *, succeeded: bool = True) -> list[Call]:
+        return [
+            c
+            for c in self.calls
+            if c.command == "namecheap.domains.renew"
+            and (fqdn is None or c.params.get("DomainName") == fqdn)
+            and (not succeeded or c.outcome.startswith("renewed"))
         ]
 
     def set_owner_hosts(self, fqdn: str, hosts: list[dict[str, str]]) -> None:
@@ -166,6 +180,7 @@ class FakeNamecheap:
             "namecheap.domains.check": self._check,
             "namecheap.users.getpricing": self._pricing,
             "namecheap.domains.create": self._create,
+            "namecheap.domains.renew": self._renew,
             "namecheap.domains.getinfo": self._get_info,
             "namecheap.domains.dns.gethosts": self._get_hosts,
             "namecheap.domains.dns.sethosts": self._set_hosts,
@@ -196,8 +211,10 @@ class FakeNamecheap:
         )
 
     async def _pricing(self, command: str, p: dict[str, str], call: Call, fault: str | None) -> Response:
+        action = p.get("actionname", "REGISTER").lower()
         products = []
-        for tld, price in self.prices.items():
+        for tld, base in self.prices.items():
+            price = base + self.renew_extra if action == "renew" else base
             per_term = "".join(
                 f'<Price Duration="{n}" DurationType="YEAR" Price="{price * n}" PricingType="MULTIPLE" '
                 f'AdditionalCost="0.18" RegularPrice="{price * n}" YourPrice="{price * n}" Currency="USD" />'
@@ -207,7 +224,7 @@ class FakeNamecheap:
         call.outcome = "ok"
         inner = (
             '<CommandResponse Type="namecheap.users.getPricing"><UserGetPricingResult>'
-            f'<ProductType Name="domains"><ProductCategory Name="register">{"".join(products)}'
+            f'<ProductType Name="domains"><ProductCategory Name="{action}">{"".join(products)}'
             "</ProductCategory></ProductType></UserGetPricingResult></CommandResponse>"
         )
         return self._envelope(command, inner)
@@ -237,7 +254,11 @@ class FakeNamecheap:
                 call.outcome = "error:2030280"
                 return self._error(command, "2030280", "Domain is not available")
             self._next_id += 1
-            reg = Registered(fqdn=fqdn, domain_id=str(self._next_id), years=int(p.get("years", "2")))
+            years = int(p.get("years", "2"))
+            today = datetime.now(UTC).date()
+            reg = Registered(
+                fqdn=fqdn, domain_id=str(self._next_id), years=years, expires=today.replace(year=today.year + years)
+            )
             self.registered[fqdn] = reg
             call.outcome = "registered"
         delay = self.create_delay_s
@@ -254,6 +275,38 @@ class FakeNamecheap:
         )
         return self._envelope(command, inner)
 
+    async def _renew(self, command: str, p: dict[str, str], call: Call, fault: str | None) -> Response:
+        fqdn = p.get("domainname", "").lower()
+        if self.balance_low:
+            call.outcome = "error:2528166"
+            return self._error(command, "2528166", "Order creation failed: insufficient funds")
+        with self._lock:
+            reg = self.registered.get(fqdn)
+            if reg is None:
+                call.outcome = "error:2019166"
+                return self._error(command, "2019166", "Domain not found")
+            years = int(p.get("years", "1"))
+            reg.expires = reg.expires.replace(year=reg.expires.year + years)
+            reg.years += years
+            self._next_id += 1
+            order = str(self._next_id)
+            call.outcome = "renewed"
+        delay = 0.0
+        if fault and fault.startswith("late:"):
+            delay = float(fault.split(":", 1)[1])
+            call.outcome = "renewed-late"
+        if delay:
+            await asyncio.sleep(delay)
+        expires = f"{reg.expires.month}/{reg.expires.day}/{reg.expires.year} 11:31:13 AM"
+        inner = (
+            '<CommandResponse Type="namecheap.domains.renew">'
+            f'<DomainRenewResult DomainName={quoteattr(fqdn)} DomainID="{reg.domain_id}" Renew="true" '
+            f'OrderID="{order}" TransactionID="{order}2" ChargedAmount="{self.prices.get(fqdn.rsplit(".", 1)[-1], 0)}">'
+            f"<DomainDetails><ExpiredDate>{expires}</ExpiredDate><NumYears>0</NumYears></DomainDetails>"
+            "</DomainRenewResult></CommandResponse>"
+        )
+        return self._envelope(command, inner)
+
     async def _get_info(self, command: str, p: dict[str, str], call: Call, fault: str | None) -> Response:
         fqdn = p.get("domainname", "").lower()
         reg = self.registered.get(fqdn)
@@ -265,7 +318,7 @@ class FakeNamecheap:
             '<CommandResponse Type="namecheap.domains.getInfo">'
             f'<DomainGetInfoResult Status="Ok" ID="{reg.domain_id}" DomainName={quoteattr(fqdn)} '
             f'OwnerName="{self.api_user}" IsOwner="true" IsPremium="false"><DomainDetails>'
-            f"<CreatedDate>01/01/2026</CreatedDate><ExpiredDate>01/01/{2026 + reg.years}</ExpiredDate>"
+            f"<CreatedDate>01/01/2026</CreatedDate><ExpiredDate>{reg.expires:%m/%d/%Y}</ExpiredDate>"
             "</DomainDetails></DomainGetInfoResult></CommandResponse>"
         )
         return self._envelope(command, inner)

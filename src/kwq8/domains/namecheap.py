@@ -1,5 +1,5 @@
 """A client of the Namecheap XML API (payments_domains.md §3), for the calls KWq8 makes:
-``domains.check``, ``users.getPricing``, ``domains.create``, ``domains.getInfo`` and
+``domains.check``, ``users.getPricing``, ``domains.create``, ``domains.renew``, ``domains.getInfo`` and
 ``domains.dns.getHosts`` / ``setHosts``.
 
 Every call is a form-encoded POST (as Namecheap's own Go SDK sends them) with the global
@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 from xml.etree.ElementTree import Element
@@ -133,6 +134,31 @@ class Created:
     order_id: str | None
     transaction_id: str | None
     raw: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Renewed:
+    fqdn: str
+    renewed: bool
+    charged_usd: Decimal | None
+    domain_id: str | None
+    order_id: str | None
+    expires_at: datetime | None
+
+
+# Namecheap writes dates as 4/30/2021 11:31:13 AM (renew) or 04/30/2021 (getInfo).
+_DATE_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y")
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """A Namecheap date as an aware UTC datetime, or None when absent or unreadable."""
+    value = (text or "").strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    return None
 
 
 def _local(tag: str) -> str:
@@ -253,9 +279,9 @@ class NamecheapClient:
             )
         return out
 
-    def register_prices(self) -> list[dict[str, Any]]:
-        """USD registration prices per TLD and term (users.getPricing, ActionName=REGISTER)."""
-        command = self._call("namecheap.users.getPricing", {"ProductType": "DOMAIN", "ActionName": "REGISTER"})
+    def prices(self, action: Literal["register", "renew"] = "register") -> list[dict[str, Any]]:
+        """USD prices per TLD and term of registering or renewing (users.getPricing, ActionName)."""
+        command = self._call("namecheap.users.getPricing", {"ProductType": "DOMAIN", "ActionName": action.upper()})
         prices = []
         for product in _find_all(command, "Product"):
             tld = (_attr(product, "Name") or "").lower().lstrip(".")
@@ -268,7 +294,7 @@ class NamecheapClient:
                 value = _decimal(_attr(price, "YourPrice")) or _decimal(_attr(price, "Price"))
                 if value is None or not 1 <= int(duration or 0) <= 10:
                     continue
-                prices.append({"tld": tld, "action": "register", "years": int(duration or 0), "usd_price": str(value)})
+                prices.append({"tld": tld, "action": action, "years": int(duration or 0), "usd_price": str(value)})
         return prices
 
     def create(
@@ -321,6 +347,26 @@ class NamecheapClient:
             raw={k: v for k, v in result.attrib.items()},
         )
 
+    def renew(self, fqdn: str, years: int, *, premium_usd: Decimal | None = None) -> Renewed:
+        """namecheap.domains.renew: not idempotent, like create (the caller journals it)."""
+        params = {"DomainName": fqdn, "Years": str(years)}
+        if premium_usd is not None:
+            params["IsPremiumDomain"] = "true"
+            params["PremiumPrice"] = str(premium_usd)
+        command = self._call("namecheap.domains.renew", params)
+        result = _find(command, "DomainRenewResult")
+        if result is None:
+            raise NamecheapError("malformed", "domains.renew answered without a DomainRenewResult")
+        expired = _find(result, "ExpiredDate")
+        return Renewed(
+            fqdn=(_attr(result, "DomainName") or fqdn).lower(),
+            renewed=_true(_attr(result, "Renew")),
+            charged_usd=_decimal(_attr(result, "ChargedAmount")),
+            domain_id=_attr(result, "DomainID"),
+            order_id=_attr(result, "OrderID"),
+            expires_at=parse_date(expired.text if expired is not None else None),
+        )
+
     def get_info(self, fqdn: str) -> dict[str, Any] | None:
         """The domain as this account holds it, or None when it is not in the account."""
         try:
@@ -341,6 +387,7 @@ class NamecheapClient:
             "fqdn": (_attr(result, "DomainName") or fqdn).lower(),
             "status": _attr(result, "Status"),
             "expires": (expired.text or "").strip() if expired is not None else None,
+            "expires_at": parse_date(expired.text if expired is not None else None),
         }
 
     def get_hosts(self, sld: str, tld: str) -> list[Host]:

@@ -79,6 +79,19 @@ def parse(text: str) -> DomainName:
     return DomainName(fqdn=registrable, unicode=_to_unicode(registrable), sld=sld, tld=suffix)
 
 
+def parse_host(text: str) -> tuple[DomainName, str, str]:
+    """A name an owner connects, which may be a subdomain (``shop.example.com``): its registrable
+    domain and the full host name, ASCII and Unicode."""
+    raw = (text or "").strip().rstrip(".")
+    registrable = parse(raw)
+    host = _to_ascii(raw).lower()
+    if host != registrable.fqdn and not host.endswith("." + registrable.fqdn):
+        raise NameError_("DOM_002", "not a host name under its registrable domain")
+    if len(host) > MAX_FQDN or not all(_LABEL.match(label) for label in host.split(".")):
+        raise NameError_("DOM_002", "labels are letters, digits and inner hyphens, at most 63 characters each")
+    return registrable, host, _to_unicode(host)
+
+
 def parse_query(text: str, default_tld: str) -> DomainName:
     """A search query: a full name, or a keyword (``my shop``, ``متجري``) tried under ``default_tld``."""
     raw = (text or "").strip()

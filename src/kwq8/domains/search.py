@@ -6,7 +6,7 @@ the shared budget at search priority; a spent budget is DOM_005 with the seconds
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from kwq8.domains.namecheap import NamecheapClient, NamecheapError
 from kwq8.domains.names import DomainName, NameError_, candidates, parse_query
@@ -38,11 +38,20 @@ def refresh(db: BillingDb, namecheap: NamecheapClient, names: list[DomainName], 
             _take(db)
             answers = namecheap.check(unchecked)
             db.call_in("domains", "record_availability", p_results=[a.as_dict() for a in answers])
-        if state["pricing_stale"]:
-            _take(db)
-            db.call_in("domains", "record_pricing", p_prices=namecheap.register_prices())
     except NamecheapError as exc:
         raise _registrar_error(exc) from None
+    if state["pricing_stale"]:
+        refresh_prices(db, namecheap, "register")
+
+
+def refresh_prices(db: BillingDb, namecheap: NamecheapClient, action: Literal["register", "renew"]) -> None:
+    """users.getPricing for one action, within the search share of the budget."""
+    _take(db)
+    try:
+        prices = namecheap.prices(action)
+    except NamecheapError as exc:
+        raise _registrar_error(exc) from None
+    db.call_in("domains", "record_pricing", p_prices=prices)
 
 
 def search(

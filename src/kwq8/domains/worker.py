@@ -1,5 +1,5 @@
-"""The domain jobs: register paid orders at Namecheap exactly once, then set each domain up
-(DNS at Namecheap, the Vercel project) one resumable step at a time.
+"""The domain jobs: register (or renew) paid orders at Namecheap exactly once, then set each
+domain up (DNS at Namecheap, the Vercel project) one resumable step at a time.
 
 Decisions live in SQL (functions/domains/orders.sql and setup.sql); this module makes the calls
 and reports what came back. The registration rule, step by step:
@@ -12,6 +12,9 @@ and reports what came back. The registration rule, step by step:
 4. ``finish_create`` records the answer: registered, refused (refund), throttled (405: nothing
    happened) or unknown (timeout, reset, 5xx, HTML: step 2 next time).
 
+A renewal (``domains.renew``) follows the same four steps; its reconciliation asks getInfo for
+the expiry: later than the one the renewal extended (by more than RENEWED_MARGIN) means renewed.
+
 Every Namecheap call first takes a slot of the shared budget (``take_registrar_call``, priority
 'job'); a spent budget gives the work back for later.
 """
@@ -21,10 +24,11 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from kwq8.domains.namecheap import TRANSIENT, NamecheapClient, NamecheapError, merge_hosts
+from kwq8.domains.namecheap import TRANSIENT, Created, NamecheapClient, NamecheapError, Renewed, merge_hosts
 from kwq8.domains.names import parse
 from kwq8.domains.vercel import VercelClient, VercelError
 from kwq8.service.db import BillingDb
@@ -33,6 +37,9 @@ log = logging.getLogger("kwq8.domains")
 
 # Definitive refusals of domains.create mapped to what the owner sees; others: DOM_007.
 CREATE_REFUSALS = {"2030280": "DOM_001", "3019166": "DOM_001", "2019166": "DOM_001"}
+# A renewal adds at least a year; our stored expiry may differ from the registrar's by a day or
+# two (it is "now + years" when create gave no date). Half a year tells them apart safely.
+RENEWED_MARGIN = timedelta(days=180)
 
 
 @dataclass
@@ -73,9 +80,14 @@ def process_order(db: BillingDb, namecheap: NamecheapClient, worker: str) -> str
                 p_detail={"error": exc.message[:300]},
             )
             return "reconcile_retry"
-        detail = {"domain_id": info["domain_id"]} if info else {"note": "getInfo: not in the account"}
+        found = info is not None
+        detail: dict[str, Any] = {"domain_id": info["domain_id"]} if info else {"note": "getInfo: not in the account"}
+        if job.get("command") == "renew" and info is not None:
+            expires, before = info.get("expires_at"), _timestamp(job.get("expires_before"))
+            found = expires is not None and before is not None and expires > before + RENEWED_MARGIN
+            detail = {"domain_id": info["domain_id"], "expires_at": expires.isoformat() if expires else None}
         result = db.call_in(
-            "domains", "finish_reconcile", p_order=order_id, p_worker=worker, p_found=info is not None, p_detail=detail
+            "domains", "finish_reconcile", p_order=order_id, p_worker=worker, p_found=found, p_detail=detail
         )
         log.info("registration reconciled", extra={"fqdn": fqdn, "result": result})
         return f"reconciled_{result}"
@@ -84,18 +96,28 @@ def process_order(db: BillingDb, namecheap: NamecheapClient, worker: str) -> str
     if call_id is None:
         return "skipped"
     premium = Decimal(str(job["premium_usd"])) if job.get("premium") and job.get("premium_usd") else None
+    renewing = job.get("command") == "renew"
     outcome, detail, code, error = "unknown", {}, None, None
     try:
-        created = namecheap.create(fqdn, int(job["years"]), job["contact"] or {}, premium_usd=premium)
-        if created.registered:
+        answer: Created | Renewed
+        if renewing:
+            answer = namecheap.renew(fqdn, int(job["years"]))
+            done = answer.renewed
+        else:
+            answer = namecheap.create(fqdn, int(job["years"]), job["contact"] or {}, premium_usd=premium)
+            done = answer.registered
+        if done:
             outcome = "succeeded"
             detail = {
-                "domain_id": created.domain_id,
-                "order_id": created.order_id,
-                "charged_usd": str(created.charged_usd) if created.charged_usd is not None else None,
+                "domain_id": answer.domain_id,
+                "order_id": answer.order_id,
+                "charged_usd": str(answer.charged_usd) if answer.charged_usd is not None else None,
             }
+            if isinstance(answer, Renewed) and answer.expires_at is not None:
+                detail["expires_at"] = answer.expires_at.isoformat()
         else:
-            outcome, code, error = "failed", "DOM_007", "domains.create answered Registered=false"
+            outcome, code = "failed", "DOM_007"
+            error = "domains.renew answered Renew=false" if renewing else "domains.create answered Registered=false"
     except NamecheapError as exc:
         error = exc.message[:500]
         detail = {"error_number": exc.number} if exc.number else {}
@@ -107,7 +129,11 @@ def process_order(db: BillingDb, namecheap: NamecheapClient, worker: str) -> str
         else:
             outcome = "unknown"
         level = logging.ERROR if exc.account_problem else logging.WARNING
-        log.log(level, "domains.create failed", extra={"fqdn": fqdn, "error_kind": exc.kind, "number": exc.number})
+        log.log(
+            level,
+            "domains.renew failed" if renewing else "domains.create failed",
+            extra={"fqdn": fqdn, "error_kind": exc.kind, "number": exc.number},
+        )
     result = db.call_in(
         "domains",
         "finish_create",
@@ -118,8 +144,15 @@ def process_order(db: BillingDb, namecheap: NamecheapClient, worker: str) -> str
         p_error_code=code,
         p_error=error,
     )
-    log.info("domains.create recorded", extra={"fqdn": fqdn, "outcome": outcome, "recorded": result})
-    return f"create_{outcome}"
+    verb = "renew" if renewing else "create"
+    log.info(f"domains.{verb} recorded", extra={"fqdn": fqdn, "outcome": outcome, "recorded": result})
+    return f"{verb}_{outcome}"
+
+
+def _timestamp(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value))
 
 
 def _finish(db: BillingDb, job: dict[str, Any], outcome: str, **kw: Any) -> str:
