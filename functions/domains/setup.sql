@@ -83,6 +83,7 @@ as $$
 declare
     v_domain public.domains;
     v_step text;
+    v_code text := p_code;
 begin
     if p_outcome is null or p_outcome not in ('next', 'retry', 'fail') then
         perform private.raise_error('VAL_001', 'outcome must be next, retry or fail');
@@ -99,7 +100,9 @@ begin
     end if;
     v_step := case p_outcome when 'next' then p_next when 'fail' then 'failed' else v_domain.step end;
     if p_outcome = 'retry' and v_domain.verify_deadline is not null and v_domain.verify_deadline <= now() then
+        -- Still waiting for the owner's records at the deadline: verification failed.
         v_step := 'failed';
+        v_code := 'DOM_012';
     end if;
     if v_step is null or v_step not in (
         'dns_hosts', 'vercel_add', 'vercel_verify', 'vercel_config', 'await_records', 'done', 'failed'
@@ -111,8 +114,8 @@ begin
         verified_at = case when v_step = 'done' then coalesce(verified_at, now()) else verified_at end,
         verification_records = coalesce(p_records, verification_records),
         error_code = case
-            when v_step = 'failed' then coalesce(p_code, case when p_outcome = 'retry' then 'DOM_012' end, 'DOM_008')
-            when p_outcome = 'retry' then p_code
+            when v_step = 'failed' then coalesce(v_code, 'DOM_008')
+            when p_outcome = 'retry' then v_code
         end,
         last_error = case when p_outcome = 'next' then null else left(p_error, 500) end,
         check_attempts = case when p_outcome = 'retry' then check_attempts + 1 else 0 end,
