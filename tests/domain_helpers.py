@@ -33,6 +33,21 @@ RATE = Decimal("0.307")
 MARGIN = Decimal("1.20")
 
 
+def namecheap_config(fake: FakeNamecheap, timeout_s: float = 2.0) -> NamecheapConfig:
+    return NamecheapConfig(
+        api_user=fake.api_user,
+        api_key=fake.api_key,
+        username=fake.api_user,
+        client_ip=fake.client_ip,
+        base_url=fake.base_url,
+        timeout_s=timeout_s,
+    )
+
+
+def vercel_config(fake: FakeVercel) -> VercelConfig:
+    return VercelConfig(token=fake.token, project_id=fake.project_id, base_url=fake.base_url)
+
+
 @dataclass
 class DomainEnv:
     db: TestDatabase
@@ -41,20 +56,10 @@ class DomainEnv:
     vercel: FakeVercel
 
     def client(self, timeout_s: float = 2.0) -> NamecheapClient:
-        config = NamecheapConfig(
-            api_user=self.namecheap.api_user,
-            api_key=self.namecheap.api_key,
-            username=self.namecheap.api_user,
-            client_ip=self.namecheap.client_ip,
-            base_url=self.namecheap.base_url,
-            timeout_s=timeout_s,
-        )
-        return NamecheapClient(config)
+        return NamecheapClient(namecheap_config(self.namecheap, timeout_s))
 
     def vercel_client(self) -> VercelClient:
-        return VercelClient(
-            VercelConfig(token=self.vercel.token, project_id=self.vercel.project_id, base_url=self.vercel.base_url)
-        )
+        return VercelClient(vercel_config(self.vercel))
 
     def owner(self) -> tuple[Identity, str]:
         user = self.db.create_user(f"{uuid.uuid4().hex[:8]}@example.kw")
@@ -95,6 +100,11 @@ class DomainEnv:
     def paid_order(self, fqdn: str) -> tuple[Identity, str, dict[str, Any]]:
         user, project = self.owner()
         payment = self.checkout(user, project, fqdn)
+        self.confirm(payment)
+        return user, project, payment
+
+    def confirm(self, payment: dict[str, Any]) -> None:
+        """UPayments captured the payment (the payments path: confirm_payment)."""
         track = attach(self.db, payment["order_id"])
         confirmed = self.billing.call(
             "confirm_payment",
@@ -105,7 +115,27 @@ class DomainEnv:
             currency="KWD",
         )
         assert confirmed["status"] == "paid"
-        return user, project, payment
+
+    def paid_renewal(self, user: Identity, fqdn: str, years: int = 1) -> dict[str, Any]:
+        """As the service does: the renewal price list, the renewal checkout, then the capture."""
+        tld = fqdn.split(".", 1)[1]
+        self.billing.call_in(
+            "domains",
+            "record_pricing",
+            p_prices=[{"tld": tld, "action": "renew", "years": years, "usd_price": "12.98"}],
+        )
+        payment = self.billing.call_in(
+            "domains",
+            "create_renewal_checkout",
+            p_user=user.user_id,
+            p_fqdn=fqdn,
+            p_years=years,
+            p_rate=RATE,
+            p_margin=MARGIN,
+            p_key=str(uuid.uuid4()),
+        )
+        self.confirm(payment)
+        return dict(payment)
 
     def order(self, fqdn: str) -> dict[str, Any]:
         return self.db.sql("select * from public.domain_orders where fqdn = %s order by created_at desc", (fqdn,))[0]

@@ -17,15 +17,15 @@ import pytest
 from kwq8.domains.config import DomainSettings
 from kwq8.domains.fake_namecheap import FakeNamecheap
 from kwq8.domains.fake_vercel import FakeVercel
-from kwq8.domains.namecheap import NamecheapClient, NamecheapConfig
-from kwq8.domains.vercel import VercelClient, VercelConfig
+from kwq8.domains.namecheap import NamecheapClient
+from kwq8.domains.vercel import VercelClient
 from kwq8.domains.worker import run_once
 from kwq8.payments.fake_upayments import FakeUPayments
 from kwq8.postgrest import Identity
 from kwq8.service.db import BillingDb
 from kwq8.testing.database import TestDatabase
 
-from .domain_helpers import CONTACT
+from .domain_helpers import CONTACT, namecheap_config, vercel_config
 from .payment_helpers import pay
 from .service_helpers import Service, start_service, stop_service
 
@@ -85,20 +85,7 @@ class Domains:
 
     def run_jobs(self, rounds: int = 30, until: str | None = None) -> None:
         """`kwq8 jobs domains`, as the scheduler runs it, until nothing is due (or ``until`` holds)."""
-        nc = NamecheapClient(
-            NamecheapConfig(
-                api_user=self.namecheap.api_user,
-                api_key=self.namecheap.api_key,
-                username=self.namecheap.api_user,
-                client_ip=self.namecheap.client_ip,
-                base_url=self.namecheap.base_url,
-                timeout_s=2.0,
-            )
-        )
-        vc = VercelClient(
-            VercelConfig(token=self.vercel.token, project_id=self.vercel.project_id, base_url=self.vercel.base_url)
-        )
-        with nc, vc:
+        with NamecheapClient(namecheap_config(self.namecheap)) as nc, VercelClient(vercel_config(self.vercel)) as vc:
             for _ in range(rounds):
                 report = run_once(self.billing, nc, vc, "svc-test")
                 if until and self.db.scalar(until):
@@ -118,15 +105,8 @@ def domains(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Iterator
     with FakeNamecheap() as namecheap, FakeVercel() as vercel:
         vercel.resolver = namecheap.dns
         settings = DomainSettings(
-            namecheap=NamecheapConfig(
-                api_user=namecheap.api_user,
-                api_key=namecheap.api_key,
-                username=namecheap.api_user,
-                client_ip=namecheap.client_ip,
-                base_url=namecheap.base_url,
-                timeout_s=2.0,
-            ),
-            vercel=VercelConfig(token=vercel.token, project_id=vercel.project_id, base_url=vercel.base_url),
+            namecheap=namecheap_config(namecheap),
+            vercel=vercel_config(vercel),
             usd_kwd_rate=RATE,
             margin=MARGIN,
         )
