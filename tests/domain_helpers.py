@@ -3,6 +3,8 @@ database client the jobs use, and paid orders made through the real checkout pat
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,6 +14,7 @@ from kwq8.domains.fake_namecheap import FakeNamecheap
 from kwq8.domains.fake_vercel import FakeVercel
 from kwq8.domains.namecheap import NamecheapClient, NamecheapConfig
 from kwq8.domains.vercel import VercelClient, VercelConfig
+from kwq8.domains.worker import run_once
 from kwq8.postgrest import Identity
 from kwq8.service.db import BillingDb
 from kwq8.testing.database import TestDatabase
@@ -29,6 +32,7 @@ CONTACT = {
     "phone": "+965.55501234",
     "email": "Owner@Example.kw",
 }
+OPEN_ORDERS = "select count(*) from public.domain_orders where state in ('queued', 'submitting', 'reconciling')"
 RATE = Decimal("0.307")
 MARGIN = Decimal("1.20")
 
@@ -142,3 +146,24 @@ class DomainEnv:
 
     def audit(self) -> list[dict[str, Any]]:
         return self.db.sql("select * from domains.audit_domains()")
+
+
+def parallel_workers(env: DomainEnv, workers: int = 8, seconds: float = 30) -> None:
+    """``workers`` threads run the registration job at once until no order is open."""
+    errors: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        try:
+            with env.client(timeout_s=5) as namecheap:
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline and env.db.scalar(OPEN_ORDERS):
+                    run_once(env.billing, namecheap, None, f"w{n}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []

@@ -9,17 +9,15 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 from kwq8.domains.worker import process_domain, run_once
 
-from .domain_helpers import DomainEnv
+from .domain_helpers import DomainEnv, parallel_workers
 
 pytest_plugins = ("tests.domain_fixtures",)
 ROOT = Path(__file__).resolve().parent.parent
-OPEN_ORDERS = "select count(*) from public.domain_orders where state in ('queued', 'submitting', 'reconciling')"
 
 
 def _fast_retries(env: DomainEnv) -> None:
@@ -95,25 +93,7 @@ def test_eight_parallel_workers_register_each_paid_order_exactly_once(env: Domai
     names = [f"race-{n}.com" for n in range(6)]
     for name in names:
         env.paid_order(name)
-    errors: list[BaseException] = []
-
-    def worker(n: int) -> None:
-        try:
-            with env.client(timeout_s=5) as namecheap:
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline:
-                    run_once(env.billing, namecheap, None, f"w{n}")
-                    if not env.db.scalar(OPEN_ORDERS):
-                        return
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    parallel_workers(env)
     for name in names:
         assert len(env.namecheap.creates(name)) == 1, name
         assert len(env.namecheap.creates(name, succeeded=False)) == 1, name  # not even a refused second try

@@ -5,17 +5,14 @@ calls and the expiry it holds."""
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import date
 from typing import Any
 
 from kwq8.domains.worker import run_once
 
-from .domain_helpers import DomainEnv
+from .domain_helpers import OPEN_ORDERS, DomainEnv, parallel_workers
 
 pytest_plugins = ("tests.domain_fixtures",)
-OPEN_ORDERS = "select count(*) from public.domain_orders where state in ('queued', 'submitting', 'reconciling')"
 
 
 def _registered(env: DomainEnv, fqdn: str) -> tuple[Any, date]:
@@ -57,23 +54,7 @@ def test_eight_parallel_workers_renew_a_paid_order_exactly_once(env: DomainEnv) 
     user, expires = _registered(env, "busy-renewal.com")
     env.paid_renewal(user, "busy-renewal.com")
     env.namecheap.fail_next("namecheap.domains.renew", "late:0.3")  # a slow answer widens every race
-    errors: list[BaseException] = []
-
-    def worker(n: int) -> None:
-        try:
-            with env.client(timeout_s=5) as namecheap:
-                deadline = time.monotonic() + 20
-                while time.monotonic() < deadline and env.db.scalar(OPEN_ORDERS):
-                    run_once(env.billing, namecheap, None, f"w{n}")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    parallel_workers(env)
     assert len(env.namecheap.renews("busy-renewal.com", succeeded=False)) == 1
     assert env.namecheap.registered["busy-renewal.com"].expires == expires.replace(year=expires.year + 1)
     assert _renewal_order(env, "busy-renewal.com")["state"] == "registered"
