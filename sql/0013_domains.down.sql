@@ -21,6 +21,8 @@ begin
 end
 $$;
 drop table domains.registrar_calls;
+-- squawk-ignore require-concurrent-index-creation
+drop index public.domains_expiry;
 alter table public.domains drop column lapsed, drop column renewal_due, drop column verify_deadline,
 drop column lease_until, drop column check_attempts, drop column next_check_at, drop column last_error,
 drop column error_code, drop column step_message_ar, drop column step, drop column order_id,
