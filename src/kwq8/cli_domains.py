@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import socket
-from decimal import Decimal
 from typing import Annotated
 
 import psycopg
@@ -44,11 +43,15 @@ def search_cmd(
     json_out: JsonOut = False,
 ) -> None:
     """Check a name and its suggestions at Namecheap, with prices in KWD (within the shared budget)."""
+    from kwq8.domains.config import DomainSettings
     from kwq8.domains.search import search
     from kwq8.service.errors import ServiceError
 
-    rate = Decimal(os.environ.get("KWQ8_DOMAIN_USD_KWD_RATE", "0") or "0")
-    margin = Decimal(os.environ.get("KWQ8_DOMAIN_MARGIN", "1") or "1")
+    settings = DomainSettings.from_env()
+    if settings.usd_kwd_rate is None or settings.margin is None:
+        problems = "; ".join(p for p in settings.problems if "KWQ8_DOMAIN" in p)
+        raise Kwq8Error(f"domain pricing is not configured: {problems}", exit_code=2)
+    rate, margin = settings.usd_kwd_rate, settings.margin
     db = _service_db()
     try:
         with _namecheap() as namecheap:
