@@ -32,6 +32,7 @@ from kwq8.domains.namecheap import TRANSIENT, Created, NamecheapClient, Namechea
 from kwq8.domains.names import parse
 from kwq8.domains.vercel import VercelClient, VercelError
 from kwq8.service.db import BillingDb
+from kwq8.service.errors import ServiceError
 
 log = logging.getLogger("kwq8.domains")
 
@@ -188,6 +189,17 @@ def process_domain(db: BillingDb, namecheap: NamecheapClient, vercel: VercelClie
     job = db.call_in("domains", "claim_domain", p_worker=worker)
     if job is None:
         return None
+    try:
+        return _advance(db, namecheap, vercel, job)
+    except ServiceError as exc:
+        if exc.code != "DOM_014":
+            raise
+        # The owner removed the domain while its step ran: nothing is left to record.
+        log.info("domain removed during its setup step", extra={"fqdn": job["fqdn"], "step": job["step"]})
+        return f"{job['step']}:removed"
+
+
+def _advance(db: BillingDb, namecheap: NamecheapClient, vercel: VercelClient, job: dict[str, Any]) -> str:
     fqdn, step = job["fqdn"], job["step"]
     try:
         if step == "dns_hosts":
