@@ -14,6 +14,7 @@ from kwq8 import advisors, migrations, shim
 from kwq8.cli_audit import register as register_audit
 from kwq8.cli_bench import bench_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
+from kwq8.cli_domains import domains_app
 from kwq8.cli_gen import gen_app
 from kwq8.cli_ledger import ledger_app
 from kwq8.cli_payments import payments_app
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 register_audit(db_app)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payments_app, name="payments")
+app.add_typer(domains_app, name="domains")
 register_service(app)
 app.add_typer(bench_app, name="bench")
 app.add_typer(gen_app, name="gen")

@@ -183,5 +183,8 @@ def jobs_refunds(
 
 
 def register(app: typer.Typer) -> None:
+    from kwq8.cli_domains import jobs_domains
+
+    jobs_app.command("domains")(jobs_domains)
     app.command("serve")(serve)
     app.add_typer(jobs_app, name="jobs")

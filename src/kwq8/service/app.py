@@ -7,6 +7,8 @@ Routes
   POST /billing/subscription/cancel   {cancel: true|false}: do not renew      (Supabase JWT)
   POST /billing/webhooks/upayments    UPayments notifications (X-Signature when configured)
   GET  /healthz
+  /domains/...                        search, checkout, renew, connect, move, status, remove
+                                      (service/domain_routes.py)
 
 Every decision about money is made in SQL (functions/payments): the service authenticates,
 validates, limits, talks to UPayments and passes on what UPayments answered. A webhook is never
@@ -42,6 +44,7 @@ from kwq8.payments.signature import SignatureError, verify_webhook
 from kwq8.payments.upayments import UPaymentsClient, UPaymentsError
 from kwq8.service.config import WEBHOOK_PATH, ServiceSettings
 from kwq8.service.db import BillingDb
+from kwq8.service.domain_routes import DomainRoutes
 from kwq8.service.errors import ErrorCatalogue, ServiceError
 from kwq8.service.jwt_auth import AUTH_EXPIRED, AUTH_UNAVAILABLE, AuthError, Claims, JwtVerifier
 from kwq8.service.models import (
@@ -88,6 +91,7 @@ class BillingService:
         self.limiter = RateLimiter(self.db, settings.rate_window_s)
         self.reset_local_state()
         self.catalogue = ErrorCatalogue(self.db.error_catalogue)
+        self.domains = DomainRoutes(self)
 
     def reset_local_state(self) -> None:
         """Forget what this instance keeps in memory (its rejected-webhook counters and log
@@ -98,6 +102,7 @@ class BillingService:
         self.throttle = LogThrottle(log)
 
     def close(self) -> None:
+        self.domains.close()
         self.upayments.close()
         self.verifier.close()
         self.db.close()
@@ -204,20 +209,38 @@ class BillingService:
             payment_method=body.payment_method,
             idempotency_key=key,
         )
-        order_id = payment["order_id"]
         created = not payment["replay"]
+        payment = self.charge(
+            claims,
+            payment,
+            description=f"KWq8 {body.plan} plan ({payment['kind']})",
+            language=body.language,
+            payment_method=body.payment_method,
+        )
+        log.info(
+            "checkout created",
+            extra={"order_id": payment["order_id"], "user_id": claims.sub, "plan": body.plan, "kind": payment["kind"]},
+        )
+        return payment, created
+
+    def charge(
+        self, claims: Claims, payment: dict[str, Any], *, description: str, language: str, payment_method: str | None
+    ) -> dict[str, Any]:
+        """The UPayments charge of a pending checkout (plan or domain): created once, its track id
+        and link attached. A replay that already has its link is answered as it is."""
+        order_id = payment["order_id"]
         if payment["status"] != "pending" or payment["payment_url"]:
-            return payment, created  # a retry: the same answer, no second charge
+            return payment  # a retry: the same answer, no second charge
         try:
             charge = self.upayments.create_charge(
                 order_id=order_id,
                 amount=Decimal(payment["amount_kwd"]),
-                description=f"KWq8 {body.plan} plan ({payment['kind']})",
-                language=body.language,
+                description=description,
+                language=language,
                 return_url=_with_order(self.settings.return_url, order_id),
                 cancel_url=_with_order(self.settings.cancel_url, order_id),
                 notification_url=self.settings.notification_url,
-                payment_method=body.payment_method,
+                payment_method=payment_method,
                 customer={"uniqueId": claims.sub, "email": claims.email},
                 reference=order_id,
             )
@@ -237,16 +260,11 @@ class BillingService:
             ) from None
         if not charge.track_id:
             log.warning("upayments charge without a track id", extra={"order_id": order_id})
-            payment = {**payment, "payment_url": charge.link}
-        else:
-            payment = self.db.call(
-                "attach_checkout_charge", order_id=order_id, track_id=charge.track_id, payment_url=charge.link
-            )
-        log.info(
-            "checkout created",
-            extra={"order_id": order_id, "user_id": claims.sub, "plan": body.plan, "kind": payment["kind"]},
+            return {**payment, "payment_url": charge.link}
+        attached: dict[str, Any] = self.db.call(
+            "attach_checkout_charge", order_id=order_id, track_id=charge.track_id, payment_url=charge.link
         )
-        return payment, created
+        return attached
 
     # ------------------------------------------------------------------ payment status
 
@@ -716,6 +734,7 @@ def create_app(
             Route("/billing/payments/{order_id}", service.payment_status, methods=["GET"]),
             Route("/billing/subscription/cancel", service.cancel, methods=["POST"]),
             Route(WEBHOOK_PATH, service.webhook, methods=["POST"]),
+            *service.domains.routes(),
         ],
         middleware=[
             Middleware(RequestLogMiddleware, service=service),

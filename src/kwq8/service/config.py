@@ -28,6 +28,7 @@ from typing import Literal
 
 import httpx
 
+from kwq8.domains.config import DomainSettings
 from kwq8.payments.upayments import ConfigError as UPaymentsConfigError
 from kwq8.payments.upayments import UPaymentsConfig
 from kwq8.service.jwt_auth import MIN_HS256_SECRET_LEN
@@ -56,6 +57,7 @@ OPTIONAL = {
     "KWQ8_RATE_CHECKOUT_PER_USER": "checkouts per user and window (10)",
     "KWQ8_RATE_STATUS_PER_USER": "payment status refreshes per user and window (20)",
     "KWQ8_RATE_WEBHOOK_PER_IP": "webhook deliveries per IP and window (1200)",
+    "KWQ8_RATE_DOMAIN_SEARCH_PER_USER": "domain searches per user and window (30)",
     "KWQ8_MAX_BODY_BYTES": "largest accepted API request body (16384)",
     "KWQ8_MAX_WEBHOOK_BYTES": "largest accepted webhook body (65536)",
     "KWQ8_RATE_REJECTED_WEBHOOKS_PER_IP": "webhooks failing verification per IP and window, per instance (20)",
@@ -97,6 +99,7 @@ class ServiceSettings:
     rate_checkout_per_user: int = 10
     rate_status_per_user: int = 20
     rate_webhook_per_ip: int = 1200
+    rate_domain_search_per_user: int = 30
     max_body_bytes: int = 16384
     max_webhook_bytes: int = 65536
     rate_rejected_webhooks_per_ip: int = 20
@@ -107,6 +110,8 @@ class ServiceSettings:
     keep_alive_s: int = 5
     max_connections: int = 1000
     max_connections_per_ip: int = 50
+    # The domain routes (NAMECHEAP_*, VERCEL_*, KWQ8_DOMAIN_*): optional, see kwq8.domains.config.
+    domains: DomainSettings = dataclasses.field(default_factory=DomainSettings)
 
     @property
     def notification_url(self) -> str:
@@ -129,7 +134,8 @@ class ServiceSettings:
         return (
             f"ServiceSettings(environment={self.environment!r}, public_base_url={self.public_base_url!r}, "
             f"upayments={self.upayments!r}, jwt_secret={'set' if self.jwt_secret else 'unset'}, "
-            f"jwks_url={self.jwks_url!r}, webhook_secret={'set' if self.webhook_secret else 'unset'})"
+            f"jwks_url={self.jwks_url!r}, webhook_secret={'set' if self.webhook_secret else 'unset'}, "
+            f"domains={self.domains!r})"
         )
 
     __str__ = __repr__
@@ -206,6 +212,7 @@ class ServiceSettings:
             "rate_checkout_per_user": "KWQ8_RATE_CHECKOUT_PER_USER",
             "rate_status_per_user": "KWQ8_RATE_STATUS_PER_USER",
             "rate_webhook_per_ip": "KWQ8_RATE_WEBHOOK_PER_IP",
+            "rate_domain_search_per_user": "KWQ8_RATE_DOMAIN_SEARCH_PER_USER",
             "max_body_bytes": "KWQ8_MAX_BODY_BYTES",
             "max_webhook_bytes": "KWQ8_MAX_WEBHOOK_BYTES",
             "rate_rejected_webhooks_per_ip": "KWQ8_RATE_REJECTED_WEBHOOKS_PER_IP",
@@ -239,6 +246,7 @@ class ServiceSettings:
             return_url=return_url,
             cancel_url=cancel_url,
             allowed_origins=origins,
+            domains=DomainSettings.from_env(env),
             **numbers,  # type: ignore[arg-type]
         )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -228,3 +229,43 @@ def parse_notification(payload: dict[str, Any]) -> UPaymentsNotification:
         return UPaymentsNotification.model_validate(payload)
     except ValidationError as exc:
         raise ServiceError("VAL_001", validation_details(exc)) from exc
+
+
+class DomainSearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    query: str = Field(min_length=1, max_length=300)
+    years: int = Field(default=1, ge=1, le=10)
+
+
+class DomainCheckoutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    project_id: uuid.UUID
+    fqdn: str = Field(min_length=1, max_length=300)
+    years: int = Field(default=1, ge=1, le=10)
+    payment_method: Literal["knet", "cc"] | None = None
+    language: Literal["ar", "en"] = "ar"
+
+
+class DomainRenewRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    fqdn: str = Field(min_length=1, max_length=300)
+    years: int = Field(default=1, ge=1, le=10)
+    payment_method: Literal["knet", "cc"] | None = None
+    language: Literal["ar", "en"] = "ar"
+
+
+class DomainConnectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    project_id: uuid.UUID
+    fqdn: str = Field(min_length=1, max_length=300)
+
+
+class DomainMoveRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    fqdn: str = Field(min_length=1, max_length=300)
+    project_id: uuid.UUID
