@@ -3,7 +3,7 @@
 from kwq8.migrations import run_sql, run_sql_down
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 # Applied in order from sql/; each may have a .down.sql sibling that undoes it.
 sql_files = ["0012_service_request_codes.sql"]
 
