@@ -31,4 +31,4 @@ drop column anon_submissions_per_visitor, drop column anon_submissions_max_per_h
 drop column anon_messages_per_hour, drop column anon_bookings_per_hour, drop column api_client_ip_header,
 drop column api_trusted_proxy_hops;
 delete from public.error_codes
-where code in ('RATE_002', 'RATE_003', 'PROJ_002');
+where code in ('RATE_002', 'RATE_003', 'PROJ_006');

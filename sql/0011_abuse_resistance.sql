@@ -12,7 +12,7 @@
 insert into public.error_codes (code, http_status, message_ar, message_en) values
 ('RATE_002', 429, 'استقبل هذا الموقع طلبات كثيرة، حاول لاحقاً', 'The project takes no more submissions this hour'),
 ('RATE_003', 429, 'أرسلت طلبات كثيرة، حاول لاحقاً', 'Too many submissions from this address'),
-('PROJ_002', 409, 'تم استلام هذا الطلب مسبقاً', 'Duplicate submission');
+('PROJ_006', 409, 'تم استلام هذا الطلب مسبقاً', 'Duplicate submission');
 
 -- How the limiter finds the client of an anonymous request. Supabase's gateway appends the
 -- address it saw to X-Forwarded-For, so the client's address is the entry api_trusted_proxy_hops

@@ -241,12 +241,12 @@ def test_one_visitor_address_gets_its_share_and_duplicates_are_refused(db: TestD
     # The same message again from another address (a double click through another route).
     with pytest.raises(ApiError) as info:
         insert(api, ANON, MESSAGE, (project, "v0@example.com", "رسالة 0"), visitor("192.0.2.51"))
-    assert (info.value.status, info.value.code) == (409, "PROJ_002")
+    assert (info.value.status, info.value.code) == (409, "PROJ_006")
     # The same booking twice: refused as a duplicate, with the phone as typed either way.
     insert(api, ANON, BOOKING, (project, "نورة", "55123456", None, slot(3)), visitor("192.0.2.60"))
     with pytest.raises(ApiError) as info:
         insert(api, ANON, BOOKING, (project, "نورة", "+965 5512 3456", None, slot(3)), visitor("192.0.2.61"))
-    assert (info.value.status, info.value.code) == (409, "PROJ_002")
+    assert (info.value.status, info.value.code) == (409, "PROJ_006")
     insert(api, ANON, BOOKING, (project, "نورة", "55123456", None, slot(4)), visitor("192.0.2.60"))
     # Addresses are stored only as keys.
     keys = db.sql("select visitor_key from public.bookings where project_id = %s", (project,))
@@ -347,7 +347,7 @@ def test_the_migration_goes_down_and_up_again(kwq8_db: TestDatabase, kwq8_projec
     assert limiter_setting() == 0
     assert kwq8_db.scalar("select to_regclass('private.api_hits_0')") is None
     assert (
-        kwq8_db.scalar("select count(*) from public.error_codes where code in ('RATE_002', 'RATE_003', 'PROJ_002')")
+        kwq8_db.scalar("select count(*) from public.error_codes where code in ('RATE_002', 'RATE_003', 'PROJ_006')")
         == 0
     )
     migrations.migrate(kwq8_project, target, reapply_all=True)

@@ -5,7 +5,7 @@
 -- address settings.anon_submissions_per_visitor; over either the insert fails with RATE_002 or
 -- RATE_003 (HTTP 429). A visitor's submission equal to one of the project's recent anonymous
 -- ones (same phone or email, and the same slot or message, within settings.duplicate_window)
--- is refused as PROJ_002 (409) instead of being stored twice. The owner's writes (and
+-- is refused as PROJ_006 (409) instead of being stored twice. The owner's writes (and
 -- service_role's) are neither capped nor counted. Counts are of stored rows, so what failed is
 -- not counted here (the Data API limiter counts every request, failed or not).
 --
@@ -32,7 +32,7 @@ begin
             and b.created_at > now() - v_settings.duplicate_window
             and b.starts_at = new.starts_at and (b.phone = new.phone or b.email = new.email)
     ) then
-        perform private.raise_error('PROJ_002', 'a booking for this slot and contact was just received');
+        perform private.raise_error('PROJ_006', 'a booking for this slot and contact was just received');
     end if;
     select coalesce(p.anon_bookings_per_hour, v_settings.anon_bookings_per_hour) into v_cap
     from public.projects as p where p.id = new.project_id;
@@ -77,7 +77,7 @@ begin
             and m.created_at > now() - v_settings.duplicate_window
             and m.message = new.message and (m.phone = new.phone or m.email = new.email)
     ) then
-        perform private.raise_error('PROJ_002', 'this message was just received');
+        perform private.raise_error('PROJ_006', 'this message was just received');
     end if;
     select coalesce(p.anon_messages_per_hour, v_settings.anon_messages_per_hour) into v_cap
     from public.projects as p where p.id = new.project_id;

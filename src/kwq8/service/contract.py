@@ -12,8 +12,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kwq8.service.models import ORDER_ID_PATTERN, PLAN_PATTERN, CancelRequest, CheckoutRequest
+from kwq8.service.models import ORDER_ID, PLAN, CancelRequest, CheckoutRequest
 
+# Anchored for the generated Zod schemas (JavaScript regexes), from the service's own patterns.
+PLAN_PATTERN = f"^{PLAN}$"
+ORDER_ID_PATTERN = f"^{ORDER_ID}$"
 ERROR_CODE_PATTERN = r"^[A-Z]+_[0-9]{3}$"
 KWD_PATTERN = r"^[0-9]+\.[0-9]{3}$"
 CREDITS_PATTERN = r"^[0-9]+\.[0-9]{2}$"
