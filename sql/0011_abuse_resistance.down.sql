@@ -22,6 +22,11 @@ end
 $$;
 drop index if exists public.bookings_visitor_recent, public.bookings_visitor_key,
 public.contact_messages_visitor_recent, public.contact_messages_visitor_key;
+delete from private.constraint_error_codes
+where constraint_name in (
+    'projects_anon_bookings_per_hour_check', 'projects_anon_messages_per_hour_check', 'bookings_visitor_key_check',
+    'contact_messages_visitor_key_check'
+);
 alter table public.contact_messages drop column visitor_key;
 alter table public.bookings drop column visitor_key;
 revoke update (anon_bookings_per_hour, anon_messages_per_hour) on public.projects from authenticated;

@@ -51,6 +51,12 @@ grant update (anon_bookings_per_hour, anon_messages_per_hour) on public.projects
 -- Who sent an anonymous submission (null for the owner's and service_role's rows).
 alter table public.bookings add column visitor_key text check (char_length(visitor_key) = 32);
 alter table public.contact_messages add column visitor_key text check (char_length(visitor_key) = 32);
+-- What a violation of the new checks answers: the owner sets the caps; the visitor key is ours.
+insert into private.constraint_error_codes (table_name, constraint_name, code) values
+('projects', 'projects_anon_bookings_per_hour_check', 'PROJ_002'),
+('projects', 'projects_anon_messages_per_hour_check', 'PROJ_002'),
+('bookings', 'bookings_visitor_key_check', 'SYS_001'),
+('contact_messages', 'contact_messages_visitor_key_check', 'SYS_001');
 -- The caps count a project's (and a visitor's) anonymous rows of the last hour.
 -- squawk-ignore require-concurrent-index-creation
 create index bookings_visitor_recent on public.bookings (project_id, created_at)

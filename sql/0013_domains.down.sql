@@ -38,6 +38,13 @@ drop table domains.availability;
 drop table domains.pricing;
 drop table domains.settings;
 drop schema domains;
+-- The error mapping of the constraints that went with the tables and columns above.
+delete from private.constraint_error_codes as m
+where not exists (
+    select from pg_catalog.pg_constraint as c
+    inner join pg_catalog.pg_class as r on c.conrelid = r.oid
+    where r.relnamespace = 'public'::regnamespace and r.relname = m.table_name and c.conname = m.constraint_name
+);
 delete from public.error_codes
 where code in (
     'DOM_002', 'DOM_003', 'DOM_004', 'DOM_005', 'DOM_006', 'DOM_007', 'DOM_008', 'DOM_009', 'DOM_010',

@@ -268,3 +268,16 @@ alter table public.domain_orders enable row level security;
 
 -- Owners read their own rows (policies/domain_*.sql); every write goes through functions.
 grant select on public.domain_contacts, public.domain_quotes, public.domain_orders to authenticated, service_role;
+
+-- What a violation answers. Only functions write these tables, so a broken rule is ours (SYS_001),
+-- except the registrant contact the owner types (DOM_015). Every constraint this revision added to
+-- the exposed tables is listed, so none is left unmapped.
+insert into private.constraint_error_codes (table_name, constraint_name, code)
+select r.relname, c.conname, case when r.relname = 'domain_contacts' and c.contype = 'c' then 'DOM_015' else 'SYS_001' end
+from pg_catalog.pg_constraint as c
+inner join pg_catalog.pg_class as r on c.conrelid = r.oid
+where r.relnamespace = 'public'::regnamespace
+    and c.contype in ('c', 'u', 'f')
+    and not exists (
+        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+    );

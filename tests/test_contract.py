@@ -18,8 +18,9 @@ pytest_plugins = ("tests.credit_fixtures",)
 
 ROOT = Path(__file__).resolve().parent.parent
 ERRORS_TS = ROOT / "types" / "errors.ts"
-# raise_error('X', ...), or a code read from the catalogue to answer it (release_hold's GEN_001).
-RAISED = re.compile(r"(?:raise_error\(\s*|where code = )'([A-Z]+_[0-9]{3})'")
+# raise_error('X', ...), a code kept to answer later (v_code := 'X'), or one read from the
+# catalogue to answer it (release_hold's GEN_001).
+RAISED = re.compile(r"(?:raise_error\(\s*|where code = |:=\s*)'([A-Z]+_[0-9]{3})'")
 QUOTED_CODE = re.compile(r"""["']([A-Z]+_[0-9]{3})["']""")
 
 

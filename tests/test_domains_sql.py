@@ -124,7 +124,7 @@ def test_audit_flags_a_corrupted_database(env: DomainEnv) -> None:
     # A paid order failed without a refund; an active domain without verified_at; a registration
     # without a captured payment.
     env.db.sql("update public.domain_orders set state = 'failed' where id = %s", (order["id"],))
-    env.db.sql("alter table public.domains drop constraint domains_check")
+    env.db.sql("alter table public.domains drop constraint domains_active_verified")
     user, project = env.owner()
     env.db.sql(
         "insert into public.domains (project_id, fqdn, status) values (%s, 'unverified.com', 'active')", (project,)
@@ -180,7 +180,7 @@ def test_domains_audit_cli_exits_non_zero_on_violations(env: DomainEnv, cli: obj
 
     url = env.db.url("postgres")
     assert run_cli("domains", "audit", "--db-url", url).code == 0
-    env.db.sql("alter table public.domains drop constraint domains_check")
+    env.db.sql("alter table public.domains drop constraint domains_active_verified")
     _, project = env.owner()
     env.db.sql("insert into public.domains (project_id, fqdn, status) values (%s, 'bad.com', 'active')", (project,))
     result = run_cli("domains", "audit", "--db-url", url)

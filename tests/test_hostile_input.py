@@ -54,6 +54,7 @@ BROWSER_CODES = {
         "VAL_002",
     },
     "get_credit_summary": set(),
+    "set_domain_contact": {"DOM_015"},
 }
 KWQ8_CODE = re.compile(r"^[A-Z]+_[0-9]{3}$")
 ARABIC = re.compile(r"[\u0600-\u06ff]")
@@ -202,6 +203,7 @@ EXPECTED_FUNCTIONS = {
     "run_credit_sweepers",
     "run_payment_jobs",
     "set_cancel_at_period_end",
+    "set_domain_contact",
     "spend_credits",
     "take_status_call",
 }

@@ -26,6 +26,8 @@ JUSTIFIED: dict[tuple[str, str], str] = {
     ("authenticated", "billing.spend_for_caller(text,text,text)"): "body of spend_credits, for auth.uid() only",
     ("authenticated", "billing.reserve_for_caller(text,text)"): "body of reserve_credits, for auth.uid() only",
     ("authenticated", "billing.summary_for_caller()"): "body of get_credit_summary, for auth.uid() only",
+    ("authenticated", "set_domain_contact(jsonb)"): "RPC: the caller's own registrant contact, validated",
+    ("authenticated", "domains.set_contact_for_caller(jsonb)"): "body of set_domain_contact, for auth.uid() only",
     # Reveals the time; frozen only in databases the test harness marked.
     ("authenticated", "billing.clock()"): "the time of every rule, called in the caller's context",
     # PostgREST runs the pre-request function as the request's role.

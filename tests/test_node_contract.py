@@ -111,6 +111,19 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
     rec.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": ""}, user, "CREDIT_006")
     rec.rpc("get_credit_summary", {}, user)
     rec.rpc("get_credit_summary", {}, ANON, "AUTH_004")
+    contact = {
+        "first_name": "Fatima",
+        "last_name": "Al-Sabah",
+        "address1": "Block 3, Street 12",
+        "city": "Kuwait City",
+        "state_province": "Al Asimah",
+        "postal_code": "13001",
+        "country": "kw",
+        "phone": "+965.55501234",
+        "email": "owner@example.kw",
+    }
+    rec.rpc("set_domain_contact", {"contact": contact}, user)
+    rec.rpc("set_domain_contact", {"contact": {**contact, "phone": "55501234"}}, user, "DOM_015")
     rec.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, SERVICE)
     rec.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 2}, SERVICE, "CREDIT_008")
     failed = rec.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": k()}, user)

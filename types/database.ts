@@ -49,6 +49,7 @@ export type Database = {
           starts_at: string
           status: string
           updated_at: string
+          visitor_key: string | null
         }
         Insert: {
           created_at?: string
@@ -62,6 +63,7 @@ export type Database = {
           starts_at: string
           status?: string
           updated_at?: string
+          visitor_key?: string | null
         }
         Update: {
           created_at?: string
@@ -75,6 +77,7 @@ export type Database = {
           starts_at?: string
           status?: string
           updated_at?: string
+          visitor_key?: string | null
         }
         Relationships: [
           {
@@ -98,6 +101,7 @@ export type Database = {
           status: string
           subject: string | null
           updated_at: string
+          visitor_key: string | null
         }
         Insert: {
           created_at?: string
@@ -110,6 +114,7 @@ export type Database = {
           status?: string
           subject?: string | null
           updated_at?: string
+          visitor_key?: string | null
         }
         Update: {
           created_at?: string
@@ -122,6 +127,7 @@ export type Database = {
           status?: string
           subject?: string | null
           updated_at?: string
+          visitor_key?: string | null
         }
         Relationships: [
           {
@@ -242,47 +248,316 @@ export type Database = {
           },
         ]
       }
-      domains: {
+      domain_contacts: {
         Row: {
+          address1: string
+          address2: string | null
+          city: string
+          country: string
+          email: string
+          first_name: string
+          last_name: string
+          organization: string | null
+          phone: string
+          postal_code: string
+          state_province: string
+          updated_at: string
+          user_id: string
+        }
+        Insert: {
+          address1: string
+          address2?: string | null
+          city: string
+          country: string
+          email: string
+          first_name: string
+          last_name: string
+          organization?: string | null
+          phone: string
+          postal_code: string
+          state_province: string
+          updated_at?: string
+          user_id: string
+        }
+        Update: {
+          address1?: string
+          address2?: string | null
+          city?: string
+          country?: string
+          email?: string
+          first_name?: string
+          last_name?: string
+          organization?: string | null
+          phone?: string
+          postal_code?: string
+          state_province?: string
+          updated_at?: string
+          user_id?: string
+        }
+        Relationships: [
+          {
+            foreignKeyName: "domain_contacts_user_id_fkey"
+            columns: ["user_id"]
+            isOneToOne: true
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      domain_orders: {
+        Row: {
+          action: string
+          attempts: number
+          charged_usd: number | null
           created_at: string
+          error_code: string | null
+          expires_before: string | null
           fqdn: string
           id: string
+          last_error: string | null
+          lease_owner: string | null
+          lease_until: string | null
+          next_attempt_at: string | null
+          payment_id: string
+          project_id: string
+          quote_id: string
+          registered_at: string | null
+          registrar_domain_id: string | null
+          registrar_order_id: string | null
+          state: string
+          updated_at: string
+          user_id: string
+          years: number
+        }
+        Insert: {
+          action?: string
+          attempts?: number
+          charged_usd?: number | null
+          created_at?: string
+          error_code?: string | null
+          expires_before?: string | null
+          fqdn: string
+          id?: string
+          last_error?: string | null
+          lease_owner?: string | null
+          lease_until?: string | null
+          next_attempt_at?: string | null
+          payment_id: string
+          project_id: string
+          quote_id: string
+          registered_at?: string | null
+          registrar_domain_id?: string | null
+          registrar_order_id?: string | null
+          state?: string
+          updated_at?: string
+          user_id: string
+          years: number
+        }
+        Update: {
+          action?: string
+          attempts?: number
+          charged_usd?: number | null
+          created_at?: string
+          error_code?: string | null
+          expires_before?: string | null
+          fqdn?: string
+          id?: string
+          last_error?: string | null
+          lease_owner?: string | null
+          lease_until?: string | null
+          next_attempt_at?: string | null
+          payment_id?: string
+          project_id?: string
+          quote_id?: string
+          registered_at?: string | null
+          registrar_domain_id?: string | null
+          registrar_order_id?: string | null
+          state?: string
+          updated_at?: string
+          user_id?: string
+          years?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "domain_orders_payment_id_fkey"
+            columns: ["payment_id"]
+            isOneToOne: true
+            referencedRelation: "payments"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "domain_orders_project_id_fkey"
+            columns: ["project_id"]
+            isOneToOne: false
+            referencedRelation: "projects"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "domain_orders_quote_id_fkey"
+            columns: ["quote_id"]
+            isOneToOne: false
+            referencedRelation: "domain_quotes"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "domain_orders_user_id_fkey"
+            columns: ["user_id"]
+            isOneToOne: false
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      domain_quotes: {
+        Row: {
+          created_at: string
+          expires_at: string
+          fqdn: string
+          fqdn_unicode: string
+          id: string
+          margin: number
+          premium: boolean
+          price_kwd: number
+          project_id: string
+          usd_kwd_rate: number
+          usd_price: number
+          user_id: string
+          years: number
+        }
+        Insert: {
+          created_at?: string
+          expires_at: string
+          fqdn: string
+          fqdn_unicode: string
+          id?: string
+          margin: number
+          premium: boolean
+          price_kwd: number
+          project_id: string
+          usd_kwd_rate: number
+          usd_price: number
+          user_id: string
+          years: number
+        }
+        Update: {
+          created_at?: string
+          expires_at?: string
+          fqdn?: string
+          fqdn_unicode?: string
+          id?: string
+          margin?: number
+          premium?: boolean
+          price_kwd?: number
+          project_id?: string
+          usd_kwd_rate?: number
+          usd_price?: number
+          user_id?: string
+          years?: number
+        }
+        Relationships: [
+          {
+            foreignKeyName: "domain_quotes_project_id_fkey"
+            columns: ["project_id"]
+            isOneToOne: false
+            referencedRelation: "projects"
+            referencedColumns: ["id"]
+          },
+          {
+            foreignKeyName: "domain_quotes_user_id_fkey"
+            columns: ["user_id"]
+            isOneToOne: false
+            referencedRelation: "users"
+            referencedColumns: ["id"]
+          },
+        ]
+      }
+      domains: {
+        Row: {
+          check_attempts: number
+          created_at: string
+          error_code: string | null
+          fqdn: string
+          fqdn_unicode: string | null
+          id: string
+          lapsed: boolean
+          last_error: string | null
+          lease_until: string | null
+          next_check_at: string | null
+          order_id: string | null
+          origin: string
           project_id: string
           registrar: string | null
           registrar_domain_id: string | null
           registration_expires_at: string | null
+          renewal_due: boolean
           status: string
+          step: string
+          step_message_ar: string | null
           updated_at: string
           verification_records: NonNullable<Json>
           verified_at: string | null
+          verify_deadline: string | null
         }
         Insert: {
+          check_attempts?: number
           created_at?: string
+          error_code?: string | null
           fqdn: string
+          fqdn_unicode?: string | null
           id?: string
+          lapsed?: boolean
+          last_error?: string | null
+          lease_until?: string | null
+          next_check_at?: string | null
+          order_id?: string | null
+          origin?: string
           project_id: string
           registrar?: string | null
           registrar_domain_id?: string | null
           registration_expires_at?: string | null
+          renewal_due?: boolean
           status?: string
+          step?: string
+          step_message_ar?: string | null
           updated_at?: string
           verification_records?: NonNullable<Json>
           verified_at?: string | null
+          verify_deadline?: string | null
         }
         Update: {
+          check_attempts?: number
           created_at?: string
+          error_code?: string | null
           fqdn?: string
+          fqdn_unicode?: string | null
           id?: string
+          lapsed?: boolean
+          last_error?: string | null
+          lease_until?: string | null
+          next_check_at?: string | null
+          order_id?: string | null
+          origin?: string
           project_id?: string
           registrar?: string | null
           registrar_domain_id?: string | null
           registration_expires_at?: string | null
+          renewal_due?: boolean
           status?: string
+          step?: string
+          step_message_ar?: string | null
           updated_at?: string
           verification_records?: NonNullable<Json>
           verified_at?: string | null
+          verify_deadline?: string | null
         }
         Relationships: [
+          {
+            foreignKeyName: "domains_order_id_fkey"
+            columns: ["order_id"]
+            isOneToOne: true
+            referencedRelation: "domain_orders"
+            referencedColumns: ["id"]
+          },
           {
             foreignKeyName: "domains_project_id_fkey"
             columns: ["project_id"]
@@ -335,9 +610,10 @@ export type Database = {
           payment_url: string | null
           period_end: string | null
           period_start: string | null
-          plan: string
+          plan: string | null
           proration: Json | null
           provider_payment_id: string | null
+          purpose: string
           request_fingerprint: string
           status: string
           status_reason: string | null
@@ -366,9 +642,10 @@ export type Database = {
           payment_url?: string | null
           period_end?: string | null
           period_start?: string | null
-          plan: string
+          plan?: string | null
           proration?: Json | null
           provider_payment_id?: string | null
+          purpose?: string
           request_fingerprint: string
           status?: string
           status_reason?: string | null
@@ -397,9 +674,10 @@ export type Database = {
           payment_url?: string | null
           period_end?: string | null
           period_start?: string | null
-          plan?: string
+          plan?: string | null
           proration?: Json | null
           provider_payment_id?: string | null
+          purpose?: string
           request_fingerprint?: string
           status?: string
           status_reason?: string | null
@@ -468,6 +746,8 @@ export type Database = {
       }
       projects: {
         Row: {
+          anon_bookings_per_hour: number | null
+          anon_messages_per_hour: number | null
           created_at: string
           id: string
           name: string
@@ -480,6 +760,8 @@ export type Database = {
           user_id: string
         }
         Insert: {
+          anon_bookings_per_hour?: number | null
+          anon_messages_per_hour?: number | null
           created_at?: string
           id?: string
           name: string
@@ -492,6 +774,8 @@ export type Database = {
           user_id?: string
         }
         Update: {
+          anon_bookings_per_hour?: number | null
+          anon_messages_per_hour?: number | null
           created_at?: string
           id?: string
           name?: string
@@ -790,6 +1074,7 @@ export type Database = {
         Args: { cancel: boolean; user_id: string }
         Returns: Json
       }
+      set_domain_contact: { Args: { contact: Json }; Returns: Json }
       spend_credits: {
         Args: { action: string; description?: string; idempotency_key: string }
         Returns: Database["public"]["CompositeTypes"]["credit_spend"]

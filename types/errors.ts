@@ -36,6 +36,21 @@ export type Kwq8ErrorCode =
   | "CREDIT_014"
   | "CREDIT_015"
   | "DOM_001"
+  | "DOM_002"
+  | "DOM_003"
+  | "DOM_004"
+  | "DOM_005"
+  | "DOM_006"
+  | "DOM_007"
+  | "DOM_008"
+  | "DOM_009"
+  | "DOM_010"
+  | "DOM_011"
+  | "DOM_012"
+  | "DOM_013"
+  | "DOM_014"
+  | "DOM_015"
+  | "DOM_016"
   | "GEN_001"
   | "MSG_001"
   | "MSG_002"
@@ -54,10 +69,21 @@ export type Kwq8ErrorCode =
   | "PROJ_003"
   | "PROJ_004"
   | "PROJ_005"
+  | "PROJ_006"
   | "RATE_001"
+  | "RATE_002"
+  | "RATE_003"
   | "REQ_001"
   | "REQ_002"
   | "REQ_003"
+  | "REQ_010"
+  | "REQ_011"
+  | "REQ_012"
+  | "REQ_013"
+  | "REQ_014"
+  | "REQ_015"
+  | "REQ_016"
+  | "REQ_017"
   | "SUB_001"
   | "SYS_001"
   | "SYS_002"
@@ -112,6 +138,21 @@ export const ERROR_CODES: Record<Kwq8ErrorCode, Kwq8ErrorEntry> = {
   CREDIT_014: { http_status: 404, message_ar: "المستخدم غير موجود", message_en: "User not found" },
   CREDIT_015: { http_status: 400, message_ar: "مفتاح الطلب محجوز", message_en: "Idempotency key is reserved for trusted servers" },
   DOM_001: { http_status: 409, message_ar: "النطاق غير متاح", message_en: "Domain unavailable" },
+  DOM_002: { http_status: 400, message_ar: "اسم النطاق غير صالح", message_en: "Invalid domain name" },
+  DOM_003: { http_status: 400, message_ar: "هذا الامتداد غير مدعوم", message_en: "Top-level domain not supported" },
+  DOM_004: { http_status: 409, message_ar: "انتهت صلاحية عرض السعر أو تغير السعر، أعد المحاولة", message_en: "Quote expired or price changed" },
+  DOM_005: { http_status: 503, message_ar: "خدمة النطاقات مشغولة حالياً، حاول بعد قليل", message_en: "Registrar busy: request budget spent" },
+  DOM_006: { http_status: 502, message_ar: "تعذر إتمام الطلب لدى مسجل النطاقات", message_en: "Registrar error" },
+  DOM_007: { http_status: 409, message_ar: "تعذر تسجيل النطاق، وسيُعاد المبلغ المدفوع", message_en: "Registration failed; the payment is refunded" },
+  DOM_008: { http_status: 502, message_ar: "تعذر إعداد سجلات DNS للنطاق", message_en: "DNS setup failed" },
+  DOM_009: { http_status: 409, message_ar: "النطاق مستخدم في مشروع آخر", message_en: "Domain is used by another project" },
+  DOM_010: { http_status: 403, message_ar: "النطاق مرتبط بحساب آخر", message_en: "Domain belongs to another account" },
+  DOM_011: { http_status: 409, message_ar: "التحقق من النطاق ما زال قيد الانتظار", message_en: "Domain verification pending" },
+  DOM_012: { http_status: 422, message_ar: "فشل التحقق من النطاق", message_en: "Domain verification failed" },
+  DOM_013: { http_status: 503, message_ar: "خدمة النطاقات غير مفعلة حالياً", message_en: "Domain service not configured" },
+  DOM_014: { http_status: 404, message_ar: "النطاق أو الطلب غير موجود", message_en: "Domain, order or project not found" },
+  DOM_015: { http_status: 400, message_ar: "بيانات صاحب النطاق غير مكتملة أو غير صالحة", message_en: "Registrant contact missing or invalid" },
+  DOM_016: { http_status: 409, message_ar: "تجديد هذا النطاق قيد التنفيذ", message_en: "A renewal of this domain is already under way" },
   GEN_001: { http_status: 500, message_ar: "فشل إنشاء الموقع", message_en: "Site generation failed" },
   MSG_001: { http_status: 400, message_ar: "يرجى إدخال البريد الإلكتروني أو رقم الهاتف", message_en: "A contact message needs an email or a phone" },
   MSG_002: { http_status: 400, message_ar: "بيانات الرسالة غير صالحة", message_en: "Invalid contact message" },
@@ -130,10 +171,21 @@ export const ERROR_CODES: Record<Kwq8ErrorCode, Kwq8ErrorEntry> = {
   PROJ_003: { http_status: 400, message_ar: "النطاق الفرعي غير صالح أو محجوز", message_en: "Subdomain is invalid or reserved" },
   PROJ_004: { http_status: 409, message_ar: "النطاق الفرعي مستخدم مسبقاً", message_en: "Subdomain already taken" },
   PROJ_005: { http_status: 409, message_ar: "لديك مشروع بنفس الاسم المختصر", message_en: "Project slug already used" },
+  PROJ_006: { http_status: 409, message_ar: "تم استلام هذا الطلب مسبقاً", message_en: "Duplicate submission" },
   RATE_001: { http_status: 429, message_ar: "طلبات كثيرة، حاول بعد قليل", message_en: "Too many requests" },
+  RATE_002: { http_status: 429, message_ar: "استقبل هذا الموقع طلبات كثيرة، حاول لاحقاً", message_en: "The project takes no more submissions this hour" },
+  RATE_003: { http_status: 429, message_ar: "أرسلت طلبات كثيرة، حاول لاحقاً", message_en: "Too many submissions from this address" },
   REQ_001: { http_status: 413, message_ar: "حجم الطلب كبير جداً", message_en: "Request too large" },
   REQ_002: { http_status: 404, message_ar: "الصفحة غير موجودة", message_en: "Not found" },
   REQ_003: { http_status: 405, message_ar: "الطريقة غير مسموحة", message_en: "Method not allowed" },
+  REQ_010: { http_status: 400, message_ar: "نص الطلب ليس JSON صالحاً", message_en: "Malformed JSON body" },
+  REQ_011: { http_status: 415, message_ar: "نوع محتوى الطلب غير مدعوم", message_en: "Unsupported content type" },
+  REQ_012: { http_status: 400, message_ar: "الحقل مكرر في نص الطلب", message_en: "Duplicate JSON key" },
+  REQ_013: { http_status: 400, message_ar: "نص الطلب متداخل بعمق كبير", message_en: "JSON nested too deeply" },
+  REQ_014: { http_status: 400, message_ar: "نص الطلب ليس نصاً صالحاً بترميز UTF-8", message_en: "Body is not valid UTF-8 text" },
+  REQ_015: { http_status: 400, message_ar: "رقم غير صالح في نص الطلب", message_en: "Number out of range" },
+  REQ_016: { http_status: 431, message_ar: "ترويسات الطلب كبيرة جداً", message_en: "Request headers too large" },
+  REQ_017: { http_status: 403, message_ar: "مصدر الطلب غير مسموح", message_en: "Origin not allowed" },
   SUB_001: { http_status: 404, message_ar: "لا يوجد اشتراك فعال", message_en: "No active subscription" },
   SYS_001: { http_status: 500, message_ar: "حدث خطأ غير متوقع", message_en: "Internal error" },
   SYS_002: { http_status: 503, message_ar: "الخدمة غير متاحة مؤقتاً", message_en: "Service temporarily unavailable" },
@@ -161,6 +213,7 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   bookings_project_id_fkey: "VAL_008",
   bookings_service_check: "BOOK_002",
   bookings_status_check: "BOOK_002",
+  bookings_visitor_key_check: "SYS_001",
   contact_messages_email_check: "VAL_004",
   contact_messages_message_check: "MSG_002",
   contact_messages_name_check: "MSG_002",
@@ -169,6 +222,7 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   contact_messages_reachable: "MSG_001",
   contact_messages_status_check: "MSG_002",
   contact_messages_subject_check: "MSG_002",
+  contact_messages_visitor_key_check: "SYS_001",
   credit_transactions_action_check: "SYS_001",
   credit_transactions_amount_nonzero: "SYS_001",
   credit_transactions_balance_after_check: "CREDIT_001",
@@ -186,13 +240,60 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   deployments_ready_has_url: "SYS_001",
   deployments_status_check: "SYS_001",
   deployments_url_check: "SYS_001",
+  domain_contacts_address1_check: "DOM_015",
+  domain_contacts_address2_check: "DOM_015",
+  domain_contacts_city_check: "DOM_015",
+  domain_contacts_country_check: "DOM_015",
+  domain_contacts_email_check: "DOM_015",
+  domain_contacts_first_name_check: "DOM_015",
+  domain_contacts_last_name_check: "DOM_015",
+  domain_contacts_organization_check: "DOM_015",
+  domain_contacts_phone_check: "DOM_015",
+  domain_contacts_postal_check: "DOM_015",
+  domain_contacts_state_check: "DOM_015",
+  domain_contacts_user_id_fkey: "SYS_001",
+  domain_orders_action_check: "SYS_001",
+  domain_orders_attempts_check: "SYS_001",
+  domain_orders_error_code_check: "SYS_001",
+  domain_orders_fqdn_check: "SYS_001",
+  domain_orders_last_error_check: "SYS_001",
+  domain_orders_lease_owner_check: "SYS_001",
+  domain_orders_payment_id_fkey: "SYS_001",
+  domain_orders_payment_id_key: "SYS_001",
+  domain_orders_project_id_fkey: "SYS_001",
+  domain_orders_quote_id_fkey: "SYS_001",
+  domain_orders_registered_check: "SYS_001",
+  domain_orders_registrar_id_check: "SYS_001",
+  domain_orders_registrar_order_check: "SYS_001",
+  domain_orders_renewal_check: "SYS_001",
+  domain_orders_state_check: "SYS_001",
+  domain_orders_user_id_fkey: "SYS_001",
+  domain_orders_years_check: "SYS_001",
+  domain_quotes_fqdn_check: "SYS_001",
+  domain_quotes_margin_check: "SYS_001",
+  domain_quotes_price_check: "SYS_001",
+  domain_quotes_project_id_fkey: "SYS_001",
+  domain_quotes_rate_check: "SYS_001",
+  domain_quotes_unicode_check: "SYS_001",
+  domain_quotes_usd_check: "SYS_001",
+  domain_quotes_user_id_fkey: "SYS_001",
+  domain_quotes_years_check: "SYS_001",
   domains_active_verified: "SYS_001",
+  domains_check_attempts_check: "SYS_001",
+  domains_error_code_check: "SYS_001",
   domains_fqdn_check: "SYS_001",
   domains_fqdn_key: "DOM_001",
+  domains_fqdn_unicode_check: "SYS_001",
+  domains_last_error_check: "SYS_001",
+  domains_order_id_fkey: "SYS_001",
+  domains_order_id_key: "SYS_001",
+  domains_origin_check: "SYS_001",
   domains_project_id_fkey: "VAL_008",
   domains_registrar_check: "SYS_001",
   domains_registrar_domain_id_check: "SYS_001",
   domains_status_check: "SYS_001",
+  domains_step_check: "SYS_001",
+  domains_step_message_check: "SYS_001",
   domains_verification_records_check: "SYS_001",
   error_codes_code_check: "SYS_001",
   error_codes_http_status_check: "SYS_001",
@@ -216,6 +317,8 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   payments_plan_fkey: "SYS_001",
   payments_proration_check: "SYS_001",
   payments_provider_payment_id_check: "SYS_001",
+  payments_purpose_check: "SYS_001",
+  payments_purpose_plan_check: "SYS_001",
   payments_status_check: "SYS_001",
   payments_status_reason_check: "SYS_001",
   payments_track_id_check: "SYS_001",
@@ -229,6 +332,8 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   plans_monthly_credits_check: "SYS_001",
   plans_price_kwd_check: "SYS_001",
   plans_rollover_periods_check: "SYS_001",
+  projects_anon_bookings_per_hour_check: "PROJ_002",
+  projects_anon_messages_per_hour_check: "PROJ_002",
   projects_name_check: "PROJ_002",
   projects_settings_check: "PROJ_002",
   projects_slug_check: "PROJ_002",

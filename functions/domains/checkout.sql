@@ -49,13 +49,25 @@ begin
 end
 $$;
 
+-- The browser's half: the caller's own contact only. set_contact takes any user and is the
+-- service's, so the browser never holds EXECUTE on it.
+create or replace function domains.set_contact_for_caller(p_contact jsonb)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    select domains.set_contact(auth.uid(), p_contact)
+$$;
+
 create or replace function public.set_domain_contact(contact jsonb)
 returns jsonb
 language sql
 volatile
 set search_path = ''
 as $$
-    select domains.set_contact(auth.uid(), contact)
+    select domains.set_contact_for_caller(contact)
 $$;
 
 -- The term and the pricing inputs of a checkout: years within max_years, a configured rate and
@@ -414,8 +426,9 @@ begin
 end
 $$;
 
-revoke all on function domains.set_contact(uuid, jsonb), public.set_domain_contact(jsonb) from public;
-grant execute on function domains.set_contact(uuid, jsonb), public.set_domain_contact(jsonb) to authenticated;
+revoke all on function domains.set_contact(uuid, jsonb), domains.set_contact_for_caller(jsonb),
+public.set_domain_contact(jsonb) from public;
+grant execute on function domains.set_contact_for_caller(jsonb), public.set_domain_contact(jsonb) to authenticated;
 grant execute on function domains.set_contact(uuid, jsonb) to service_role;
 revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),

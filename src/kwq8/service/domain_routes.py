@@ -131,7 +131,7 @@ class DomainRoutes:
 
     async def search(self, request: Request) -> Response:
         claims = await self._user(request, self.service.settings.rate_domain_search_per_user, "domain_search")
-        body: DomainSearchRequest = parse_json_body(await request.body(), DomainSearchRequest)
+        body: DomainSearchRequest = await _json_body(request, DomainSearchRequest)
         namecheap = self._selling()
         result = await run_in_threadpool(
             search,
@@ -152,7 +152,7 @@ class DomainRoutes:
 
     async def checkout(self, request: Request) -> Response:
         claims = await self._user(request, self.service.settings.rate_checkout_per_user, "checkout")
-        body: DomainCheckoutRequest = parse_json_body(await request.body(), DomainCheckoutRequest)
+        body: DomainCheckoutRequest = await _json_body(request, DomainCheckoutRequest)
         key = self._key(request)
         namecheap = self._selling()
         view, created = await run_in_threadpool(self._checkout, claims, body, key, namecheap)
@@ -184,7 +184,7 @@ class DomainRoutes:
 
     async def renew(self, request: Request) -> Response:
         claims = await self._user(request, self.service.settings.rate_checkout_per_user, "checkout")
-        body: DomainRenewRequest = parse_json_body(await request.body(), DomainRenewRequest)
+        body: DomainRenewRequest = await _json_body(request, DomainRenewRequest)
         key = self._key(request)
         namecheap = self._selling()
         view, created = await run_in_threadpool(self._renew, claims, body, key, namecheap)
@@ -232,7 +232,7 @@ class DomainRoutes:
 
     async def connect(self, request: Request) -> Response:
         claims = await self._user(request, self.service.settings.rate_checkout_per_user, "domain_connect")
-        body: DomainConnectRequest = parse_json_body(await request.body(), DomainConnectRequest)
+        body: DomainConnectRequest = await _json_body(request, DomainConnectRequest)
         vercel = self._connecting()
         result = await run_in_threadpool(self._connect, claims, body, vercel)
         return JSONResponse(result, status_code=201)
@@ -286,7 +286,7 @@ class DomainRoutes:
 
     async def move(self, request: Request) -> Response:
         claims = await self._user(request, self.service.settings.rate_checkout_per_user, "domain_connect")
-        body: DomainMoveRequest = parse_json_body(await request.body(), DomainMoveRequest)
+        body: DomainMoveRequest = await _json_body(request, DomainMoveRequest)
         _, host, _ = _name(parse_host, body.fqdn)
         result = await run_in_threadpool(
             self.db.call_in, "domains", "move_domain", p_user=claims.sub, p_fqdn=host, p_project=str(body.project_id)
@@ -311,3 +311,7 @@ class DomainRoutes:
         result: dict[str, Any] = self.db.call_in("domains", "remove_domain", p_user=claims.sub, p_fqdn=host)
         log.info("domain removed", extra={"fqdn": host, "user_id": claims.sub})
         return result
+
+
+async def _json_body(request: Request, model: type[Any]) -> Any:
+    return parse_json_body(await request.body(), request.headers.get("content-type", ""), model)
