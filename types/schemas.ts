@@ -1068,7 +1068,7 @@ export const ServiceError = z.strictObject({
 export const Service = {
   "POST /billing/checkout": {
     Request: z.strictObject({
-      plan: z.string().regex(new RegExp("\\A[a-z][a-z0-9_]{1,30}\\z", "u")),
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
       payment_method: z.enum(["knet", "cc"]).nullable().optional(),
       language: z.enum(["ar", "en"]).optional(),
     }),

@@ -285,6 +285,16 @@ def _literal(text: str) -> str:
     return text.replace("''", "'")
 
 
+def _js_anchors(pattern: str) -> str:
+    """The service's patterns are anchored with \\A and \\z (pydantic's engine, where $ would
+    accept a trailing newline); JavaScript spells them ^ and $ (without the m flag, $ is the end)."""
+    if pattern.startswith("\\A"):
+        pattern = "^" + pattern[2:]
+    if pattern.endswith("\\z"):
+        pattern = pattern[:-2] + "$"
+    return pattern
+
+
 def _js_regex(pattern: str) -> str | None:
     for posix, js in _POSIX.items():
         pattern = pattern.replace(posix, js)
@@ -362,7 +372,7 @@ def _json_schema(node: dict[str, Any], defs: dict[str, Any], indent: int) -> str
         if "maxLength" in node:
             expr += f".max({node['maxLength']})"
         if "pattern" in node:
-            expr += f'.regex(new RegExp({ts_string(node["pattern"])}, "u"))'
+            expr += f'.regex(new RegExp({ts_string(_js_anchors(node["pattern"]))}, "u"))'
         return expr
     if kind == "boolean":
         return "z.boolean()"
