@@ -2,7 +2,7 @@
 -- (the old checks refuse them).
 drop function if exists public.extend_hold(uuid, uuid), billing.extend_hold(uuid, uuid), public.get_hold(uuid),
 billing.hold_for_caller(uuid), billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid),
-public.capture_hold(uuid, uuid, numeric), public.release_hold(uuid, uuid, text), billing.release(uuid, text),
+public.capture_hold(uuid, uuid, numeric), public.release_hold(uuid, uuid, text),
 public.refund_transaction(uuid, uuid, text, text);
 alter table billing.holds drop column extensions;
 alter table billing.settings drop column max_hold_extensions;
@@ -17,10 +17,11 @@ payments.quote(public.plans, public.subscriptions, timestamptz),
 public.schedule_plan_change(uuid, text), payments.schedule_plan_change(uuid, text);
 drop index if exists public.subscriptions_scheduled_plan;
 alter table public.subscriptions drop column scheduled_plan;
-alter table public.payments drop constraint payments_purchase_check;
+alter table public.payments drop constraint payments_purpose_credit_pack_check;
+alter table public.payments drop constraint payments_purpose_check;
+alter table public.payments add constraint payments_purpose_check check (purpose in ('plan', 'domain'));
 alter table public.payments drop constraint payments_kind_check;
 alter table public.payments add constraint payments_kind_check check (kind in ('new', 'renewal', 'upgrade'));
-alter table public.payments alter column plan set not null;
 drop index if exists public.payments_credit_pack;
 alter table public.payments drop column credit_pack;
 drop table if exists public.credit_packs;
@@ -38,3 +39,10 @@ drop function if exists public.get_credit_usage(integer), billing.usage_for_call
 drop index if exists public.credit_transactions_user_seq;
 alter table public.credit_transactions drop column description_ar;
 alter table billing.settings drop column signup_grant_ttl, drop column signup_grant_credits;
+-- The error mapping of the constraints that went with the tables and columns above.
+delete from private.constraint_error_codes as m
+where not exists (
+    select from pg_catalog.pg_constraint as c
+    inner join pg_catalog.pg_class as r on c.conrelid = r.oid
+    where r.relnamespace = 'public'::regnamespace and r.relname = m.table_name and c.conname = m.constraint_name
+);

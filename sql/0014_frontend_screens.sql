@@ -84,7 +84,7 @@ for each row execute function private.queue_storage_cleanup();
 --    and its credits run to the period end, and a renewal on the scheduled plan (paid from the
 --    period end, within the renewal grace) continues the period chain and switches the plan.
 --  * One-off credit packs: a price list in KWD (public.credit_packs), bought through the same
---    checkout (payments.kind 'credit_pack', payments.credit_pack), granted as 'purchase' credits
+--    checkout (payments.purpose and kind 'credit_pack', payments.credit_pack), granted as 'purchase' credits
 --    that expire after the pack's validity.
 insert into public.error_codes (code, http_status, message_ar, message_en) values
 (
@@ -120,17 +120,22 @@ alter table public.payments
 add column credit_pack text constraint payments_credit_pack_fkey references public.credit_packs (code);
 -- squawk-ignore require-concurrent-index-creation
 create index payments_credit_pack on public.payments (credit_pack) where credit_pack is not null;
--- squawk-ignore ban-drop-not-null
-alter table public.payments alter column plan drop not null;
+-- A credit pack is a third purpose of a payment (with a plan and a domain): its kind is
+-- 'credit_pack' too, and its plan is null (payments_purpose_plan_check).
 -- Each replaced check is added in the same transaction as its drop (one row per checkout).
 -- squawk-ignore ban-drop-constraint
 alter table public.payments drop constraint payments_kind_check;
 -- squawk-ignore constraint-missing-not-valid
 alter table public.payments add constraint payments_kind_check
 check (kind in ('new', 'renewal', 'upgrade', 'credit_pack'));
+-- squawk-ignore ban-drop-constraint
+alter table public.payments drop constraint payments_purpose_check;
 -- squawk-ignore constraint-missing-not-valid
-alter table public.payments add constraint payments_purchase_check
-check ((kind = 'credit_pack') = (credit_pack is not null) and (plan is null) = (credit_pack is not null));
+alter table public.payments add constraint payments_purpose_check
+check (purpose in ('plan', 'domain', 'credit_pack'));
+-- squawk-ignore constraint-missing-not-valid
+alter table public.payments add constraint payments_purpose_credit_pack_check
+check ((purpose = 'credit_pack') = (credit_pack is not null) and (purpose = 'credit_pack') = (kind = 'credit_pack'));
 
 -- squawk-ignore adding-foreign-key-constraint
 alter table public.subscriptions
@@ -160,5 +165,18 @@ constraint holds_extensions_check check (extensions >= 0);
 -- The trusted servers' hold and refund calls name the user (functions/billing/hold_status.sql):
 -- the signatures without it go, so no caller keeps resolving holds it never checked.
 -- squawk-ignore ban-drop-function
-drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid),
-public.refund_transaction(uuid, text, text), billing.release(uuid);
+drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid, text),
+public.refund_transaction(uuid, text, text);
+
+-- What a violation answers. Only functions and the operators write the price list, the payment
+-- purpose and the scheduled plan, so a broken rule is ours (SYS_001). Every constraint this
+-- revision added to the exposed tables is listed, so none is left unmapped.
+insert into private.constraint_error_codes (table_name, constraint_name, code)
+select r.relname, c.conname, 'SYS_001'
+from pg_catalog.pg_constraint as c
+inner join pg_catalog.pg_class as r on c.conrelid = r.oid
+where r.relnamespace = 'public'::regnamespace
+    and c.contype in ('c', 'u', 'f')
+    and not exists (
+        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+    );

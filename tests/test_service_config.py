@@ -19,7 +19,7 @@ from kwq8.service.config import ConfigError, ServiceSettings
 from kwq8.testing.database import TestDatabase
 
 from .conftest import ROOT, run_cli
-from .service_helpers import API_KEY, API_SECRET, JWT_SECRET, token
+from .service_helpers import API_KEY, API_SECRET, JWT_SECRET, clear_rate_limits, token
 
 pytest_plugins = ("tests.service_fixtures",)
 
@@ -121,6 +121,7 @@ def test_serve_refuses_to_start_without_its_secrets() -> None:
 
 def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> None:
     fake_upayments.reset()
+    clear_rate_limits(billing_db)
     port = free_port()
     env = {
         **os.environ,

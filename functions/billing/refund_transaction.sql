@@ -76,12 +76,15 @@ $$;
 create or replace function public.refund_transaction(
     user_id uuid, transaction_id uuid, idempotency_key text, reason text
 )
-returns jsonb
+returns public.credit_refund
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+    select * from jsonb_populate_record(
+        null::public.credit_refund,
+        billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+    )
 $$;
 
 revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text) from public;

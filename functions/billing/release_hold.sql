@@ -1,8 +1,9 @@
 -- Release a hold in full: the generation was cancelled, or it failed. Releasing twice returns
 -- the first result; releasing a captured hold is refused; an expired hold has released itself
 -- already. A failed generation (failure_reason 'generation_failed') gives the credits back like
--- any release, records the reason on the ledger entry, and answers GEN_001 in `error`; the
--- browser's next read of the hold (get_hold) answers GEN_001 too.
+-- any release, records the reason on the ledger entry the user reads, and answers GEN_001 in
+-- `error`, which the generation server passes on to the browser as it is; the browser's next
+-- read of the hold (get_hold) answers GEN_001 too.
 create or replace function billing.release(p_hold uuid, p_failure_reason text)
 returns jsonb
 language plpgsql
@@ -16,7 +17,7 @@ declare
     v_error public.error_codes;
 begin
     if p_failure_reason is not null and p_failure_reason not in ('cancelled', 'generation_failed') then
-        perform private.raise_error('VAL_001', 'failure_reason must be cancelled, generation_failed or null');
+        perform private.raise_error('VAL_006', 'failure_reason must be cancelled, generation_failed or null');
     end if;
     v_hold := billing.lock_hold(p_hold);
     if v_hold.status = 'captured' then
@@ -48,13 +49,16 @@ end
 $$;
 
 -- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
+-- failure_reason: null or 'cancelled' (the user stopped it), 'generation_failed' (GEN_001).
 create or replace function public.release_hold(user_id uuid, hold_id uuid, failure_reason text default null)
-returns jsonb
+returns public.credit_release
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.release(billing.hold_of(user_id, hold_id), failure_reason)
+    select * from jsonb_populate_record(
+        null::public.credit_release, billing.release(billing.hold_of(user_id, hold_id), failure_reason)
+    )
 $$;
 
 revoke all on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) from public;

@@ -1,5 +1,5 @@
 -- One-off credit packs (trusted servers only), bought through the same checkout as plans: a
--- pending payment of kind 'credit_pack' at the pack's price, charged and confirmed exactly like a
+-- pending payment of purpose and kind 'credit_pack' at the pack's price, charged and confirmed exactly like a
 -- plan's. Confirming it grants the pack's credits as 'purchase' credits under the payment's key
 -- ('payment:<order_id>'), expiring the pack's validity after confirmation; the subscription is
 -- not touched. A refund takes back what is left of them (payments.take_back).
@@ -44,12 +44,12 @@ begin
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
     insert into public.payments (
-        order_id, user_id, credit_pack, kind, amount_kwd, payment_method, idempotency_key, request_fingerprint,
-        created_at, updated_at
+        order_id, user_id, credit_pack, purpose, kind, amount_kwd, payment_method, idempotency_key,
+        request_fingerprint, created_at, updated_at
     )
     values (
         'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_pack.code, 'credit_pack',
-        v_pack.price_kwd, p_payment_method, p_key, v_fingerprint, v_now, v_now
+        'credit_pack', v_pack.price_kwd, p_payment_method, p_key, v_fingerprint, v_now, v_now
     )
     returning * into v_payment;
     return payments.payment_json(v_payment) || jsonb_build_object('replay', false);

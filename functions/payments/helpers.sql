@@ -94,6 +94,7 @@ as $$
         'payment_id', p_payment.id,
         'order_id', p_payment.order_id,
         'user_id', p_payment.user_id,
+        'purpose', p_payment.purpose,
         'plan', p_payment.plan,
         'credit_pack', p_payment.credit_pack,
         'kind', p_payment.kind,

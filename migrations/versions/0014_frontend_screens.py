@@ -3,7 +3,7 @@
 from kwq8.migrations import run_sql, run_sql_down
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0013"
 # Applied in order from sql/; each may have a .down.sql sibling that undoes it.
 sql_files = ["0014_frontend_screens.sql"]
 

@@ -10,10 +10,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kwq8 import migrations, shim
+from kwq8 import advisors, migrations, shim
 from kwq8.cli_audit import register as register_audit
 from kwq8.cli_bench import bench_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
+from kwq8.cli_domains import domains_app
+from kwq8.cli_gen import gen_app
 from kwq8.cli_ledger import ledger_app
 from kwq8.cli_payments import payments_app
 from kwq8.cli_service import register as register_service
@@ -35,8 +37,10 @@ app.add_typer(db_app, name="db")
 register_audit(db_app)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payments_app, name="payments")
+app.add_typer(domains_app, name="domains")
 register_service(app)
 app.add_typer(bench_app, name="bench")
+app.add_typer(gen_app, name="gen")
 
 Port = Annotated[
     int | None,
@@ -189,8 +193,10 @@ def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
     """Current revision, pending revisions and changed repeatable files. Exit 1 if anything is pending."""
     project, target = resolve(db_url)
     st = migrations.status(project, target)
+    with connection(target.url) as conn, advisors.catalog_search_path(conn):
+        limiter = advisors.run_lint(conn, advisors.LIMITER_LINT, {})
     if json_out:
-        print_json(st.as_dict())
+        print_json({**st.as_dict(), "data_api_limiter": {"ok": not limiter, "errors": [f.detail for f in limiter]}})
     else:
         err.print(f"target:   {target.describe()}")
         err.print(f"current:  {st.current or '(none)'}")
@@ -200,9 +206,11 @@ def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
             err.print(f"[yellow]pending[/yellow]  {rev.revision} {rev.message}{flag}")
         for change in st.repeatables:
             err.print(f"[yellow]{change.state:8}[/yellow] {change.rel}")
+        for finding in limiter:
+            err.print(f"[red]error[/red]    {finding.detail} ({finding.remediation})")
         if st.up_to_date:
             err.print("[green]up to date[/green]")
-    if not st.up_to_date:
+    if not st.up_to_date or limiter:
         raise typer.Exit(1)
 
 

@@ -13,13 +13,13 @@ from kwq8.errors import Kwq8Error
 
 # Supabase CLI's documented local JWT secret; tokens signed with it are for local stacks only.
 DEFAULT_LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
-_ENV_REF = re.compile(r"^env\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+_ENV_REF = re.compile(r"env\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def resolve_env(value: Any) -> Any:
     """Supabase config values may be `env(NAME)`: read them from the environment (None if unset)."""
     if isinstance(value, str):
-        match = _ENV_REF.match(value.strip())
+        match = _ENV_REF.fullmatch(value.strip())
         if match:
             return os.environ.get(match.group(1))
     return value
