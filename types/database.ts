@@ -139,6 +139,39 @@ export type Database = {
           },
         ]
       }
+      credit_packs: {
+        Row: {
+          active: boolean
+          code: string
+          credits: number
+          name_ar: string
+          name_en: string
+          price_kwd: number
+          sort_order: number
+          validity: string
+        }
+        Insert: {
+          active?: boolean
+          code: string
+          credits: number
+          name_ar: string
+          name_en: string
+          price_kwd: number
+          sort_order?: number
+          validity: string
+        }
+        Update: {
+          active?: boolean
+          code?: string
+          credits?: number
+          name_ar?: string
+          name_en?: string
+          price_kwd?: number
+          sort_order?: number
+          validity?: string
+        }
+        Relationships: []
+      }
       credit_transactions: {
         Row: {
           action: string | null
@@ -146,6 +179,7 @@ export type Database = {
           created_at: string
           credits_amount: number
           description: string | null
+          description_ar: string | null
           grant_id: string | null
           hold_id: string | null
           id: string
@@ -163,6 +197,7 @@ export type Database = {
           created_at?: string
           credits_amount: number
           description?: string | null
+          description_ar?: string | null
           grant_id?: string | null
           hold_id?: string | null
           id?: string
@@ -180,6 +215,7 @@ export type Database = {
           created_at?: string
           credits_amount?: number
           description?: string | null
+          description_ar?: string | null
           grant_id?: string | null
           hold_id?: string | null
           id?: string
@@ -597,6 +633,7 @@ export type Database = {
           checked_result: string | null
           closed_at: string | null
           created_at: string
+          credit_pack: string | null
           credits_granted: number | null
           currency: string
           fulfilment: string | null
@@ -629,6 +666,7 @@ export type Database = {
           checked_result?: string | null
           closed_at?: string | null
           created_at?: string
+          credit_pack?: string | null
           credits_granted?: number | null
           currency?: string
           fulfilment?: string | null
@@ -661,6 +699,7 @@ export type Database = {
           checked_result?: string | null
           closed_at?: string | null
           created_at?: string
+          credit_pack?: string | null
           credits_granted?: number | null
           currency?: string
           fulfilment?: string | null
@@ -686,6 +725,13 @@ export type Database = {
           user_id?: string
         }
         Relationships: [
+          {
+            foreignKeyName: "payments_credit_pack_fkey"
+            columns: ["credit_pack"]
+            isOneToOne: false
+            referencedRelation: "credit_packs"
+            referencedColumns: ["code"]
+          },
           {
             foreignKeyName: "payments_plan_fkey"
             columns: ["plan"]
@@ -799,6 +845,7 @@ export type Database = {
           id: string
           last_payment_id: string | null
           plan: string
+          scheduled_plan: string | null
           status: string
           updated_at: string
           user_id: string
@@ -812,6 +859,7 @@ export type Database = {
           id?: string
           last_payment_id?: string | null
           plan: string
+          scheduled_plan?: string | null
           status: string
           updated_at?: string
           user_id: string
@@ -825,6 +873,7 @@ export type Database = {
           id?: string
           last_payment_id?: string | null
           plan?: string
+          scheduled_plan?: string | null
           status?: string
           updated_at?: string
           user_id?: string
@@ -840,6 +889,13 @@ export type Database = {
           {
             foreignKeyName: "subscriptions_plan_fkey"
             columns: ["plan"]
+            isOneToOne: false
+            referencedRelation: "plans"
+            referencedColumns: ["code"]
+          },
+          {
+            foreignKeyName: "subscriptions_scheduled_plan_fkey"
+            columns: ["scheduled_plan"]
             isOneToOne: false
             referencedRelation: "plans"
             referencedColumns: ["code"]
@@ -914,7 +970,7 @@ export type Database = {
         Returns: boolean
       }
       capture_hold: {
-        Args: { amount?: number; hold_id: string }
+        Args: { amount?: number; hold_id: string; user_id: string }
         Returns: Database["public"]["CompositeTypes"]["credit_capture"]
         SetofOptions: {
           from: "*"
@@ -942,6 +998,15 @@ export type Database = {
         }
         Returns: Json
       }
+      create_pack_checkout: {
+        Args: {
+          credit_pack: string
+          idempotency_key: string
+          payment_method: string
+          user_id: string
+        }
+        Returns: Json
+      }
       deduct_credits: {
         Args: {
           amount: number
@@ -957,6 +1022,7 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      extend_hold: { Args: { hold_id: string; user_id: string }; Returns: Json }
       finish_refund: {
         Args: {
           error: string
@@ -964,6 +1030,10 @@ export type Database = {
           provider: Json
           refund_id: string
         }
+        Returns: Json
+      }
+      finish_storage_cleanup: {
+        Args: { error?: string; project_id: string }
         Returns: Json
       }
       get_credit_summary: {
@@ -976,6 +1046,18 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      get_credit_usage: {
+        Args: { days?: number }
+        Returns: {
+          action: string
+          credits: number
+          day: string
+          entries: number
+          name_ar: string
+          name_en: string
+        }[]
+      }
+      get_hold: { Args: { hold_id: string }; Returns: Json }
       get_payment: {
         Args: { order_id: string; user_id: string }
         Returns: Json
@@ -1010,6 +1092,10 @@ export type Database = {
         }
         Returns: Json
       }
+      preview_checkout: {
+        Args: { plan: string; user_id: string }
+        Returns: Json
+      }
       reconcile_candidates: { Args: { max_rows?: number }; Returns: Json }
       record_checkout_error: {
         Args: { error: string; order_id: string }
@@ -1035,6 +1121,7 @@ export type Database = {
           idempotency_key: string
           reason: string
           transaction_id: string
+          user_id: string
         }
         Returns: Database["public"]["CompositeTypes"]["credit_refund"]
         SetofOptions: {
@@ -1045,7 +1132,7 @@ export type Database = {
         }
       }
       release_hold: {
-        Args: { failure_reason?: string; hold_id: string }
+        Args: { failure_reason?: string; hold_id: string; user_id: string }
         Returns: Database["public"]["CompositeTypes"]["credit_release"]
         SetofOptions: {
           from: "*"
@@ -1070,6 +1157,10 @@ export type Database = {
       }
       run_credit_sweepers: { Args: Record<PropertyKey, never>; Returns: Json }
       run_payment_jobs: { Args: Record<PropertyKey, never>; Returns: Json }
+      schedule_plan_change: {
+        Args: { plan: string; user_id: string }
+        Returns: Json
+      }
       set_cancel_at_period_end: {
         Args: { cancel: boolean; user_id: string }
         Returns: Json
@@ -1085,6 +1176,7 @@ export type Database = {
           isSetofReturn: false
         }
       }
+      storage_cleanup_batch: { Args: { max_projects?: number }; Returns: Json }
       take_status_call: { Args: { priority: string }; Returns: Json }
     }
     Enums: {

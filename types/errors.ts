@@ -35,6 +35,7 @@ export type Kwq8ErrorCode =
   | "CREDIT_013"
   | "CREDIT_014"
   | "CREDIT_015"
+  | "CREDIT_016"
   | "DOM_001"
   | "DOM_002"
   | "DOM_003"
@@ -64,6 +65,7 @@ export type Kwq8ErrorCode =
   | "PAY_007"
   | "PAY_009"
   | "PAY_010"
+  | "PAY_011"
   | "PROJ_001"
   | "PROJ_002"
   | "PROJ_003"
@@ -137,6 +139,7 @@ export const ERROR_CODES: Record<Kwq8ErrorCode, Kwq8ErrorEntry> = {
   CREDIT_013: { http_status: 400, message_ar: "بيانات المنحة غير صالحة", message_en: "Invalid grant" },
   CREDIT_014: { http_status: 404, message_ar: "المستخدم غير موجود", message_en: "User not found" },
   CREDIT_015: { http_status: 400, message_ar: "مفتاح الطلب محجوز", message_en: "Idempotency key is reserved for trusted servers" },
+  CREDIT_016: { http_status: 409, message_ar: "لا يمكن تمديد الحجز أكثر من ذلك", message_en: "Hold cannot be extended any further" },
   DOM_001: { http_status: 409, message_ar: "النطاق غير متاح", message_en: "Domain unavailable" },
   DOM_002: { http_status: 400, message_ar: "اسم النطاق غير صالح", message_en: "Invalid domain name" },
   DOM_003: { http_status: 400, message_ar: "هذا الامتداد غير مدعوم", message_en: "Top-level domain not supported" },
@@ -166,6 +169,7 @@ export const ERROR_CODES: Record<Kwq8ErrorCode, Kwq8ErrorEntry> = {
   PAY_007: { http_status: 503, message_ar: "تم تجاوز حد الاستعلام عن حالة الدفع، حاول بعد قليل", message_en: "Payment status checks are rate limited" },
   PAY_009: { http_status: 409, message_ar: "لا يمكن استرداد عملية الدفع هذه", message_en: "Payment cannot be refunded" },
   PAY_010: { http_status: 404, message_ar: "طلب الاسترداد غير موجود", message_en: "Refund not found" },
+  PAY_011: { http_status: 409, message_ar: "هذه ترقية: اشترِ الباقة الأعلى من صفحة الدفع", message_en: "A dearer plan is an upgrade: buy it through checkout" },
   PROJ_001: { http_status: 403, message_ar: "وصلت إلى الحد الأقصى لعدد المشاريع في باقتك", message_en: "Project quota reached" },
   PROJ_002: { http_status: 400, message_ar: "بيانات المشروع غير صالحة", message_en: "Invalid project details" },
   PROJ_003: { http_status: 400, message_ar: "النطاق الفرعي غير صالح أو محجوز", message_en: "Subdomain is invalid or reserved" },
@@ -223,9 +227,16 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   contact_messages_status_check: "MSG_002",
   contact_messages_subject_check: "MSG_002",
   contact_messages_visitor_key_check: "SYS_001",
+  credit_packs_code_check: "SYS_001",
+  credit_packs_credits_check: "SYS_001",
+  credit_packs_name_ar_check: "SYS_001",
+  credit_packs_name_en_check: "SYS_001",
+  credit_packs_price_kwd_check: "SYS_001",
+  credit_packs_validity_check: "SYS_001",
   credit_transactions_action_check: "SYS_001",
   credit_transactions_amount_nonzero: "SYS_001",
   credit_transactions_balance_after_check: "CREDIT_001",
+  credit_transactions_description_ar_check: "SYS_001",
   credit_transactions_description_check: "SYS_001",
   credit_transactions_hold_fk: "SYS_001",
   credit_transactions_idempotency_key_check: "SYS_001",
@@ -303,6 +314,7 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   payments_captured_currency_check: "SYS_001",
   payments_checked_result_check: "SYS_001",
   payments_closed_at: "SYS_001",
+  payments_credit_pack_fkey: "SYS_001",
   payments_credits_granted_check: "SYS_001",
   payments_currency_check: "SYS_001",
   payments_fulfilment_check: "SYS_001",
@@ -318,6 +330,7 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   payments_proration_check: "SYS_001",
   payments_provider_payment_id_check: "SYS_001",
   payments_purpose_check: "SYS_001",
+  payments_purpose_credit_pack_check: "SYS_001",
   payments_purpose_plan_check: "SYS_001",
   payments_status_check: "SYS_001",
   payments_status_reason_check: "SYS_001",
@@ -347,6 +360,8 @@ export const CONSTRAINT_ERROR_CODES: Record<string, Kwq8ErrorCode> = {
   subscriptions_last_payment_id_fkey: "SYS_001",
   subscriptions_period_order: "SYS_001",
   subscriptions_plan_fkey: "SYS_001",
+  subscriptions_scheduled_plan_check: "SYS_001",
+  subscriptions_scheduled_plan_fkey: "SYS_001",
   subscriptions_status_check: "SYS_001",
   subscriptions_user_id_fkey: "SYS_001",
   subscriptions_user_id_key: "SYS_001",

@@ -40,6 +40,16 @@ const row_contact_messages = z.object({
   updated_at: z.string(),
   visitor_key: z.string().nullable(),
 });
+const row_credit_packs = z.object({
+  code: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u"), "SYS_001"),
+  name_ar: z.string().refine((v) => chars(v) >= 1, "SYS_001").refine((v) => chars(v) <= 100, "SYS_001"),
+  name_en: z.string().refine((v) => chars(v) >= 1, "SYS_001").refine((v) => chars(v) <= 100, "SYS_001"),
+  credits: z.number().gt(0, "SYS_001"),
+  price_kwd: z.number().gt(0, "SYS_001"),
+  validity: z.string(),
+  sort_order: z.number().int(),
+  active: z.boolean(),
+});
 const row_credit_transactions = z.object({
   id: z.guid(),
   seq: z.number().int(),
@@ -56,6 +66,7 @@ const row_credit_transactions = z.object({
   refund_of: z.guid().nullable(),
   metadata: z.json(),
   created_at: z.string(),
+  description_ar: z.string().refine((v) => chars(v) <= 500, "SYS_001").nullable(),
 });
 const row_deployments = z.object({
   id: z.guid(),
@@ -160,7 +171,7 @@ const row_payments = z.object({
   order_id: z.string().regex(new RegExp("^kwq8_[0-9a-f]{32}$", "u"), "SYS_001"),
   user_id: z.guid(),
   plan: z.string().nullable(),
-  kind: z.enum(["new", "renewal", "upgrade"], "SYS_001"),
+  kind: z.enum(["new", "renewal", "upgrade", "credit_pack"], "SYS_001"),
   amount_kwd: z.number().gt(0, "SYS_001"),
   currency: z.literal("KWD", "SYS_001"),
   payment_method: z.enum(["knet", "cc"], "SYS_001").nullable(),
@@ -185,7 +196,8 @@ const row_payments = z.object({
   captured_currency: z.string().refine((v) => chars(v) <= 10, "SYS_001").nullable(),
   checked_at: z.string().nullable(),
   checked_result: z.string().refine((v) => chars(v) <= 50, "SYS_001").nullable(),
-  purpose: z.enum(["plan", "domain"], "SYS_001"),
+  purpose: z.enum(["plan", "domain", "credit_pack"], "SYS_001"),
+  credit_pack: z.string().nullable(),
 });
 const row_plans = z.object({
   code: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u"), "SYS_001"),
@@ -226,6 +238,7 @@ const row_subscriptions = z.object({
   created_at: z.string(),
   updated_at: z.string(),
   ended_at: z.string().nullable(),
+  scheduled_plan: z.string().nullable(),
 });
 const row_users = z.object({
   id: z.guid(),
@@ -402,6 +415,29 @@ export const Tables = {
       visitor_key: z.string().nullable().optional(),
     }),
   },
+  credit_packs: {
+    Row: row_credit_packs,
+    Insert: z.strictObject({
+      code: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u"), "SYS_001"),
+      name_ar: z.string().refine((v) => chars(v) >= 1, "SYS_001").refine((v) => chars(v) <= 100, "SYS_001"),
+      name_en: z.string().refine((v) => chars(v) >= 1, "SYS_001").refine((v) => chars(v) <= 100, "SYS_001"),
+      credits: z.number().gt(0, "SYS_001"),
+      price_kwd: z.number().gt(0, "SYS_001"),
+      validity: z.string(),
+      sort_order: z.number().int().optional(),
+      active: z.boolean().optional(),
+    }),
+    Update: z.strictObject({
+      code: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u"), "SYS_001").optional(),
+      name_ar: z.string().refine((v) => chars(v) >= 1, "SYS_001").refine((v) => chars(v) <= 100, "SYS_001").optional(),
+      name_en: z.string().refine((v) => chars(v) >= 1, "SYS_001").refine((v) => chars(v) <= 100, "SYS_001").optional(),
+      credits: z.number().gt(0, "SYS_001").optional(),
+      price_kwd: z.number().gt(0, "SYS_001").optional(),
+      validity: z.string().optional(),
+      sort_order: z.number().int().optional(),
+      active: z.boolean().optional(),
+    }),
+  },
   credit_transactions: {
     Row: row_credit_transactions,
     Insert: z.strictObject({
@@ -420,6 +456,7 @@ export const Tables = {
       refund_of: z.guid().nullable().optional(),
       metadata: z.json().optional(),
       created_at: z.string().optional(),
+      description_ar: z.string().nullable().optional(),
     }),
     Update: z.strictObject({
       id: z.guid().optional(),
@@ -437,6 +474,7 @@ export const Tables = {
       refund_of: z.guid().nullable().optional(),
       metadata: z.json().optional(),
       created_at: z.string().optional(),
+      description_ar: z.string().nullable().optional(),
     }),
   },
   deployments: {
@@ -660,7 +698,7 @@ export const Tables = {
       order_id: z.string().regex(new RegExp("^kwq8_[0-9a-f]{32}$", "u"), "SYS_001"),
       user_id: z.guid(),
       plan: z.string().nullable().optional(),
-      kind: z.enum(["new", "renewal", "upgrade"], "SYS_001"),
+      kind: z.enum(["new", "renewal", "upgrade", "credit_pack"], "SYS_001"),
       amount_kwd: z.number().gt(0, "SYS_001"),
       currency: z.literal("KWD", "SYS_001").optional(),
       payment_method: z.enum(["knet", "cc"], "SYS_001").nullable().optional(),
@@ -685,14 +723,15 @@ export const Tables = {
       captured_currency: z.string().refine((v) => chars(v) <= 10, "SYS_001").nullable().optional(),
       checked_at: z.string().nullable().optional(),
       checked_result: z.string().refine((v) => chars(v) <= 50, "SYS_001").nullable().optional(),
-      purpose: z.enum(["plan", "domain"], "SYS_001").optional(),
+      purpose: z.enum(["plan", "domain", "credit_pack"], "SYS_001").optional(),
+      credit_pack: z.string().nullable().optional(),
     }),
     Update: z.strictObject({
       id: z.guid().optional(),
       order_id: z.string().regex(new RegExp("^kwq8_[0-9a-f]{32}$", "u"), "SYS_001").optional(),
       user_id: z.guid().optional(),
       plan: z.string().nullable().optional(),
-      kind: z.enum(["new", "renewal", "upgrade"], "SYS_001").optional(),
+      kind: z.enum(["new", "renewal", "upgrade", "credit_pack"], "SYS_001").optional(),
       amount_kwd: z.number().gt(0, "SYS_001").optional(),
       currency: z.literal("KWD", "SYS_001").optional(),
       payment_method: z.enum(["knet", "cc"], "SYS_001").nullable().optional(),
@@ -717,7 +756,8 @@ export const Tables = {
       captured_currency: z.string().refine((v) => chars(v) <= 10, "SYS_001").nullable().optional(),
       checked_at: z.string().nullable().optional(),
       checked_result: z.string().refine((v) => chars(v) <= 50, "SYS_001").nullable().optional(),
-      purpose: z.enum(["plan", "domain"], "SYS_001").optional(),
+      purpose: z.enum(["plan", "domain", "credit_pack"], "SYS_001").optional(),
+      credit_pack: z.string().nullable().optional(),
     }),
   },
   plans: {
@@ -794,6 +834,7 @@ export const Tables = {
       created_at: z.string().optional(),
       updated_at: z.string().optional(),
       ended_at: z.string().nullable().optional(),
+      scheduled_plan: z.string().nullable().optional(),
     }),
     Update: z.strictObject({
       id: z.guid().optional(),
@@ -807,6 +848,7 @@ export const Tables = {
       created_at: z.string().optional(),
       updated_at: z.string().optional(),
       ended_at: z.string().nullable().optional(),
+      scheduled_plan: z.string().nullable().optional(),
     }),
   },
   users: {
@@ -873,6 +915,7 @@ export const Functions = {
   },
   capture_hold: {
     Args: z.strictObject({
+      user_id: z.guid(),
       hold_id: z.guid(),
       amount: z.number().optional(),
     }),
@@ -897,6 +940,15 @@ export const Functions = {
     }),
     Returns: z.json(),
   },
+  create_pack_checkout: {
+    Args: z.strictObject({
+      user_id: z.guid(),
+      credit_pack: z.string(),
+      payment_method: z.string(),
+      idempotency_key: z.string(),
+    }),
+    Returns: z.json(),
+  },
   deduct_credits: {
     Args: z.strictObject({
       user_id: z.guid(),
@@ -905,6 +957,13 @@ export const Functions = {
       idempotency_key: z.string(),
     }),
     Returns: composite_credit_spend,
+  },
+  extend_hold: {
+    Args: z.strictObject({
+      user_id: z.guid(),
+      hold_id: z.guid(),
+    }),
+    Returns: z.json(),
   },
   finish_refund: {
     Args: z.strictObject({
@@ -915,9 +974,28 @@ export const Functions = {
     }),
     Returns: z.json(),
   },
+  finish_storage_cleanup: {
+    Args: z.strictObject({
+      project_id: z.guid(),
+      error: z.string().optional(),
+    }),
+    Returns: z.json(),
+  },
   get_credit_summary: {
     Args: z.strictObject({}),
     Returns: composite_credit_summary,
+  },
+  get_credit_usage: {
+    Args: z.strictObject({
+      days: z.number().int().optional(),
+    }),
+    Returns: z.array(z.unknown()),
+  },
+  get_hold: {
+    Args: z.strictObject({
+      hold_id: z.guid(),
+    }),
+    Returns: z.json(),
   },
   get_payment: {
     Args: z.strictObject({
@@ -951,6 +1029,13 @@ export const Functions = {
       track_id: z.string(),
       result: z.string(),
       order_id: z.string(),
+    }),
+    Returns: z.json(),
+  },
+  preview_checkout: {
+    Args: z.strictObject({
+      user_id: z.guid(),
+      plan: z.string(),
     }),
     Returns: z.json(),
   },
@@ -992,6 +1077,7 @@ export const Functions = {
   },
   refund_transaction: {
     Args: z.strictObject({
+      user_id: z.guid(),
       transaction_id: z.guid(),
       idempotency_key: z.string(),
       reason: z.string(),
@@ -1000,6 +1086,7 @@ export const Functions = {
   },
   release_hold: {
     Args: z.strictObject({
+      user_id: z.guid(),
       hold_id: z.guid(),
       failure_reason: z.string().optional(),
     }),
@@ -1027,6 +1114,13 @@ export const Functions = {
     Args: z.strictObject({}),
     Returns: z.json(),
   },
+  schedule_plan_change: {
+    Args: z.strictObject({
+      user_id: z.guid(),
+      plan: z.string(),
+    }),
+    Returns: z.json(),
+  },
   set_cancel_at_period_end: {
     Args: z.strictObject({
       user_id: z.guid(),
@@ -1048,6 +1142,12 @@ export const Functions = {
     }),
     Returns: composite_credit_spend,
   },
+  storage_cleanup_batch: {
+    Args: z.strictObject({
+      max_projects: z.number().int().optional(),
+    }),
+    Returns: z.json(),
+  },
   take_status_call: {
     Args: z.strictObject({
       priority: z.string(),
@@ -1068,21 +1168,24 @@ export const ServiceError = z.strictObject({
 export const Service = {
   "POST /billing/checkout": {
     Request: z.strictObject({
-      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable().optional(),
+      credit_pack: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable().optional(),
       payment_method: z.enum(["knet", "cc"]).nullable().optional(),
       language: z.enum(["ar", "en"]).optional(),
     }),
     Response: z.strictObject({
       order_id: z.string().regex(new RegExp("^kwq8_[0-9a-f]{32}$", "u")),
       status: z.enum(["pending", "paid", "failed", "cancelled", "refunded", "needs_review"]),
-      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
-      kind: z.enum(["new", "renewal", "upgrade"]),
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable(),
+      credit_pack: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable(),
+      kind: z.enum(["new", "renewal", "upgrade", "credit_pack"]),
       amount_kwd: z.string().regex(new RegExp("^[0-9]+\\.[0-9]{3}$", "u")),
       currency: z.literal("KWD"),
       payment_method: z.enum(["knet", "cc"]).nullable(),
       payment_url: z.string().nullable(),
       fulfilment: z.enum(["fulfilled", "needs_review"]).nullable(),
       credits_granted: z.string().regex(new RegExp("^[0-9]+\\.[0-9]{2}$", "u")).nullable(),
+      failure_reason: z.string().nullable(),
       error: z.strictObject({
         code: z.string().regex(new RegExp("^[A-Z]+_[0-9]{3}$", "u")),
         message: z.string(),
@@ -1102,14 +1205,16 @@ export const Service = {
     Response: z.strictObject({
       order_id: z.string().regex(new RegExp("^kwq8_[0-9a-f]{32}$", "u")),
       status: z.enum(["pending", "paid", "failed", "cancelled", "refunded", "needs_review"]),
-      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
-      kind: z.enum(["new", "renewal", "upgrade"]),
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable(),
+      credit_pack: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable(),
+      kind: z.enum(["new", "renewal", "upgrade", "credit_pack"]),
       amount_kwd: z.string().regex(new RegExp("^[0-9]+\\.[0-9]{3}$", "u")),
       currency: z.literal("KWD"),
       payment_method: z.enum(["knet", "cc"]).nullable(),
       payment_url: z.string().nullable(),
       fulfilment: z.enum(["fulfilled", "needs_review"]).nullable(),
       credits_granted: z.string().regex(new RegExp("^[0-9]+\\.[0-9]{2}$", "u")).nullable(),
+      failure_reason: z.string().nullable(),
       error: z.strictObject({
         code: z.string().regex(new RegExp("^[A-Z]+_[0-9]{3}$", "u")),
         message: z.string(),
@@ -1133,6 +1238,35 @@ export const Service = {
       status: z.enum(["active", "expired", "cancelled"]),
       current_period_end: z.string(),
       cancel_at_period_end: z.boolean(),
+    }),
+  },
+  "POST /billing/subscription/change": {
+    Request: z.strictObject({
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
+    }),
+    Response: z.strictObject({
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
+      status: z.enum(["active", "expired", "cancelled"]),
+      current_period_start: z.string(),
+      current_period_end: z.string(),
+      cancel_at_period_end: z.boolean(),
+      scheduled_plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")).nullable(),
+      change_at: z.string().nullable(),
+    }),
+  },
+  "GET /billing/checkout/preview": {
+    Request: z.undefined(),
+    Response: z.strictObject({
+      plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
+      kind: z.enum(["new", "renewal", "upgrade"]),
+      amount_kwd: z.string().regex(new RegExp("^[0-9]+\\.[0-9]{3}$", "u")),
+      currency: z.literal("KWD"),
+      proration: z.strictObject({
+        from_plan: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u")),
+        period_end: z.string(),
+        fraction: z.string(),
+        credits: z.string().regex(new RegExp("^[0-9]+\\.[0-9]{2}$", "u")),
+      }).nullable().optional(),
     }),
   },
   "POST /billing/webhooks/upayments": {

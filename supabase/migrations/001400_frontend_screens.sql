@@ -3,53 +3,61 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 4c979ff37c3d7d4acb64b39c3c7f3a2ffbc4ea14f9ec3ab890b8b21e63de6f9e
--- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
+-- kwq8 sql: sql/0014_frontend_screens.sql 43b50deca914bb0acaa2462d59804106f56e8db292c5d0f4a25ba9233b671b43
+-- kwq8 repeatable: functions/billing/active_plan.sql 29860319f3312ce9c29d9f444203788bff9c36547f58b79712699bcd940a5162
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
--- kwq8 repeatable: functions/billing/capture_hold.sql ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6
--- kwq8 repeatable: functions/billing/clock.sql fcec2996a0f1be5a79c481001f6b592245f819238614f1972b637f68a89efc55
+-- kwq8 repeatable: functions/billing/capture_hold.sql 7e2a43a9acc02c2b1daf372b8780e6ee373eddd3741ba08ef5528b944b0de82b
+-- kwq8 repeatable: functions/billing/clock.sql c81b239c2c1bb38878334f6dd99371c86184875570d3b6628b417ab81b95a047
 -- kwq8 repeatable: functions/billing/credit_events.sql 199658471453fd4f1df4ced04519fd547bedf846a6218e067d33f7ff861f7c5d
 -- kwq8 repeatable: functions/billing/daily_bonus.sql 3a9d3efa09d4285de5610f69c0dc48e84db98343a2b7d0be879416b8552b3b7b
 -- kwq8 repeatable: functions/billing/describe_in_arabic.sql 2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a
 -- kwq8 repeatable: functions/billing/expiry.sql ac00970e30379ae9e026d6860178bbeab07b565be1beca9efb08555ae788837c
--- kwq8 repeatable: functions/billing/get_credit_summary.sql 935c9620a5870e7a6f02d8d39e04a36ebdf03247920e58e41d27bcc8f3c45237
+-- kwq8 repeatable: functions/billing/get_credit_summary.sql 00932e14d69a4b7afbb957004de498a379e7887cea2f2a834e0cf73dc5f85f82
 -- kwq8 repeatable: functions/billing/get_credit_usage.sql 750c35a5e2470b8a94d7c9a2b39962efc52629d0b58356ab4a4e4ad2c0fc62d5
--- kwq8 repeatable: functions/billing/grant_credits.sql 9e7bdf1d33b79d89e769838a5950cd4b97864990b5736cf6b66f2fb88ac1660e
+-- kwq8 repeatable: functions/billing/grant_credits.sql 77d89f2521c0c462748422462fc2a8ce0a62dcada1998f012da7106627472566
 -- kwq8 repeatable: functions/billing/handle_new_auth_user.sql 6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b
 -- kwq8 repeatable: functions/billing/hold_status.sql 65a599a890355947845e6509ca6a5e20ffa8e7fb57cf6e6202f2ba699d333282
 -- kwq8 repeatable: functions/billing/ledger.sql 7d8effb5633a20e6a2f4918c74b1f7598d9379c5c1b63040ac89eb0ff80347f1
 -- kwq8 repeatable: functions/billing/lock_user.sql fdfd345536db6e1a446ab01ebe77116f1f348db5b4d0fabfcd0028781298195b
 -- kwq8 repeatable: functions/billing/next_business_midnight.sql f62a476192fbc84dbb804e482bbc7fe7f11049ea239a6c6c0c13ea683fa05b2f
--- kwq8 repeatable: functions/billing/refund_transaction.sql b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c
--- kwq8 repeatable: functions/billing/release_hold.sql 392401280f98844fbdae84b3c56dbb80a13936b217712af8bba0a5c4ce14e245
--- kwq8 repeatable: functions/billing/reserve_credits.sql 4d7babd5de992b5df4fff248fa80160ff9132aebd3bd2eca7b35dcc0e275774f
--- kwq8 repeatable: functions/billing/spend_credits.sql 12f23699bdacac08424ecb33c3a22b77ec2398616a005b65251115364e1ffed9
+-- kwq8 repeatable: functions/billing/refund_transaction.sql 75cc73e3c13817587a3125619c99016e4134dd1865917ce3dec8217f6c28b865
+-- kwq8 repeatable: functions/billing/release_hold.sql 7a5e09b8d5f66f642e7dc196de5ac9534cc7e1f4f90c4443c2624171a947b474
+-- kwq8 repeatable: functions/billing/reserve_credits.sql 1e88f193b80d907a7d0d0dbec3eefcf36ea0265913ee155e7647c3c1a8c8e0a1
+-- kwq8 repeatable: functions/billing/spend_credits.sql 679db9a8b8febf358126d3ee1e3805e51587ff33faa26fc2b9a6a667e5d8dcba
 -- kwq8 repeatable: functions/billing/sweepers.sql ba79a4573a915ec88b33e95ae380d3a239fce3f16ffcb630c21239cd8ec67955
 -- kwq8 repeatable: functions/billing/uuid_v7.sql a709c08b059c5819d31c2581301fe9d81268eb1f3a854355a2e1a8a6403d20f3
 -- kwq8 repeatable: functions/billing/validation.sql 5c3a0a569ae49d70d0175ec388bc4fa34f639f9de301bcd818e3a33bb48bc0d9
+-- kwq8 repeatable: functions/domains/budget.sql ce7f34c20d9129cba2a40aa9a1970c282957b363b8d8ecd3a67b50acef66b4fd
+-- kwq8 repeatable: functions/domains/checkout.sql c4fc6a3f9d1958f580c9e109dd6c6aa0c40310d619139f4d4adc91bc72d5277e
+-- kwq8 repeatable: functions/domains/jobs.sql 4899e9e1393f193f10f56138ecfd51fe7ebc9a7ff798cd660bd9b680e87860f8
+-- kwq8 repeatable: functions/domains/orders.sql aec4bf45f9b362f883c3636bf7945b3bc8119eb0bed4768f21b1089e178ae343
+-- kwq8 repeatable: functions/domains/search.sql 77ecb5e776d6240d6879ae033564ef58ffcef72a7cef7f318a5706ac5cdac334
+-- kwq8 repeatable: functions/domains/setup.sql 19a1c836487e6e2b2f49d207c5a6ed203f35916fb43872566d5d0c4ef2164e21
 -- kwq8 repeatable: functions/payments/audit_payments.sql 2209c53189ffad3be1f7637c83948d2e6d08e2df4f4299cdb22d1d5ba94eb899
--- kwq8 repeatable: functions/payments/confirm_payment.sql 61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220
+-- kwq8 repeatable: functions/payments/confirm_payment.sql 508b6b09277eb5214fd421f6c84c8fbff9fbed36dca0299b12150889875f3bb4
 -- kwq8 repeatable: functions/payments/create_checkout.sql b5c92024918185c39a68001ac56ff3e626f5e08fe92f3d11faf21c1f164588d2
--- kwq8 repeatable: functions/payments/credit_packs.sql 59db18caac366062f6d8f23635d9e39ebc403d3356e0089ed2d1230043dd3c1c
--- kwq8 repeatable: functions/payments/helpers.sql 31b1f4ad74a63ca2af2b85a7d38e91fe069d15de87f6896f5201fd5f6f7a8f2b
--- kwq8 repeatable: functions/payments/pre_request.sql b20797dd2d6cc5c062e9653f67497947ad4c2b3c4fa329d19bbe0757fd390b29
+-- kwq8 repeatable: functions/payments/credit_packs.sql aceb153bd197559c9e4b94cdd51e9f2e27ad0b41866e232e325e32336f406ae1
+-- kwq8 repeatable: functions/payments/helpers.sql 636eda11c0d1bdf338d66a29d371f11fcd0fbf8cd0973f2f85c17c2da968b838
+-- kwq8 repeatable: functions/payments/pre_request.sql 5ea7a2979330220de7d494a3ef2aa02144cc4fce2a1202c9ecfec107d844ce0b
 -- kwq8 repeatable: functions/payments/rate_limit.sql c8de4f5cba37066f2c4a0eeebbfcd68117843560899815dde224112284c8dac9
 -- kwq8 repeatable: functions/payments/reconcile.sql c5a1d5c112276c0273e407c7a61e517843dd16e53cb06657f425a1b4e994d18c
 -- kwq8 repeatable: functions/payments/record_payment_event.sql 39717f66b1fbd069913cc497ec08f00eb082a72b149c230246f7c07deeae32ae
--- kwq8 repeatable: functions/payments/refunds.sql 32a2845d8242391d5fb3564561a2c1383d51c43a8e0c422bb0156bd18812e112
+-- kwq8 repeatable: functions/payments/refunds.sql ad4decbd638621ad619358febe302609d885ee28a91e2ac1bf3aca4696e4042c
 -- kwq8 repeatable: functions/payments/schedule_plan_change.sql 722504ca35844a383e229c0aee77f420893761f751a93aa048a0d7ab3e619147
--- kwq8 repeatable: functions/payments/subscription_job.sql b7f4d82a6a87d65f9dab706fc05c8d923178bfb08169ca25a84843aecd2a88a5
+-- kwq8 repeatable: functions/payments/subscription_job.sql ceb1a4f666cef04d6e4a0c7044426d1d7398bd38ba991ac8434f8e39e43ded73
 -- kwq8 repeatable: functions/private/is_published_project.sql eaf5db154e66a01175e1dd1e670a90c0bd373b55bc79d12d69e48374b5311986
 -- kwq8 repeatable: functions/private/is_safe_object_name.sql 79f2ce0f78292851f9a77f32875148e5e76e616a310950e5ee7a8241b321a851
 -- kwq8 repeatable: functions/private/normalize_phone.sql a9f84125a6558381621f2952cded7514765d695bd07fc73401be72bbafc9419c
 -- kwq8 repeatable: functions/private/owned_project_ids.sql 80e0e7ad81900b29e243f0577e7126f5e46b9ce5525822542cc45337d53d5f87
 -- kwq8 repeatable: functions/private/project_id_from_path.sql 323e31d78ca267bb7b29f36891e3d2d84b8fbe65bea49d08df6901df9e32fdab
+-- kwq8 repeatable: functions/private/raise_constraint_error.sql b811cc131b4ac0e6bf2394d22dd6e00a800da2c813c05a9b0c51a7bc7dffbf4a
 -- kwq8 repeatable: functions/private/raise_error.sql ec0ed8542edf662750659ed57cf0625021239575b83b3f9cc3849cd75fb18ade
 -- kwq8 repeatable: functions/projects/enforce_project_quota.sql 12eef34ef7de0105bef02a7808d6877b319a1ebe8254364be6d0c9c95e333972
 -- kwq8 repeatable: functions/projects/prepare_booking.sql c78a760d3e3b91d73626db0c2e5db7c34faed53f34fd4935257f13ad713772df
 -- kwq8 repeatable: functions/projects/prepare_contact_message.sql 33931fdeb983b15ffee19c8c1523a3e0fd24909e2686a0a82c20757319e723c2
 -- kwq8 repeatable: functions/projects/prepare_project.sql 264ed1d0a4cbfcd7b9df946ac21c7dff714cd9d9f0422ba24e86875e39721f4d
 -- kwq8 repeatable: functions/projects/storage_cleanup.sql f8797096e7cb64c2573b995f08ad75df97db3759bf04b90b3145219f7be66e7b
+-- kwq8 repeatable: functions/projects/throttle_submission.sql 56904a198779ba187dddc54160558cd706bbcd22f51729c0b492ffab016fef61
 -- kwq8 repeatable: functions/projects/touch_updated_at.sql bc870400b5f11aaf8f53094eadc3f5b468f3aab02a8a6fc2394170e74f8c6aa1
 -- kwq8 repeatable: policies/action_costs.sql 4dbec710c472756b9d95c577009f456001a1d4fa49453c839e56acc0f5d97ee7
 -- kwq8 repeatable: policies/bookings.sql 624ec09ba843cfad265a8d012a590ec6465cbb186e2fc6cf7118b69b80aa8675
@@ -57,6 +65,9 @@
 -- kwq8 repeatable: policies/credit_packs.sql 69148f5e7abf890163cabb3ca9a70419f65ca5abd7a8c1a397b4e91a3144b3c0
 -- kwq8 repeatable: policies/credit_transactions.sql 1111db3d78b85f778b10fe2f87b280dae003d57183c421d53bb3cda24f9a2cd3
 -- kwq8 repeatable: policies/deployments.sql 4cf62f451b23dc7bd576a8787fe16c9eb9a154d037e76ee6f8bbe024f8f8a6b3
+-- kwq8 repeatable: policies/domain_contacts.sql db11e92a089dc9cca3cc0b670bc4ab9281241ef6dfff6cfba0f59d9278afded1
+-- kwq8 repeatable: policies/domain_orders.sql 04c4812f3900d074fb0a9023b25ca17f95a03e758503e72e0d6e173796fdb1a4
+-- kwq8 repeatable: policies/domain_quotes.sql 475b5b7e10f5db0bcfad96ff6fa1fa9cec6a4bb423248c633cfba6ff46821ec4
 -- kwq8 repeatable: policies/domains.sql 99caabcd3ac7c7d9c43a1aa0a624e67299ada8bf293f3b03a5fc2959cdd542d8
 -- kwq8 repeatable: policies/error_codes.sql 844c764032e34011c3e240f8ba77f60b39e51256f12bf626d574527ff3b22a12
 -- kwq8 repeatable: policies/payments.sql c8e735daad1bf8c1ae25054ef90b7bd927db0dcc5c8c8e336c0c848c33586f40
@@ -65,7 +76,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: ed737d624fadf965e3a753aed7d2dda8e7b24ade350f7fb09eb96f77a736528d
+-- kwq8 body: 4193a263626e8a707e89f53f459fbd91b59008e425cf6da631da05e5e7b58d5d
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -177,7 +188,7 @@ for each row execute function private.queue_storage_cleanup();
 --    and its credits run to the period end, and a renewal on the scheduled plan (paid from the
 --    period end, within the renewal grace) continues the period chain and switches the plan.
 --  * One-off credit packs: a price list in KWD (public.credit_packs), bought through the same
---    checkout (payments.kind 'credit_pack', payments.credit_pack), granted as 'purchase' credits
+--    checkout (payments.purpose and kind 'credit_pack', payments.credit_pack), granted as 'purchase' credits
 --    that expire after the pack's validity.
 insert into public.error_codes (code, http_status, message_ar, message_en) values
 (
@@ -213,17 +224,22 @@ alter table public.payments
 add column credit_pack text constraint payments_credit_pack_fkey references public.credit_packs (code);
 -- squawk-ignore require-concurrent-index-creation
 create index payments_credit_pack on public.payments (credit_pack) where credit_pack is not null;
--- squawk-ignore ban-drop-not-null
-alter table public.payments alter column plan drop not null;
+-- A credit pack is a third purpose of a payment (with a plan and a domain): its kind is
+-- 'credit_pack' too, and its plan is null (payments_purpose_plan_check).
 -- Each replaced check is added in the same transaction as its drop (one row per checkout).
 -- squawk-ignore ban-drop-constraint
 alter table public.payments drop constraint payments_kind_check;
 -- squawk-ignore constraint-missing-not-valid
 alter table public.payments add constraint payments_kind_check
 check (kind in ('new', 'renewal', 'upgrade', 'credit_pack'));
+-- squawk-ignore ban-drop-constraint
+alter table public.payments drop constraint payments_purpose_check;
 -- squawk-ignore constraint-missing-not-valid
-alter table public.payments add constraint payments_purchase_check
-check ((kind = 'credit_pack') = (credit_pack is not null) and (plan is null) = (credit_pack is not null));
+alter table public.payments add constraint payments_purpose_check
+check (purpose in ('plan', 'domain', 'credit_pack'));
+-- squawk-ignore constraint-missing-not-valid
+alter table public.payments add constraint payments_purpose_credit_pack_check
+check ((purpose = 'credit_pack') = (credit_pack is not null) and (purpose = 'credit_pack') = (kind = 'credit_pack'));
 
 -- squawk-ignore adding-foreign-key-constraint
 alter table public.subscriptions
@@ -253,14 +269,56 @@ constraint holds_extensions_check check (extensions >= 0);
 -- The trusted servers' hold and refund calls name the user (functions/billing/hold_status.sql):
 -- the signatures without it go, so no caller keeps resolving holds it never checked.
 -- squawk-ignore ban-drop-function
-drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid),
-public.refund_transaction(uuid, text, text), billing.release(uuid);
+drop function if exists public.capture_hold(uuid, numeric), public.release_hold(uuid, text),
+public.refund_transaction(uuid, text, text);
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '4c979ff37c3d7d4acb64b39c3c7f3a2ffbc4ea14f9ec3ab890b8b21e63de6f9e');
+-- What a violation answers. Only functions and the operators write the price list, the payment
+-- purpose and the scheduled plan, so a broken rule is ours (SYS_001). Every constraint this
+-- revision added to the exposed tables is listed, so none is left unmapped.
+insert into private.constraint_error_codes (table_name, constraint_name, code)
+select r.relname, c.conname, 'SYS_001'
+from pg_catalog.pg_constraint as c
+inner join pg_catalog.pg_class as r on c.conrelid = r.oid
+where r.relnamespace = 'public'::regnamespace
+    and c.contype in ('c', 'u', 'f')
+    and not exists (
+        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+    );
+
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '43b50deca914bb0acaa2462d59804106f56e8db292c5d0f4a25ba9233b671b43');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
 set check_function_bodies = off;
+-- functions/billing/active_plan.sql
+-- The user's plan while its period runs, else null. Policies and quotas call it, so it is a
+-- SECURITY DEFINER helper in a non-exposed schema (it reads public.users past RLS).
+create or replace function billing.active_plan(p_user_id uuid)
+returns public.plans
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_plan public.plans;
+begin
+    select p.* into v_plan
+    from public.users as u
+    inner join public.plans as p on u.plan = p.code
+    where u.id = p_user_id and u.plan_period_end > billing.clock();
+    return v_plan;
+end
+$$;
+
+revoke all on function billing.active_plan(uuid) from public, anon, authenticated;
+-- Only SECURITY DEFINER callers (spend, reserve, summary, quota) use it: a signed-in user calling
+-- it directly could read any user's plan.
+grant execute on function billing.active_plan(uuid) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/active_plan.sql', 'function', '29860319f3312ce9c29d9f444203788bff9c36547f58b79712699bcd940a5162', '[{"type": "function", "schema": "billing", "name": "active_plan"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/active_plan.sql', '29860319f3312ce9c29d9f444203788bff9c36547f58b79712699bcd940a5162');
+
 -- functions/billing/capture_hold.sql
 -- Resolving holds (trusted servers only). A hold resolves at most once: a retry of the same
 -- resolution returns the first result; a different one is refused (CREDIT_008), and an
@@ -317,7 +375,8 @@ begin
             'transaction_id', v_capture.id, 'hold_id', v_hold.id, 'charged', v_hold.captured_amount,
             'released', (v_capture.metadata ->> 'released')::numeric, 'balance', v_capture.balance_after
         );
-    elsif v_hold.status = 'expired' then
+    elsif v_hold.status = 'expired' or (v_hold.status = 'active' and v_hold.expires_at <= billing.clock()) then
+        -- Checked here too: a hold past its expiry is dead whether or not a sweeper got to it.
         perform private.raise_error('CREDIT_009', format('hold %s expired at %s', v_hold.id, v_hold.expires_at));
     elsif v_hold.status <> 'active' then
         perform private.raise_error('CREDIT_008', format('hold %s is already %s', v_hold.id, v_hold.status));
@@ -347,20 +406,61 @@ $$;
 
 -- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
 create or replace function public.capture_hold(user_id uuid, hold_id uuid, amount numeric default null)
-returns jsonb
+returns public.credit_capture
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.capture(billing.hold_of(user_id, hold_id), amount)
+    select * from jsonb_populate_record(
+        null::public.credit_capture, billing.capture(billing.hold_of(user_id, hold_id), amount)
+    )
 $$;
 
 revoke all on function billing.lock_hold(uuid) from public;
 revoke all on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) from public;
 grant execute on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/capture_hold.sql', 'function', 'ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6', '[{"type": "function", "schema": "billing", "name": "lock_hold"}, {"type": "function", "schema": "billing", "name": "capture"}, {"type": "function", "schema": "public", "name": "capture_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/capture_hold.sql', 'ab4cfa4270536b1293ceb922788e5ce6d42530bf4246434232fa1ca126197fb6');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/capture_hold.sql', 'function', '7e2a43a9acc02c2b1daf372b8780e6ee373eddd3741ba08ef5528b944b0de82b', '[{"type": "function", "schema": "billing", "name": "lock_hold"}, {"type": "function", "schema": "billing", "name": "capture"}, {"type": "function", "schema": "public", "name": "capture_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/capture_hold.sql', '7e2a43a9acc02c2b1daf372b8780e6ee373eddd3741ba08ef5528b944b0de82b');
+
+-- functions/billing/clock.sql
+-- The time every credit rule uses. Tests of time-dependent rules (Kuwait midnight, expiry)
+-- freeze it with the `kwq8.frozen_now` setting, which any session can set on itself: it is
+-- honoured only in a database the test harness marked, by a table kwq8_test.clock owned by a
+-- superuser. Neither postgres nor any API role can create a superuser's table, so on an
+-- application database (Supabase's included, where postgres is not a superuser) the setting is
+-- ignored. The marker is looked up only when the setting is present, so production pays one
+-- current_setting call.
+create or replace function billing.clock()
+returns timestamptz
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_frozen text := current_setting('kwq8.frozen_now', true);
+begin
+    if v_frozen is null or v_frozen = '' then
+        return now();
+    end if;
+    if exists (
+        select from pg_catalog.pg_class as c
+        inner join pg_catalog.pg_namespace as n on n.oid = c.relnamespace
+        inner join pg_catalog.pg_roles as r on r.oid = c.relowner
+        where n.nspname = 'kwq8_test' and c.relname = 'clock' and r.rolsuper
+    ) then
+        return v_frozen::timestamptz;
+    end if;
+    return now();
+end
+$$;
+
+revoke all on function billing.clock() from public;
+-- Triggers that run as the caller (none today) and the limiter call it; it reveals nothing.
+grant execute on function billing.clock() to authenticated, service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/clock.sql', 'function', 'c81b239c2c1bb38878334f6dd99371c86184875570d3b6628b417ab81b95a047', '[{"type": "function", "schema": "billing", "name": "clock"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/clock.sql', 'c81b239c2c1bb38878334f6dd99371c86184875570d3b6628b417ab81b95a047');
 
 -- functions/billing/describe_in_arabic.sql
 -- The Arabic text of a ledger entry, for the transaction list of an Arabic-first dashboard.
@@ -415,6 +515,77 @@ revoke all on function billing.describe_in_arabic() from public;
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/describe_in_arabic.sql', 'function', '2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a', '[{"type": "function", "schema": "billing", "name": "describe_in_arabic"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/describe_in_arabic.sql', '2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a');
+
+-- functions/billing/get_credit_summary.sql
+-- What the browser shows: balance, plan and period end, today's bonus, active holds, and the
+-- grants the balance is made of, by source and expiry. Volatile because it first brings the
+-- user up to date (expiry, today's bonus), as every credit call does.
+create or replace function billing.summary_for_caller()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_user public.users := billing.lock_user(billing.require_caller(), billing.clock());
+    v_now timestamptz := billing.clock();
+    v_zone text := (select s.business_time_zone from billing.settings as s);
+    v_plan public.plans := billing.active_plan(v_user.id);
+    v_bonus billing.grants;
+begin
+    select * into v_bonus from billing.grants
+    where user_id = v_user.id and source = 'daily_bonus' and grant_day = (v_now at time zone v_zone)::date;
+    return jsonb_build_object(
+        'balance', v_user.credits_balance,
+        'plan', case when v_plan.code is null then null else jsonb_build_object(
+            'code', v_plan.code, 'name_ar', v_plan.name_ar, 'name_en', v_plan.name_en,
+            'monthly_credits', v_plan.monthly_credits, 'daily_bonus', v_plan.daily_bonus
+        ) end,
+        'period_end', case when v_plan.code is null then null else v_user.plan_period_end end,
+        'daily_bonus', jsonb_build_object(
+            'amount', coalesce(v_bonus.amount, 0),
+            'remaining', coalesce(v_bonus.remaining, 0),
+            'resets_at', billing.next_business_midnight(v_now)
+        ),
+        'held', coalesce((
+            select sum(h.amount) from billing.holds as h where h.user_id = v_user.id and h.status = 'active'
+        ), 0),
+        'active_holds', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'hold_id', h.id, 'action', h.action, 'amount', h.amount, 'expires_at', h.expires_at
+            ) order by h.expires_at)
+            from billing.holds as h where h.user_id = v_user.id and h.status = 'active'
+        ), '[]'::jsonb),
+        'grants', coalesce((
+            select jsonb_agg(jsonb_build_object(
+                'source', g.source, 'remaining', g.remaining, 'expires_at', g.expires_at
+            ) order by g.expires_at nulls last, g.source)
+            from (
+                select gr.source, gr.expires_at, sum(gr.remaining) as remaining
+                from billing.grants as gr
+                where gr.user_id = v_user.id and gr.remaining > 0
+                group by gr.source, gr.expires_at
+            ) as g
+        ), '[]'::jsonb)
+    );
+end
+$$;
+
+create or replace function public.get_credit_summary()
+returns public.credit_summary
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(null::public.credit_summary, billing.summary_for_caller())
+$$;
+
+revoke all on function billing.summary_for_caller(), public.get_credit_summary() from public;
+grant execute on function billing.summary_for_caller(), public.get_credit_summary() to authenticated;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/get_credit_summary.sql', 'function', '00932e14d69a4b7afbb957004de498a379e7887cea2f2a834e0cf73dc5f85f82', '[{"type": "function", "schema": "billing", "name": "summary_for_caller"}, {"type": "function", "schema": "public", "name": "get_credit_summary"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/get_credit_summary.sql', '00932e14d69a4b7afbb957004de498a379e7887cea2f2a834e0cf73dc5f85f82');
 
 -- functions/billing/get_credit_usage.sql
 -- The dashboard's usage chart: credits the caller used per action and Kuwait calendar day over
@@ -471,6 +642,122 @@ grant execute on function billing.usage_for_caller(integer), public.get_credit_u
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/get_credit_usage.sql', 'function', '750c35a5e2470b8a94d7c9a2b39962efc52629d0b58356ab4a4e4ad2c0fc62d5', '[{"type": "function", "schema": "billing", "name": "usage_for_caller"}, {"type": "function", "schema": "public", "name": "get_credit_usage"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/get_credit_usage.sql', '750c35a5e2470b8a94d7c9a2b39962efc52629d0b58356ab4a4e4ad2c0fc62d5');
+
+-- functions/billing/grant_credits.sql
+-- Granting credits (trusted servers only): purchases, promotions, refunds as goodwill,
+-- operator adjustments, and the monthly credits of a plan. Daily bonuses are granted by the
+-- system (billing.ensure_daily_bonus), never through here.
+create or replace function billing.grant_credits(
+    p_user uuid, p_amount numeric, p_source text, p_expires_at timestamptz, p_key text, p_description text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_max numeric := (select s.max_grant_credits from billing.settings as s);
+    v_amount numeric := billing.require_amount(p_amount, v_max);
+    v_description text := billing.require_text(p_description, 'description', 500, false);
+    v_fingerprint text;
+    v_prior public.credit_transactions;
+    v_tx public.credit_transactions;
+begin
+    p_key := billing.server_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_source is null or p_source not in ('monthly', 'purchase', 'promo', 'refund', 'adjustment') then
+        perform private.raise_error(
+            'CREDIT_013', format('source must be monthly, purchase, promo, refund or adjustment, got %s',
+                coalesce(p_source, 'null'))
+        );
+    end if;
+    if p_expires_at is not null and not isfinite(p_expires_at) then
+        perform private.raise_error('CREDIT_013', 'expires_at must be a finite time (or null for no expiry)');
+    end if;
+    v_fingerprint := billing.fingerprint('grant', jsonb_build_object(
+        'amount', v_amount, 'source', p_source, 'expires_at', p_expires_at, 'description', v_description
+    ));
+    perform billing.lock_user(p_user, billing.clock());
+    select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+    if found then
+        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'grant' then
+            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+        end if;
+        v_tx := v_prior;
+    else
+        -- Checked after the replay lookup: a retry must get its first answer even once the
+        -- expiry it asked for has passed.
+        if p_expires_at <= billing.clock() then
+            perform private.raise_error('CREDIT_013', 'expires_at must be in the future (or null for no expiry)');
+        end if;
+        v_tx := billing.add_grant(
+            p_user, p_source, v_amount, p_expires_at, null,
+            coalesce(v_description, initcap(p_source) || ' credits'), p_key, v_fingerprint
+        );
+    end if;
+    return jsonb_build_object(
+        'transaction_id', v_tx.id, 'grant_id', v_tx.grant_id, 'amount', v_tx.credits_amount,
+        'expires_at', (v_tx.metadata ->> 'expires_at')::timestamptz, 'balance', v_tx.balance_after
+    );
+end
+$$;
+
+create or replace function public.grant_credits(
+    user_id uuid, amount numeric, source text, expires_at timestamptz, idempotency_key text,
+    description text default null
+)
+returns public.credit_grant
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(
+        null::public.credit_grant,
+        billing.grant_credits(user_id, amount, source, expires_at, idempotency_key, description)
+    )
+$$;
+
+-- A plan's monthly credits for one billing period, called by the payments code on activation
+-- and renewal. They stay usable until the end of the period after it (plans.rollover_periods).
+create or replace function billing.grant_monthly_credits(
+    p_user uuid, p_plan text, p_period_end timestamptz, p_key text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_plan public.plans;
+begin
+    select * into v_plan from public.plans where code = p_plan;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown plan %s', coalesce(p_plan, 'null')));
+    end if;
+    if v_plan.monthly_credits = 0 then
+        return null;
+    end if;
+    return billing.grant_credits(
+        p_user, v_plan.monthly_credits, 'monthly',
+        p_period_end + v_plan.rollover_periods * v_plan.billing_period, p_key,
+        format('%s plan: monthly credits', v_plan.name_en)
+    );
+end
+$$;
+
+revoke all on function billing.grant_credits(uuid, numeric, text, timestamptz, text, text),
+public.grant_credits(uuid, numeric, text, timestamptz, text, text),
+billing.grant_monthly_credits(uuid, text, timestamptz, text) from public;
+grant execute on function billing.grant_credits(uuid, numeric, text, timestamptz, text, text),
+public.grant_credits(uuid, numeric, text, timestamptz, text, text),
+billing.grant_monthly_credits(uuid, text, timestamptz, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/grant_credits.sql', 'function', '77d89f2521c0c462748422462fc2a8ce0a62dcada1998f012da7106627472566', '[{"type": "function", "schema": "billing", "name": "grant_credits"}, {"type": "function", "schema": "public", "name": "grant_credits"}, {"type": "function", "schema": "billing", "name": "grant_monthly_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/grant_credits.sql', '77d89f2521c0c462748422462fc2a8ce0a62dcada1998f012da7106627472566');
 
 -- functions/billing/handle_new_auth_user.sql
 -- Every auth user gets its public.users row in the same transaction as its sign-up, and keeps
@@ -741,27 +1028,31 @@ $$;
 create or replace function public.refund_transaction(
     user_id uuid, transaction_id uuid, idempotency_key text, reason text
 )
-returns jsonb
+returns public.credit_refund
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+    select * from jsonb_populate_record(
+        null::public.credit_refund,
+        billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+    )
 $$;
 
 revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text) from public;
 grant execute on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
 to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/refund_transaction.sql', 'function', 'b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c', '[{"type": "function", "schema": "billing", "name": "refund"}, {"type": "function", "schema": "public", "name": "refund_transaction"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/refund_transaction.sql', 'b01393be0fc1edd60a5b883cee3bd5761c275123bb50e9e40a48c686eacd402c');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/refund_transaction.sql', 'function', '75cc73e3c13817587a3125619c99016e4134dd1865917ce3dec8217f6c28b865', '[{"type": "function", "schema": "billing", "name": "refund"}, {"type": "function", "schema": "public", "name": "refund_transaction"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/refund_transaction.sql', '75cc73e3c13817587a3125619c99016e4134dd1865917ce3dec8217f6c28b865');
 
 -- functions/billing/release_hold.sql
 -- Release a hold in full: the generation was cancelled, or it failed. Releasing twice returns
 -- the first result; releasing a captured hold is refused; an expired hold has released itself
 -- already. A failed generation (failure_reason 'generation_failed') gives the credits back like
--- any release, records the reason on the ledger entry, and answers GEN_001 in `error`; the
--- browser's next read of the hold (get_hold) answers GEN_001 too.
+-- any release, records the reason on the ledger entry the user reads, and answers GEN_001 in
+-- `error`, which the generation server passes on to the browser as it is; the browser's next
+-- read of the hold (get_hold) answers GEN_001 too.
 create or replace function billing.release(p_hold uuid, p_failure_reason text)
 returns jsonb
 language plpgsql
@@ -775,7 +1066,7 @@ declare
     v_error public.error_codes;
 begin
     if p_failure_reason is not null and p_failure_reason not in ('cancelled', 'generation_failed') then
-        perform private.raise_error('VAL_001', 'failure_reason must be cancelled, generation_failed or null');
+        perform private.raise_error('VAL_006', 'failure_reason must be cancelled, generation_failed or null');
     end if;
     v_hold := billing.lock_hold(p_hold);
     if v_hold.status = 'captured' then
@@ -807,20 +1098,1807 @@ end
 $$;
 
 -- user_id: the user the generation ran for; another user's hold is refused (CREDIT_007).
+-- failure_reason: null or 'cancelled' (the user stopped it), 'generation_failed' (GEN_001).
 create or replace function public.release_hold(user_id uuid, hold_id uuid, failure_reason text default null)
-returns jsonb
+returns public.credit_release
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.release(billing.hold_of(user_id, hold_id), failure_reason)
+    select * from jsonb_populate_record(
+        null::public.credit_release, billing.release(billing.hold_of(user_id, hold_id), failure_reason)
+    )
 $$;
 
 revoke all on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) from public;
 grant execute on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/release_hold.sql', 'function', '392401280f98844fbdae84b3c56dbb80a13936b217712af8bba0a5c4ce14e245', '[{"type": "function", "schema": "billing", "name": "release"}, {"type": "function", "schema": "public", "name": "release_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/release_hold.sql', '392401280f98844fbdae84b3c56dbb80a13936b217712af8bba0a5c4ce14e245');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/release_hold.sql', 'function', '7a5e09b8d5f66f642e7dc196de5ac9534cc7e1f4f90c4443c2624171a947b474', '[{"type": "function", "schema": "billing", "name": "release"}, {"type": "function", "schema": "public", "name": "release_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/release_hold.sql', '7a5e09b8d5f66f642e7dc196de5ac9534cc7e1f4f90c4443c2624171a947b474');
+
+-- functions/billing/reserve_credits.sql
+-- Holds for long AI generations: reserve an action's cost now (TTL from billing.settings,
+-- 15 minutes by default), capture all or less later, or release. Held credits leave the
+-- balance at once, so a hold can never be overspent by parallel requests.
+create or replace function billing.reserve_for_caller(p_action text, p_key text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_user_id uuid := billing.require_caller();
+    v_settings billing.settings;
+    v_cost public.action_costs;
+    v_user public.users;
+    v_prior public.credit_transactions;
+    v_plan public.plans;
+    v_fingerprint text;
+    v_hold uuid := extensions.gen_random_uuid();
+    v_tx uuid := billing.uuid_v7();
+    v_expires timestamptz;
+    v_balance numeric;
+begin
+    perform billing.require_client_key(p_key);
+    select * into v_cost from public.action_costs where action = p_action and active;
+    if not found then
+        perform private.raise_error('CREDIT_003', format('unknown action %s', coalesce(p_action, 'null')));
+    end if;
+    select * into v_settings from billing.settings;
+    v_fingerprint := billing.fingerprint('reserve', jsonb_build_object('action', v_cost.action));
+    v_user := billing.lock_user(v_user_id, billing.clock());
+    select * into v_prior from public.credit_transactions where user_id = v_user_id and idempotency_key = p_key;
+    if found then
+        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'hold' then
+            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+        end if;
+        return (
+            select jsonb_build_object(
+                'hold_id', h.id, 'amount', h.amount, 'expires_at', h.expires_at, 'balance', v_prior.balance_after
+            )
+            from billing.holds as h where h.id = v_prior.hold_id
+        );
+    end if;
+    if v_cost.allowed_plans is not null then
+        v_plan := billing.active_plan(v_user_id);
+        if v_plan.code is null or not v_plan.code = any(v_cost.allowed_plans) then
+            perform private.raise_error(
+                'CREDIT_004',
+                format('%s needs one of the plans %s', v_cost.action, array_to_string(v_cost.allowed_plans, ', '))
+            );
+        end if;
+    end if;
+    if (select count(*) from billing.holds where user_id = v_user_id and status = 'active') >= v_settings.max_active_holds
+        then
+        perform private.raise_error(
+            'CREDIT_002', format('at most %s holds may be active at once', v_settings.max_active_holds)
+        );
+    end if;
+    if v_user.credits_balance < v_cost.cost or billing.consume(v_user_id, v_tx, v_cost.cost, billing.clock()) < v_cost.cost
+        then
+        perform private.raise_error(
+            'CREDIT_001', format('balance %s is less than the cost %s', v_user.credits_balance, v_cost.cost)
+        );
+    end if;
+    v_expires := billing.clock() + v_settings.hold_ttl;
+    insert into billing.holds (id, user_id, action, amount, expires_at)
+    values (v_hold, v_user_id, v_cost.action, v_cost.cost, v_expires);
+    -- The hold's expiry is one of the user's credit events (see billing.schedule_credit_events).
+    update public.users
+    set credits_balance = credits_balance - v_cost.cost, updated_at = billing.clock(),
+        credits_next_event_at = least(credits_next_event_at, v_expires)
+    where id = v_user_id
+    returning credits_balance into v_balance;
+    insert into public.credit_transactions (
+        id, user_id, transaction_type, credits_amount, balance_after, description, action, hold_id,
+        idempotency_key, request_fingerprint
+    )
+    values (
+        v_tx, v_user_id, 'hold', -v_cost.cost, v_balance, 'Credits held', v_cost.action, v_hold,
+        p_key, v_fingerprint
+    );
+    return jsonb_build_object('hold_id', v_hold, 'amount', v_cost.cost, 'expires_at', v_expires, 'balance', v_balance);
+end
+$$;
+
+create or replace function public.reserve_credits(action text, idempotency_key text)
+returns public.credit_hold
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(null::public.credit_hold, billing.reserve_for_caller(action, idempotency_key))
+$$;
+
+revoke all on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text) from public;
+grant execute on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text)
+to authenticated;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/reserve_credits.sql', 'function', '1e88f193b80d907a7d0d0dbec3eefcf36ea0265913ee155e7647c3c1a8c8e0a1', '[{"type": "function", "schema": "billing", "name": "reserve_for_caller"}, {"type": "function", "schema": "public", "name": "reserve_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/reserve_credits.sql', '1e88f193b80d907a7d0d0dbec3eefcf36ea0265913ee155e7647c3c1a8c8e0a1');
+
+-- functions/billing/spend_credits.sql
+-- Spending credits: the browser's spend_credits(action) and the trusted servers'
+-- deduct_credits(user_id, amount), one core, race-free: the user's row lock is taken before
+-- the balance is read, so parallel spends queue and each sees the balance the previous left.
+
+create or replace function billing.spend(
+    p_user uuid,
+    p_action text,
+    p_amount numeric,
+    p_allowed_plans text[],
+    p_key text,
+    p_description text,
+    p_fingerprint text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_user public.users;
+    v_prior public.credit_transactions;
+    v_plan public.plans;
+    v_tx uuid := billing.uuid_v7();
+    v_grant uuid;
+    v_balance numeric;
+begin
+    -- Fast path, one statement: lock the user's row and debit it, provided the balance covers
+    -- the cost, no credit event (expiry, daily bonus) is due, and the plan allows the action.
+    -- Parallel spends queue on the row; each re-checks these conditions on the version the
+    -- previous one committed.
+    update public.users as u
+    set credits_balance = u.credits_balance - p_amount, updated_at = v_now
+    where u.id = p_user
+        and u.credits_balance >= p_amount
+        and (u.credits_next_event_at is null or u.credits_next_event_at > v_now)
+        and (p_allowed_plans is null or (u.plan = any(p_allowed_plans) and u.plan_period_end > v_now))
+    returning u.credits_balance into v_balance;
+    if not found then
+        -- Slow path: lock with upkeep, then answer a retry, refuse, or debit.
+        v_user := billing.lock_user(p_user, v_now);
+        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+        if found then
+            return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
+        end if;
+        if p_allowed_plans is not null then
+            v_plan := billing.active_plan(p_user);
+            if v_plan.code is null or not v_plan.code = any(p_allowed_plans) then
+                perform private.raise_error(
+                    'CREDIT_004',
+                    format('%s needs one of the plans %s', p_action, array_to_string(p_allowed_plans, ', '))
+                );
+            end if;
+        end if;
+        if v_user.credits_balance < p_amount then
+            perform private.raise_error(
+                'CREDIT_001', format('balance %s is less than the cost %s', v_user.credits_balance, p_amount)
+            );
+        end if;
+        update public.users set credits_balance = credits_balance - p_amount, updated_at = v_now
+        where id = p_user
+        returning credits_balance into v_balance;
+    end if;
+    -- Most spends fit in the first live grant in burn-down order (daily bonus, soonest expiry,
+    -- promotional before paid, oldest): take it all there and name the grant on the entry. No
+    -- row lock on grants is needed: they change only under the user's row lock, held now. A
+    -- grant is live from its commit, whatever this transaction's clock says (see billing.consume).
+    update billing.grants as g
+    set remaining = g.remaining - p_amount
+    where g.id = (
+        select f.id
+        from billing.grants as f
+        where f.user_id = p_user and f.remaining > 0
+            and (f.expires_at is null or f.expires_at > v_now)
+        order by f.source = 'daily_bonus' desc, f.expires_at asc nulls last,
+            f.source in ('monthly', 'purchase') asc, f.effective_at, f.created_at, f.id
+        limit 1
+    )
+        and g.remaining >= p_amount
+    returning g.id into v_grant;
+    -- The unique (user_id, idempotency_key) index decides whether this key is new.
+    insert into public.credit_transactions (
+        id, user_id, transaction_type, credits_amount, balance_after, description, action,
+        idempotency_key, request_fingerprint, grant_id
+    )
+    values (v_tx, p_user, 'spend', -p_amount, v_balance, p_description, p_action, p_key, p_fingerprint, v_grant)
+    on conflict (user_id, idempotency_key) do nothing;
+    if not found then
+        -- A retry of an earlier spend (the fast path does not look first): give back what this
+        -- call took and answer as the first call did. A mismatch raises, which undoes it all.
+        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+        if v_grant is not null then
+            update billing.grants set remaining = remaining + p_amount where id = v_grant;
+        end if;
+        update public.users set credits_balance = credits_balance + p_amount where id = p_user;
+        return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
+    end if;
+    if v_grant is null then
+        -- Spread over several grants: one allocation row per grant drawn on.
+        if billing.consume(p_user, v_tx, p_amount, v_now) < p_amount then
+            raise exception 'credit invariant broken: live grants of user % do not cover the stored balance', p_user;
+        end if;
+    end if;
+    return jsonb_build_object('transaction_id', v_tx, 'charged', p_amount, 'balance', v_balance);
+end
+$$;
+
+-- The answer to a repeated idempotency key: the first spend's result, or CREDIT_005 when the
+-- key was used for a different request. The action and description are compared on the entry
+-- itself; the fingerprint covers what else the caller chose (deduct_credits' amount).
+create or replace function billing.spend_replay(
+    p_prior public.credit_transactions, p_key text, p_fingerprint text, p_action text, p_description text
+)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_prior.transaction_type <> 'spend' or p_prior.request_fingerprint <> p_fingerprint
+        or p_prior.action is distinct from p_action or p_prior.description is distinct from p_description then
+        perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+    end if;
+    return jsonb_build_object(
+        'transaction_id', p_prior.id, 'charged', -p_prior.credits_amount, 'balance', p_prior.balance_after
+    );
+end
+$$;
+
+-- The signed-in user spends the price of an action; the amount comes from action_costs, never
+-- from the browser.
+create or replace function billing.spend_for_caller(p_action text, p_key text, p_description text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_user uuid := auth.uid();
+    v_cost public.action_costs;
+begin
+    -- The checks of billing.require_caller/require_key/require_text, inline: this is the hot path.
+    if v_user is null then
+        perform private.raise_error('AUTH_004', 'no user in the request''s JWT');
+    end if;
+    if p_key is null or char_length(p_key) not between 1 and 255 or p_key ~ '[[:cntrl:]]' or btrim(p_key) = '' then
+        perform private.raise_error('CREDIT_006', 'idempotency_key must be 1-255 printable characters');
+    end if;
+    if lower(left(p_key, 4)) = 'srv:' then
+        perform private.raise_error('CREDIT_015', 'keys beginning with srv: are reserved for trusted servers');
+    end if;
+    if char_length(p_description) > 500 then
+        perform private.raise_error('VAL_001', 'description is longer than 500 characters');
+    end if;
+    if p_description ~ '[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]' then
+        perform private.raise_error('VAL_002', 'description contains a control character');
+    end if;
+    p_description := nullif(btrim(p_description), '');
+    select * into v_cost from public.action_costs where action = p_action and active;
+    if not found then
+        perform private.raise_error('CREDIT_003', format('unknown action %s', coalesce(p_action, 'null')));
+    end if;
+    return billing.spend(
+        v_user, v_cost.action, v_cost.cost, v_cost.allowed_plans, p_key, p_description,
+        'spend_credits'
+    );
+end
+$$;
+
+-- PL/pgSQL rather than SQL: a SQL function with a SET clause is parsed and planned on every
+-- call; PL/pgSQL keeps the plan for the session.
+create or replace function public.spend_credits(action text, idempotency_key text, description text default null)
+returns public.credit_spend
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+    return jsonb_populate_record(null::public.credit_spend, billing.spend_for_caller(action, idempotency_key, description));
+end
+$$;
+
+-- The brief's deductCredits, made safe: trusted servers charge an arbitrary amount.
+create or replace function billing.deduct(p_user uuid, p_amount numeric, p_description text, p_key text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_max numeric := (select s.max_deduct_credits from billing.settings as s);
+    v_amount numeric := billing.require_amount(p_amount, v_max);
+    v_description text := billing.require_text(p_description, 'description', 500, true);
+begin
+    p_key := billing.server_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    return billing.spend(
+        p_user, null, v_amount, null, p_key, v_description,
+        billing.fingerprint('deduct', jsonb_build_object('amount', v_amount, 'description', v_description))
+    );
+end
+$$;
+
+create or replace function public.deduct_credits(user_id uuid, amount numeric, description text, idempotency_key text)
+returns public.credit_spend
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(null::public.credit_spend, billing.deduct(user_id, amount, description, idempotency_key))
+$$;
+
+revoke all on function billing.spend(uuid, text, numeric, text[], text, text, text) from public;
+revoke all on function billing.spend_replay(public.credit_transactions, text, text, text, text) from public;
+revoke all on function billing.spend_for_caller(text, text, text) from public;
+revoke all on function public.spend_credits(text, text, text) from public;
+revoke all on function billing.deduct(uuid, numeric, text, text) from public;
+revoke all on function public.deduct_credits(uuid, numeric, text, text) from public;
+grant execute on function billing.spend_for_caller(text, text, text) to authenticated;
+grant execute on function public.spend_credits(text, text, text) to authenticated;
+grant execute on function billing.deduct(uuid, numeric, text, text) to service_role;
+grant execute on function public.deduct_credits(uuid, numeric, text, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/spend_credits.sql', 'function', '679db9a8b8febf358126d3ee1e3805e51587ff33faa26fc2b9a6a667e5d8dcba', '[{"type": "function", "schema": "billing", "name": "spend"}, {"type": "function", "schema": "billing", "name": "spend_replay"}, {"type": "function", "schema": "billing", "name": "spend_for_caller"}, {"type": "function", "schema": "public", "name": "spend_credits"}, {"type": "function", "schema": "billing", "name": "deduct"}, {"type": "function", "schema": "public", "name": "deduct_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/spend_credits.sql', '679db9a8b8febf358126d3ee1e3805e51587ff33faa26fc2b9a6a667e5d8dcba');
+
+-- functions/domains/budget.sql
+-- Namecheap's account-wide request budget (20 a minute, 700 an hour, 8000 a day), one for
+-- every worker and service instance. Each allowed call is a row in domains.call_budget; sliding
+-- windows over them decide the next. Windows are measured in real time (clock_timestamp, read
+-- under the lock) since they limit real requests, and are counted 5% long so that a call sent a
+-- moment after it was allowed still falls inside its window at Namecheap.
+-- Jobs may use the whole budget; searches leave reserved_for_jobs calls of each window to them.
+create or replace function domains.take_registrar_call(p_priority text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_settings domains.settings;
+    v_now timestamptz;
+    v_window interval;
+    v_reserve integer;
+    v_spans interval[];
+    v_limits integer[];
+    v_count integer;
+    v_oldest timestamptz;
+    v_wait numeric := 0;
+begin
+    if p_priority is null or p_priority not in ('job', 'search') then
+        perform private.raise_error('VAL_001', 'priority must be job or search');
+    end if;
+    -- One taker at a time: each count must see the calls taken before it.
+    select * into strict v_settings from domains.settings as s where s.id for update;
+    v_now := clock_timestamp();
+    v_window := make_interval(secs => v_settings.window_seconds * 1.05);
+    v_reserve := case when p_priority = 'search' then v_settings.reserved_for_jobs else 0 end;
+    v_spans := array[v_window, v_window * 60, v_window * 1440];
+    v_limits := array[v_settings.calls_per_minute, v_settings.calls_per_hour, v_settings.calls_per_day];
+    for i in 1..3 loop
+        select count(*), min(b.taken_at) into v_count, v_oldest
+        from domains.call_budget as b
+        where b.taken_at > v_now - v_spans[i];
+        if v_count >= greatest(v_limits[i] - v_reserve, 0) then
+            -- The earliest moment a slot of this window frees (approximately, for the oldest).
+            v_wait := greatest(v_wait, ceil(extract(epoch from coalesce(v_oldest, v_now) + v_spans[i] - v_now)), 1);
+        end if;
+    end loop;
+    if v_wait > 0 then
+        return jsonb_build_object('allowed', false, 'retry_after', v_wait::integer);
+    end if;
+    insert into domains.call_budget (taken_at, priority) values (v_now, p_priority);
+    return jsonb_build_object('allowed', true, 'retry_after', 0);
+end
+$$;
+
+revoke all on function domains.take_registrar_call(text) from public;
+grant execute on function domains.take_registrar_call(text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/budget.sql', 'function', 'ce7f34c20d9129cba2a40aa9a1970c282957b363b8d8ecd3a67b50acef66b4fd', '[{"type": "function", "schema": "domains", "name": "take_registrar_call"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/budget.sql', 'ce7f34c20d9129cba2a40aa9a1970c282957b363b8d8ecd3a67b50acef66b4fd');
+
+-- functions/domains/checkout.sql
+-- Buying (or renewing) a domain: the owner's registrant contact, then a checkout that freezes the price in a
+-- quote (quote_ttl, 15 minutes) and opens a payment whose purpose is 'domain' on the same
+-- UPayments path as plans (attach_checkout_charge, webhooks, confirm_payment). A captured
+-- payment queues the order for the registration job (domains.fulfil_payment, called from
+-- payments.fulfil); nothing is registered inside a webhook request.
+
+-- The caller's registrant contact (all four Namecheap contact roles), validated by the table.
+create or replace function domains.set_contact(p_user uuid, p_contact jsonb)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_row public.domain_contacts;
+begin
+    if p_user is null then
+        perform private.raise_error('AUTH_004', 'no user in the request''s JWT');
+    end if;
+    if p_contact is null or jsonb_typeof(p_contact) <> 'object' then
+        perform private.raise_error('DOM_015', 'contact must be a JSON object');
+    end if;
+    begin
+        insert into public.domain_contacts as c (
+            user_id, first_name, last_name, organization, address1, address2, city, state_province, postal_code,
+            country, phone, email, updated_at
+        )
+        values (
+            p_user, p_contact ->> 'first_name', p_contact ->> 'last_name', p_contact ->> 'organization',
+            p_contact ->> 'address1', p_contact ->> 'address2', p_contact ->> 'city', p_contact ->> 'state_province',
+            p_contact ->> 'postal_code', upper(p_contact ->> 'country'), p_contact ->> 'phone',
+            lower(p_contact ->> 'email'), now()
+        )
+        on conflict (user_id) do update
+        set first_name = excluded.first_name, last_name = excluded.last_name, organization = excluded.organization,
+            address1 = excluded.address1, address2 = excluded.address2, city = excluded.city,
+            state_province = excluded.state_province, postal_code = excluded.postal_code, country = excluded.country,
+            phone = excluded.phone, email = excluded.email, updated_at = excluded.updated_at
+        returning * into v_row;
+    exception
+        when not_null_violation or check_violation then
+            perform private.raise_error(
+                'DOM_015', 'first_name, last_name, address1, city, state_province, postal_code, country (two letters),'
+                || ' phone (+NNN.NNNNNNNN) and email are required and must be well formed'
+            );
+    end;
+    return to_jsonb(v_row) - 'user_id';
+end
+$$;
+
+-- The browser's half: the caller's own contact only. set_contact takes any user and is the
+-- service's, so the browser never holds EXECUTE on it.
+create or replace function domains.set_contact_for_caller(p_contact jsonb)
+returns jsonb
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+    select domains.set_contact(auth.uid(), p_contact)
+$$;
+
+create or replace function public.set_domain_contact(contact jsonb)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select domains.set_contact_for_caller(contact)
+$$;
+
+-- The term and the pricing inputs of a checkout: years within max_years, a configured rate and
+-- margin (the service's environment; DOM_013 when missing).
+create or replace function domains.require_terms(p_years integer, p_rate numeric, p_margin numeric)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_max integer := (select s.max_years from domains.settings as s);
+begin
+    if p_years is null or p_years not between 1 and v_max then
+        perform private.raise_error('VAL_001', format('years must be 1 to %s', v_max));
+    end if;
+    if p_rate is null or p_rate <= 0 or p_margin is null or p_margin < 1 then
+        perform private.raise_error('DOM_013', 'the USD to KWD rate and the margin are not configured');
+    end if;
+end
+$$;
+
+-- A replayed idempotency key: the same payment (and quote) while the quote is valid; null for a
+-- new key. The caller holds the user's lock.
+create or replace function domains.replayed_checkout(p_user uuid, p_key text, p_fingerprint text, p_fqdn text)
+returns jsonb
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_prior public.payments;
+    v_quote public.domain_quotes;
+begin
+    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
+    if not found then
+        return null;
+    end if;
+    if v_prior.request_fingerprint <> p_fingerprint or v_prior.purpose <> 'domain' then
+        perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
+    end if;
+    select q.* into v_quote
+    from public.domain_orders as o inner join public.domain_quotes as q on o.quote_id = q.id
+    where o.payment_id = v_prior.id;
+    if v_prior.status = 'pending' and v_quote.expires_at <= billing.clock() then
+        perform private.raise_error('DOM_004', format('the quote for %s expired at %s', p_fqdn, v_quote.expires_at),
+            'start a new checkout (another idempotency key)');
+    end if;
+    return domains.checkout_json(v_prior, v_quote) || jsonb_build_object('replay', true);
+end
+$$;
+
+-- The quote (price frozen for quote_ttl), its payment (purpose 'domain') and the order.
+create or replace function domains.open_order(
+    p_user uuid, p_project uuid, p_fqdn text, p_unicode text, p_years integer, p_premium boolean, p_usd numeric,
+    p_rate numeric, p_margin numeric, p_key text, p_fingerprint text, p_action text, p_expires_before timestamptz
+)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_quote public.domain_quotes;
+    v_payment public.payments;
+begin
+    insert into public.domain_quotes (
+        user_id, project_id, fqdn, fqdn_unicode, years, premium, usd_price, usd_kwd_rate, margin, price_kwd,
+        expires_at, created_at
+    )
+    values (
+        p_user, p_project, p_fqdn, coalesce(p_unicode, p_fqdn), p_years, p_premium, p_usd, p_rate, p_margin,
+        domains.price_kwd(p_usd, p_rate, p_margin), v_now + (select s.quote_ttl from domains.settings as s), v_now
+    )
+    returning * into v_quote;
+    insert into public.payments (
+        order_id, user_id, plan, purpose, kind, amount_kwd, idempotency_key, request_fingerprint, created_at,
+        updated_at
+    )
+    values (
+        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, null, 'domain',
+        case p_action when 'renew' then 'renewal' else 'new' end, v_quote.price_kwd, p_key, p_fingerprint, v_now,
+        v_now
+    )
+    returning * into v_payment;
+    insert into public.domain_orders (
+        user_id, project_id, quote_id, payment_id, fqdn, years, action, expires_before, created_at, updated_at
+    )
+    values (
+        p_user, p_project, v_quote.id, v_payment.id, p_fqdn, p_years, p_action, p_expires_before, v_now, v_now
+    );
+    return domains.checkout_json(v_payment, v_quote) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- Quote and checkout in one step. The service has just asked Namecheap about the name
+-- (domains.record_availability) and refreshed the price list when stale. Replays of the same
+-- idempotency key answer the same payment while its quote is valid.
+create or replace function domains.create_checkout(
+    p_user uuid, p_project uuid, p_fqdn text, p_unicode text, p_tld text, p_years integer, p_rate numeric,
+    p_margin numeric, p_key text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_fingerprint text;
+    v_prior jsonb;
+    v_availability domains.availability;
+    v_usd numeric;
+begin
+    perform billing.require_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    perform domains.require_fqdn(p_fqdn);
+    perform domains.require_tld(p_fqdn, p_tld);
+    perform domains.require_terms(p_years, p_rate, p_margin);
+    v_fingerprint := billing.fingerprint(
+        'domain_checkout', jsonb_build_object('project_id', p_project, 'fqdn', p_fqdn, 'years', p_years)
+    );
+
+    perform billing.lock_user(p_user, v_now);
+    v_prior := domains.replayed_checkout(p_user, p_key, v_fingerprint, p_fqdn);
+    if v_prior is not null then
+        return v_prior;
+    end if;
+
+    if not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
+        perform private.raise_error('DOM_014', 'no such project of this owner');
+    end if;
+    if not exists (select from public.domain_contacts as c where c.user_id = p_user) then
+        perform private.raise_error('DOM_015', 'set the registrant contact first (public.set_domain_contact)');
+    end if;
+    if exists (select from public.domains as d where d.fqdn = p_fqdn) then
+        perform private.raise_error('DOM_009', format('%s is already connected to a project', p_fqdn));
+    end if;
+    -- Someone's payment for this name is on its way: a second one could only be refunded.
+    if exists (
+        select from public.domain_orders as o
+        inner join public.domain_quotes as q on o.quote_id = q.id
+        where o.fqdn = p_fqdn and o.action = 'register'
+            and (o.state in ('queued', 'submitting', 'reconciling', 'registered')
+                or (o.state = 'awaiting_payment' and q.expires_at > v_now))
+    ) then
+        perform private.raise_error('DOM_001', format('%s is being bought', p_fqdn));
+    end if;
+    select * into v_availability from domains.availability as a
+    where a.fqdn = p_fqdn and a.checked_at > now() - (select s.availability_ttl from domains.settings as s);
+    if not found then
+        perform private.raise_error('DOM_004', format('no fresh availability answer for %s', p_fqdn), 'search again');
+    end if;
+    if not v_availability.available then
+        perform private.raise_error('DOM_001', format('%s is not available', p_fqdn));
+    end if;
+    if v_availability.premium and p_years <> 1 then
+        perform private.raise_error('VAL_001', 'premium names are sold for one year');
+    end if;
+    v_usd := domains.usd_price(p_fqdn, p_tld, p_years);
+    if v_usd is null or v_usd <= 0 then
+        perform private.raise_error('DOM_004', format('no price for .%s over %s years', p_tld, p_years), 'search again');
+    end if;
+    return domains.open_order(
+        p_user, p_project, p_fqdn, p_unicode, p_years, v_availability.premium, v_usd, p_rate, p_margin, p_key,
+        v_fingerprint, 'register', null
+    );
+end
+$$;
+
+-- The owner's domain registered here, locked: what a renewal extends (DOM_014 otherwise).
+create or replace function domains.renewable_domain(p_user uuid, p_fqdn text)
+returns public.domains
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_domain public.domains := domains.owned_domain(p_user, p_fqdn);
+begin
+    select * into v_domain from public.domains as d where d.id = v_domain.id for update;
+    if v_domain.origin <> 'registered' or v_domain.registration_expires_at is null then
+        perform private.raise_error(
+            'DOM_014', format('%s was not registered through KWq8', p_fqdn), 'renew it where it was registered'
+        );
+    end if;
+    return v_domain;
+end
+$$;
+
+-- Before a renewal checkout: the domain is the caller's and registered here; whether the
+-- renewal price list must be fetched first.
+create or replace function domains.renewal_state(p_user uuid, p_fqdn text, p_years integer)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+    v_tld text;
+begin
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    v_domain := domains.renewable_domain(p_user, p_fqdn);
+    v_tld := domains.tld_of(v_domain.fqdn);
+    return jsonb_build_object(
+        'fqdn', v_domain.fqdn, 'tld', v_tld, 'registration_expires_at', v_domain.registration_expires_at,
+        'pricing_stale', not exists (
+            select from domains.pricing as p
+            inner join domains.settings as s on true
+            where p.tld = v_tld and p.action = 'renew' and p.years = p_years and p.fetched_at > now() - s.pricing_ttl
+        )
+    );
+end
+$$;
+
+-- The configured TLD a name was sold under: the longest that ends it (co before com.co).
+create or replace function domains.tld_of(p_fqdn text)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+    select t.tld
+    from domains.settings as s
+    cross join lateral unnest(s.tlds) as t (tld)
+    where right(p_fqdn, char_length(t.tld) + 1) = '.' || t.tld
+    order by char_length(t.tld) desc
+    limit 1
+$$;
+
+-- A renewal: the same pay-then-execute path as a registration, priced from the renewal list
+-- (users.getPricing, RENEW). One renewal at a time per domain (DOM_016).
+create or replace function domains.create_renewal_checkout(
+    p_user uuid, p_fqdn text, p_years integer, p_rate numeric, p_margin numeric, p_key text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_fingerprint text;
+    v_prior jsonb;
+    v_domain public.domains;
+    v_tld text;
+    v_usd numeric;
+begin
+    perform billing.require_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    perform domains.require_fqdn(p_fqdn);
+    perform domains.require_terms(p_years, p_rate, p_margin);
+    v_fingerprint := billing.fingerprint('domain_renewal', jsonb_build_object('fqdn', p_fqdn, 'years', p_years));
+
+    perform billing.lock_user(p_user, v_now);
+    v_prior := domains.replayed_checkout(p_user, p_key, v_fingerprint, p_fqdn);
+    if v_prior is not null then
+        return v_prior;
+    end if;
+    v_domain := domains.renewable_domain(p_user, p_fqdn);
+    if exists (
+        select from public.domain_orders as o
+        inner join public.domain_quotes as q on o.quote_id = q.id
+        where o.fqdn = p_fqdn and o.action = 'renew'
+            and (o.state in ('queued', 'submitting', 'reconciling')
+                or (o.state = 'awaiting_payment' and q.expires_at > v_now))
+    ) then
+        perform private.raise_error('DOM_016', format('a renewal of %s is already under way', p_fqdn));
+    end if;
+    v_tld := domains.tld_of(v_domain.fqdn);
+    select p.usd_price into v_usd from domains.pricing as p
+    where p.tld = v_tld and p.action = 'renew' and p.years = p_years;
+    if v_usd is null or v_usd <= 0 then
+        perform private.raise_error('DOM_004', format('no renewal price for .%s over %s years', v_tld, p_years),
+            'try again');
+    end if;
+    return domains.open_order(
+        p_user, v_domain.project_id, p_fqdn, v_domain.fqdn_unicode, p_years, false, v_usd, p_rate, p_margin, p_key,
+        v_fingerprint, 'renew', v_domain.registration_expires_at
+    );
+end
+$$;
+
+create or replace function domains.checkout_json(p_payment public.payments, p_quote public.domain_quotes)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+    select payments.payment_json(p_payment) || jsonb_build_object(
+        'quote', jsonb_build_object(
+            'quote_id', p_quote.id, 'fqdn', p_quote.fqdn, 'unicode', p_quote.fqdn_unicode, 'years', p_quote.years,
+            'premium', p_quote.premium, 'price_kwd', p_quote.price_kwd, 'expires_at', p_quote.expires_at
+        )
+    )
+$$;
+
+-- A captured domain payment (from payments.fulfil; the caller holds the user's and the
+-- payment's locks): the payment is paid and the order queued for registration. When another
+-- paid order has the name already, this one can only be refunded: it fails and asks for it.
+create or replace function domains.fulfil_payment(
+    p_payment public.payments, p_track_id text, p_provider_payment_id text
+)
+returns public.payments
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_order public.domain_orders;
+    v_result public.payments;
+    v_taken boolean;
+begin
+    select * into v_order from public.domain_orders as o where o.payment_id = p_payment.id for update;
+    update public.payments
+    set status = 'paid', paid_at = v_now, closed_at = null, status_reason = null,
+        fulfilment = case when v_order.id is null then 'needs_review' else 'fulfilled' end,
+        credits_granted = 0, captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
+        track_id = coalesce(track_id, p_track_id),
+        provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
+        updated_at = v_now
+    where id = p_payment.id
+    returning * into v_result;
+    if v_order.id is null then
+        return v_result;
+    end if;
+    v_taken := v_order.action = 'register' and exists (
+        select from public.domain_orders as o
+        where o.fqdn = v_order.fqdn and o.id <> v_order.id and o.action = 'register'
+            and o.state in ('queued', 'submitting', 'reconciling', 'registered')
+    );
+    if v_taken then
+        update public.domain_orders
+        set state = 'failed', error_code = 'DOM_001', last_error = 'another paid order has this name',
+            updated_at = v_now
+        where id = v_order.id;
+        perform payments.request_refund(p_payment.order_id, 'domain already bought by another order');
+    elsif v_order.state in ('awaiting_payment', 'cancelled') then
+        update public.domain_orders
+        set state = 'queued', next_attempt_at = now(), updated_at = v_now
+        where id = v_order.id;
+    end if;
+    return v_result;
+end
+$$;
+
+revoke all on function domains.set_contact(uuid, jsonb), domains.set_contact_for_caller(jsonb),
+public.set_domain_contact(jsonb) from public;
+grant execute on function domains.set_contact_for_caller(jsonb), public.set_domain_contact(jsonb) to authenticated;
+grant execute on function domains.set_contact(uuid, jsonb) to service_role;
+revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
+domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
+domains.renewal_state(uuid, text, integer), domains.require_terms(integer, numeric, numeric),
+domains.replayed_checkout(uuid, text, text, text),
+domains.open_order(
+    uuid, uuid, text, text, integer, boolean, numeric, numeric, numeric, text, text, text, timestamptz
+),
+domains.renewable_domain(uuid, text), domains.tld_of(text),
+domains.checkout_json(public.payments, public.domain_quotes),
+domains.fulfil_payment(public.payments, text, text) from public;
+grant execute on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
+domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
+domains.renewal_state(uuid, text, integer) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', 'c4fc6a3f9d1958f580c9e109dd6c6aa0c40310d619139f4d4adc91bc72d5277e', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_contact_for_caller"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', 'c4fc6a3f9d1958f580c9e109dd6c6aa0c40310d619139f4d4adc91bc72d5277e');
+
+-- functions/domains/jobs.sql
+-- The domain bookkeeping job (`kwq8 jobs run` and pg_cron, with the payments job): orders whose
+-- checkout closed unpaid are cancelled, registered domains near expiry show renewal_due and
+-- expired ones lapsed (never deleted), and spent budget rows older than a day are dropped.
+create or replace function domains.run_jobs()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_settings domains.settings;
+    v_cancelled integer;
+    v_due integer;
+    v_lapsed integer;
+    v_pruned integer;
+begin
+    select * into strict v_settings from domains.settings as s where s.id;
+    update public.domain_orders as o
+    set state = 'cancelled', updated_at = now()
+    from public.payments as p
+    where o.payment_id = p.id and o.state = 'awaiting_payment' and p.status in ('failed', 'cancelled');
+    get diagnostics v_cancelled = row_count;
+    update public.domains
+    set renewal_due = true, updated_at = now()
+    where registration_expires_at is not null and not renewal_due
+        and registration_expires_at - v_settings.renewal_notice <= now();
+    get diagnostics v_due = row_count;
+    update public.domains
+    set lapsed = true, updated_at = now()
+    where registration_expires_at is not null and not lapsed and registration_expires_at <= now();
+    get diagnostics v_lapsed = row_count;
+    delete from domains.call_budget
+    where taken_at < clock_timestamp() - make_interval(secs => v_settings.window_seconds * 1.05 * 1440);
+    get diagnostics v_pruned = row_count;
+    return jsonb_build_object(
+        'domain_orders_cancelled', v_cancelled, 'domains_renewal_due', v_due, 'domains_lapsed', v_lapsed,
+        'registrar_budget_rows_deleted', v_pruned
+    );
+end
+$$;
+
+-- The audit behind `kwq8 domains audit`: one row per violated invariant. Every paid domain
+-- order is registered (or on its way) or refunded, never both and never neither; nothing is
+-- registered without a captured payment; a registered order has exactly one successful create;
+-- an active domain was verified.
+create or replace function domains.audit_domains()
+returns table (fqdn text, problem text, detail text)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    with orders as (
+        select
+            o.*,
+            p.status as payment_status,
+            p.order_id as payment_order_id,
+            r.status as refund_status,
+            (select count(*) from domains.registrar_calls as c where c.order_id = o.id and c.state = 'succeeded')
+                as creates
+        from public.domain_orders as o
+        inner join public.payments as p on o.payment_id = p.id
+        left join payments.refunds as r on p.id = r.payment_id
+    )
+    select o.fqdn, 'paid order neither registered nor refunded',
+        format('order %s is %s, payment %s %s, no refund', o.id, o.state, o.payment_order_id, o.payment_status)
+    from orders as o
+    where o.payment_status in ('paid', 'needs_review') and o.refund_status is null
+        and o.state in ('awaiting_payment', 'cancelled', 'failed')
+    union all
+    select o.fqdn, 'registered and refunded', format('order %s, refund %s', o.id, o.refund_status)
+    from orders as o
+    where o.state = 'registered' and o.refund_status is not null and o.refund_status <> 'failed'
+    union all
+    select o.fqdn, 'registration without a captured payment',
+        format('order %s, payment %s %s', o.id, o.payment_order_id, o.payment_status)
+    from orders as o
+    where (o.state in ('registered', 'submitting', 'reconciling') or o.creates > 0)
+        and o.payment_status not in ('paid', 'needs_review', 'refunded')
+    union all
+    select o.fqdn, 'registered order without exactly one successful create', format('%s successful creates', o.creates)
+    from orders as o
+    where (o.state = 'registered') <> (o.creates = 1) or o.creates > 1
+    union all
+    select o.fqdn, 'registered order without its domain', format('order %s', o.id)
+    from orders as o
+    where o.state = 'registered' and o.action = 'register'
+        and not exists (select from public.domains as d where d.order_id = o.id)
+    union all
+    select d.fqdn, 'active domain without verified_at', format('domain %s', d.id)
+    from public.domains as d
+    where d.status = 'active' and d.verified_at is null
+$$;
+
+revoke all on function domains.run_jobs(), domains.audit_domains() from public;
+grant execute on function domains.run_jobs() to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/jobs.sql', 'function', '4899e9e1393f193f10f56138ecfd51fe7ebc9a7ff798cd660bd9b680e87860f8', '[{"type": "function", "schema": "domains", "name": "run_jobs"}, {"type": "function", "schema": "domains", "name": "audit_domains"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/jobs.sql', '4899e9e1393f193f10f56138ecfd51fe7ebc9a7ff798cd660bd9b680e87860f8');
+
+-- functions/domains/orders.sql
+-- The registration job's steps (src/kwq8/domains/worker.py drives them), for registrations
+-- (namecheap.domains.create) and renewals (namecheap.domains.renew) alike. Neither call is
+-- idempotent, so each attempt is journalled: begin_create commits a 'submitting' call
+-- before the request goes out (the unique index registrar_calls_one_create refuses a second
+-- one while it is unresolved or succeeded), finish_create records what came back. A worker
+-- that dies in between leaves 'submitting' behind its lease; whoever claims the order next
+-- sees it, and asks getInfo (finish_reconcile) before anything is sent again.
+
+-- The backoff of a retry: base * 2^attempts, at most max.
+create or replace function domains.backoff(p_attempts integer)
+returns interval
+language sql
+stable
+set search_path = ''
+as $$
+    select least(s.backoff_base * power(2, least(greatest(p_attempts, 0), 16)), s.backoff_max)
+    from domains.settings as s
+$$;
+
+-- Claim the next order that needs work, for one lease. Returns null when there is none, else
+-- the order, the registrant contact and what to do: 'create' (send the order's command: register
+-- or renew), or 'reconcile' when an earlier call has no known outcome (its worker died, or its
+-- answer was unusable).
+create or replace function domains.claim_order(p_worker text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_order public.domain_orders;
+    v_quote public.domain_quotes;
+    v_contact public.domain_contacts;
+    v_open domains.registrar_calls;
+begin
+    if p_worker is null or char_length(p_worker) not between 1 and 100 then
+        perform private.raise_error('VAL_001', 'worker must be 1-100 characters');
+    end if;
+    select * into v_order from public.domain_orders as o
+    where o.state in ('queued', 'submitting', 'reconciling')
+        and (o.next_attempt_at is null or o.next_attempt_at <= now())
+        and (o.lease_until is null or o.lease_until <= clock_timestamp())
+    order by o.next_attempt_at nulls first, o.created_at
+    limit 1
+    for update skip locked;
+    if not found then
+        return null;
+    end if;
+    -- A call still 'submitting' behind an expired lease was cut off: its outcome is unknown.
+    update domains.registrar_calls
+    set state = 'unknown', finished_at = clock_timestamp(),
+        detail = detail || jsonb_build_object('note', 'worker lost before recording the answer')
+    where order_id = v_order.id and state = 'submitting'
+    returning * into v_open;
+    if v_open.id is null then
+        select * into v_open from domains.registrar_calls as c where c.order_id = v_order.id and c.state = 'unknown';
+    end if;
+    update public.domain_orders
+    set lease_until = clock_timestamp() + (select s.lease from domains.settings as s), lease_owner = p_worker,
+        attempts = attempts + 1, state = case when v_open.id is null then state else 'reconciling' end,
+        updated_at = now()
+    where id = v_order.id
+    returning * into v_order;
+    select * into v_quote from public.domain_quotes as q where q.id = v_order.quote_id;
+    select * into v_contact from public.domain_contacts as c where c.user_id = v_order.user_id;
+    return jsonb_build_object(
+        'order_id', v_order.id,
+        'fqdn', v_order.fqdn,
+        'years', v_order.years,
+        'attempts', v_order.attempts,
+        'action', case when v_open.id is null then 'create' else 'reconcile' end,
+        'command', v_order.action,
+        'expires_before', v_order.expires_before,
+        'call_id', v_open.id,
+        'premium', v_quote.premium,
+        'premium_usd', case when v_quote.premium then v_quote.usd_price end,
+        'contact', to_jsonb(v_contact) - 'user_id' - 'updated_at'
+    );
+end
+$$;
+
+-- The lease is the worker's still: its order row, locked. Null when another worker has it.
+create or replace function domains.leased_order(p_order uuid, p_worker text)
+returns public.domain_orders
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_order public.domain_orders;
+begin
+    select * into v_order from public.domain_orders as o where o.id = p_order for update;
+    if not found or v_order.lease_owner is distinct from p_worker or v_order.lease_until <= clock_timestamp() then
+        return null;
+    end if;
+    return v_order;
+end
+$$;
+
+-- Before domains.create is sent: the journal row, committed. Returns the call id, or null when
+-- the lease was lost or a create is already in flight, unresolved or done (then nothing may be sent).
+create or replace function domains.begin_create(p_order uuid, p_worker text)
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_order public.domain_orders;
+    v_call bigint;
+begin
+    v_order := domains.leased_order(p_order, p_worker);
+    if v_order.id is null or v_order.state not in ('queued', 'reconciling') then
+        return null;
+    end if;
+    begin
+        insert into domains.registrar_calls (order_id, command, state, worker, started_at)
+        values (
+            v_order.id, case v_order.action when 'renew' then 'namecheap.domains.renew' else 'namecheap.domains.create' end,
+            'submitting', p_worker, clock_timestamp()
+        )
+        returning id into v_call;
+    exception
+        when unique_violation then
+            return null;
+    end;
+    update public.domain_orders set state = 'submitting', updated_at = now() where id = v_order.id;
+    return v_call;
+end
+$$;
+
+-- The order is registered: the journal agrees, and the project gets its domain row, whose
+-- setup (DNS, Vercel) the domain job takes from here. A renewal extends the domain's expiry
+-- (the registrar's new date when it gave one) and clears renewal_due and lapsed.
+create or replace function domains.mark_registered(p_order public.domain_orders, p_call bigint, p_detail jsonb)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_quote public.domain_quotes;
+begin
+    update domains.registrar_calls
+    set state = 'succeeded', finished_at = clock_timestamp(), detail = detail || coalesce(p_detail, '{}'::jsonb)
+    where id = p_call;
+    update public.domain_orders
+    set state = 'registered', registered_at = now(), lease_until = null, lease_owner = null, next_attempt_at = null,
+        error_code = null, last_error = null,
+        registrar_domain_id = left(p_detail ->> 'domain_id', 100),
+        registrar_order_id = left(p_detail ->> 'order_id', 100),
+        charged_usd = nullif(p_detail ->> 'charged_usd', '')::numeric,
+        updated_at = now()
+    where id = p_order.id;
+    if p_order.action = 'renew' then
+        update public.domains
+        set registration_expires_at = coalesce(
+            nullif(p_detail ->> 'expires_at', '')::timestamptz, p_order.expires_before + make_interval(years => p_order.years)
+        ),
+            renewal_due = false, lapsed = false, updated_at = now()
+        where fqdn = p_order.fqdn;
+        return;
+    end if;
+    select * into v_quote from public.domain_quotes as q where q.id = p_order.quote_id;
+    insert into public.domains (
+        project_id, fqdn, fqdn_unicode, origin, order_id, status, step, step_message_ar, registrar,
+        registrar_domain_id, registration_expires_at, next_check_at
+    )
+    values (
+        p_order.project_id, p_order.fqdn, v_quote.fqdn_unicode, 'registered', p_order.id, 'pending', 'dns_hosts',
+        domains.step_message('dns_hosts'), 'namecheap', left(p_detail ->> 'domain_id', 100),
+        coalesce(nullif(p_detail ->> 'expires_at', '')::timestamptz, now() + make_interval(years => p_order.years)),
+        now()
+    )
+    on conflict (fqdn) do nothing;
+end
+$$;
+
+-- What domains.create answered: 'succeeded' (Registered="true"), 'failed' (a definitive
+-- refusal: nothing was bought; the payment is refunded), 'throttled' (405 or a throttle page
+-- before execution: nothing happened, try later) or 'unknown' (timeout, reset, 5xx, HTML,
+-- unparseable: reconcile before anything else).
+create or replace function domains.finish_create(
+    p_call bigint, p_worker text, p_outcome text, p_detail jsonb, p_error_code text, p_error text
+)
+returns text
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_call domains.registrar_calls;
+    v_order public.domain_orders;
+    v_payment public.payments;
+begin
+    if p_outcome is null or p_outcome not in ('succeeded', 'failed', 'throttled', 'unknown') then
+        perform private.raise_error('VAL_001', 'outcome must be succeeded, failed, throttled or unknown');
+    end if;
+    select * into v_call from domains.registrar_calls as c where c.id = p_call;
+    if not found then
+        perform private.raise_error('DOM_014', format('no registrar call %s', p_call));
+    end if;
+    select * into v_payment from public.payments as p
+    where p.id = (select o.payment_id from public.domain_orders as o where o.id = v_call.order_id);
+    perform billing.lock_user(v_payment.user_id, billing.clock());
+    select * into v_order from public.domain_orders as o where o.id = v_call.order_id for update;
+    select * into v_call from domains.registrar_calls as c where c.id = p_call for update;
+    -- Once another worker has declared this call unknown, only reconciliation decides.
+    if v_call.state <> 'submitting' then
+        return 'ignored';
+    end if;
+    if p_outcome = 'succeeded' then
+        perform domains.mark_registered(v_order, v_call.id, p_detail);
+    elsif p_outcome = 'failed' then
+        update domains.registrar_calls
+        set state = 'failed', finished_at = clock_timestamp(), error_number = left(p_detail ->> 'error_number', 20),
+            detail = detail || coalesce(p_detail, '{}'::jsonb)
+        where id = v_call.id;
+        perform domains.fail_order(v_order, coalesce(p_error_code, 'DOM_007'), p_error);
+    elsif p_outcome = 'throttled' then
+        update domains.registrar_calls
+        set state = 'absent', finished_at = clock_timestamp(), detail = detail || jsonb_build_object('note', 'throttled')
+        where id = v_call.id;
+        update public.domain_orders
+        set state = 'queued', lease_until = null, lease_owner = null, next_attempt_at = now() + domains.backoff(0),
+            last_error = left(p_error, 500), updated_at = now()
+        where id = v_order.id;
+    else
+        update domains.registrar_calls
+        set state = 'unknown', finished_at = clock_timestamp(), detail = detail || coalesce(p_detail, '{}'::jsonb)
+            || jsonb_build_object('error', left(p_error, 500))
+        where id = v_call.id;
+        update public.domain_orders
+        set state = 'reconciling', lease_until = null, lease_owner = null,
+            next_attempt_at = now() + domains.backoff(0) / 6, last_error = left(p_error, 500), updated_at = now()
+        where id = v_order.id;
+    end if;
+    return p_outcome;
+end
+$$;
+
+-- A definitive failure: the order fails with an error code the owner sees, and the payment is
+-- refunded through the payments refund path (the refunds job submits it).
+create or replace function domains.fail_order(p_order public.domain_orders, p_code text, p_error text)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+    update public.domain_orders
+    set state = 'failed', error_code = p_code, last_error = left(p_error, 500), lease_until = null,
+        lease_owner = null, next_attempt_at = null, updated_at = now()
+    where id = p_order.id;
+    perform payments.request_refund(
+        (select p.order_id from public.payments as p where p.id = p_order.payment_id),
+        left('domain registration failed: ' || coalesce(p_error, p_code), 500)
+    );
+end
+$$;
+
+-- What getInfo said about an order whose create has no known outcome: the domain is in our
+-- account (the create succeeded: registered), it is not (the create did not happen: the order
+-- may be sent again), or no usable answer (try later).
+create or replace function domains.finish_reconcile(p_order uuid, p_worker text, p_found boolean, p_detail jsonb)
+returns text
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_order public.domain_orders;
+    v_call domains.registrar_calls;
+    v_user uuid;
+begin
+    select o.user_id into v_user from public.domain_orders as o where o.id = p_order;
+    if not found then
+        perform private.raise_error('DOM_014', format('no order %s', p_order));
+    end if;
+    perform billing.lock_user(v_user, billing.clock());
+    v_order := domains.leased_order(p_order, p_worker);
+    if v_order.id is null then
+        return 'lease_lost';
+    end if;
+    select * into v_call from domains.registrar_calls as c
+    where c.order_id = v_order.id and c.state = 'unknown' for update;
+    if not found then
+        return 'nothing_to_reconcile';
+    end if;
+    if p_found then
+        perform domains.mark_registered(v_order, v_call.id, p_detail);
+        return 'registered';
+    elsif p_found is not null then
+        update domains.registrar_calls
+        set state = 'absent', detail = detail || coalesce(p_detail, '{}'::jsonb) where id = v_call.id;
+        update public.domain_orders
+        set state = 'queued', lease_until = null, lease_owner = null, next_attempt_at = now(), updated_at = now()
+        where id = v_order.id;
+        return 'absent';
+    end if;
+    update public.domain_orders
+    set lease_until = null, lease_owner = null, next_attempt_at = now() + domains.backoff(v_order.attempts),
+        last_error = left(p_detail ->> 'error', 500), updated_at = now()
+    where id = v_order.id;
+    return 'retry';
+end
+$$;
+
+-- Give an order back without a decision (the registrar budget was spent, a transient error
+-- before anything was sent): retried after the backoff.
+create or replace function domains.release_order(p_order uuid, p_worker text, p_delay_s integer, p_error text)
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_order public.domain_orders;
+begin
+    v_order := domains.leased_order(p_order, p_worker);
+    if v_order.id is null then
+        return false;
+    end if;
+    update public.domain_orders
+    set lease_until = null, lease_owner = null, last_error = coalesce(left(p_error, 500), last_error),
+        next_attempt_at = now() + coalesce(make_interval(secs => p_delay_s), domains.backoff(v_order.attempts)),
+        updated_at = now()
+    where id = v_order.id;
+    return true;
+end
+$$;
+
+revoke all on function domains.backoff(integer), domains.leased_order(uuid, text),
+domains.mark_registered(public.domain_orders, bigint, jsonb), domains.fail_order(public.domain_orders, text, text)
+from public;
+revoke all on function domains.claim_order(text), domains.begin_create(uuid, text),
+domains.finish_create(bigint, text, text, jsonb, text, text), domains.finish_reconcile(uuid, text, boolean, jsonb),
+domains.release_order(uuid, text, integer, text) from public;
+grant execute on function domains.claim_order(text), domains.begin_create(uuid, text),
+domains.finish_create(bigint, text, text, jsonb, text, text), domains.finish_reconcile(uuid, text, boolean, jsonb),
+domains.release_order(uuid, text, integer, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/orders.sql', 'function', 'aec4bf45f9b362f883c3636bf7945b3bc8119eb0bed4768f21b1089e178ae343', '[{"type": "function", "schema": "domains", "name": "backoff"}, {"type": "function", "schema": "domains", "name": "claim_order"}, {"type": "function", "schema": "domains", "name": "leased_order"}, {"type": "function", "schema": "domains", "name": "begin_create"}, {"type": "function", "schema": "domains", "name": "mark_registered"}, {"type": "function", "schema": "domains", "name": "finish_create"}, {"type": "function", "schema": "domains", "name": "fail_order"}, {"type": "function", "schema": "domains", "name": "finish_reconcile"}, {"type": "function", "schema": "domains", "name": "release_order"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/orders.sql', 'aec4bf45f9b362f883c3636bf7945b3bc8119eb0bed4768f21b1089e178ae343');
+
+-- functions/domains/search.sql
+-- Search and pricing. The service normalises the asked name (idna, Public Suffix List) and
+-- builds the candidates; what Namecheap said about each (domains.check) is kept for
+-- availability_ttl, its price list (users.getPricing) for pricing_ttl. Prices in KWD are
+-- decided here only, for search results and quotes alike:
+--     price_kwd = ceil(usd * rate * margin / price_step) * price_step       (step 0.250 KWD)
+
+create or replace function domains.price_kwd(p_usd numeric, p_rate numeric, p_margin numeric)
+returns numeric
+language sql
+stable
+set search_path = ''
+as $$
+    select (ceil(p_usd * p_rate * p_margin / s.price_step_kwd) * s.price_step_kwd)::numeric(12, 3)
+    from domains.settings as s
+$$;
+
+-- A name of ours: lower-case ASCII labels (IDNs in punycode), at most 253 characters, never
+-- under kwq8.com; the same rule as public.domains.fqdn.
+create or replace function domains.require_fqdn(p_fqdn text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_fqdn is null or char_length(p_fqdn) > 253
+        or p_fqdn !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$' then
+        perform private.raise_error('DOM_002', 'a domain name is lower-case ASCII labels separated by dots');
+    end if;
+    if p_fqdn ~ '(^|\.)kwq8\.com$' then
+        perform private.raise_error('DOM_002', 'names under kwq8.com are not sold');
+    end if;
+    return p_fqdn;
+end
+$$;
+
+-- The configured TLD a name ends with, or DOM_003.
+create or replace function domains.require_tld(p_fqdn text, p_tld text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_tld is null or not exists (select from domains.settings as s where p_tld = any(s.tlds))
+        or right(p_fqdn, char_length(p_tld) + 1) <> '.' || p_tld then
+        perform private.raise_error('DOM_003', format('.%s is not sold here', coalesce(p_tld, '?')));
+    end if;
+    return p_tld;
+end
+$$;
+
+-- What the service must still ask Namecheap: the names without a fresh answer and whether the
+-- price list is stale. Also the TLDs to suggest.
+create or replace function domains.search_state(p_names jsonb)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'tlds', to_jsonb(s.tlds),
+        'max_years', s.max_years,
+        'unchecked', coalesce((
+            select jsonb_agg(n.name order by n.ord)
+            from jsonb_array_elements_text(coalesce(p_names, '[]'::jsonb)) with ordinality as n (name, ord)
+            where not exists (
+                select from domains.availability as a
+                where a.fqdn = n.name and a.checked_at > now() - s.availability_ttl
+            )
+        ), '[]'::jsonb),
+        'pricing_stale', not exists (
+            select from domains.pricing as p
+            where p.action = 'register' and p.fetched_at > now() - s.pricing_ttl
+        ) or exists (
+            select from unnest(s.tlds) as t (tld)
+            where not exists (
+                select from domains.pricing as p
+                where p.tld = t.tld and p.action = 'register' and p.years = 1 and p.fetched_at > now() - s.pricing_ttl
+            )
+        )
+    )
+    from domains.settings as s
+$$;
+
+-- domains.check answers: [{fqdn, available, premium, premium_usd}].
+create or replace function domains.record_availability(p_results jsonb)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_count integer;
+begin
+    if p_results is null or jsonb_typeof(p_results) <> 'array' or jsonb_array_length(p_results) > 50 then
+        perform private.raise_error('VAL_001', 'results must be an array of at most 50 answers');
+    end if;
+    insert into domains.availability as a (fqdn, available, premium, premium_usd, checked_at)
+    select lower(r ->> 'fqdn'), (r ->> 'available')::boolean, coalesce((r ->> 'premium')::boolean, false),
+        nullif(r ->> 'premium_usd', '')::numeric, now()
+    from jsonb_array_elements(p_results) as r
+    on conflict (fqdn) do update
+    set available = excluded.available, premium = excluded.premium, premium_usd = excluded.premium_usd,
+        checked_at = excluded.checked_at;
+    get diagnostics v_count = row_count;
+    return v_count;
+end
+$$;
+
+-- users.getPricing answers: [{tld, action, years, usd_price}].
+create or replace function domains.record_pricing(p_prices jsonb)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_count integer;
+begin
+    if p_prices is null or jsonb_typeof(p_prices) <> 'array' then
+        perform private.raise_error('VAL_001', 'prices must be an array');
+    end if;
+    insert into domains.pricing as p (tld, action, years, usd_price, fetched_at)
+    select lower(r ->> 'tld'), r ->> 'action', (r ->> 'years')::integer, (r ->> 'usd_price')::numeric, now()
+    from jsonb_array_elements(p_prices) as r
+    on conflict (tld, action, years) do update
+    set usd_price = excluded.usd_price, fetched_at = excluded.fetched_at;
+    get diagnostics v_count = row_count;
+    return v_count;
+end
+$$;
+
+-- The USD price of a name for a term: the premium price from domains.check (premium names are
+-- sold for one year), else the cached list price. Null when unknown.
+create or replace function domains.usd_price(p_fqdn text, p_tld text, p_years integer)
+returns numeric
+language sql
+stable
+set search_path = ''
+as $$
+    select case
+        when a.premium then case when p_years = 1 then a.premium_usd end
+        else (
+            select p.usd_price from domains.pricing as p
+            where p.tld = p_tld and p.action = 'register' and p.years = p_years
+        )
+    end
+    from domains.availability as a
+    where a.fqdn = p_fqdn
+$$;
+
+-- The search answer: each name with availability, premium flag and price in KWD.
+-- p_names: [{fqdn, unicode, tld}], the asked name first.
+create or replace function domains.search_results(p_names jsonb, p_years integer, p_rate numeric, p_margin numeric)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(jsonb_agg(jsonb_build_object(
+        'fqdn', n.value ->> 'fqdn',
+        'unicode', n.value ->> 'unicode',
+        'available', a.available and u.usd is not null,
+        'premium', coalesce(a.premium, false),
+        'years', p_years,
+        'price_kwd', case when a.available and u.usd is not null then domains.price_kwd(u.usd, p_rate, p_margin) end
+    ) order by n.ordinality), '[]'::jsonb)
+    from jsonb_array_elements(p_names) with ordinality as n (value, ordinality)
+    left join domains.availability as a on a.fqdn = n.value ->> 'fqdn'
+    cross join lateral (
+        select domains.usd_price(n.value ->> 'fqdn', n.value ->> 'tld', p_years) as usd
+    ) as u
+$$;
+
+revoke all on function domains.price_kwd(numeric, numeric, numeric), domains.require_fqdn(text),
+domains.require_tld(text, text), domains.usd_price(text, text, integer) from public;
+revoke all on function domains.search_state(jsonb), domains.record_availability(jsonb),
+domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) from public;
+grant execute on function domains.search_state(jsonb), domains.record_availability(jsonb),
+domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/search.sql', 'function', '77ecb5e776d6240d6879ae033564ef58ffcef72a7cef7f318a5706ac5cdac334', '[{"type": "function", "schema": "domains", "name": "price_kwd"}, {"type": "function", "schema": "domains", "name": "require_fqdn"}, {"type": "function", "schema": "domains", "name": "require_tld"}, {"type": "function", "schema": "domains", "name": "search_state"}, {"type": "function", "schema": "domains", "name": "record_availability"}, {"type": "function", "schema": "domains", "name": "record_pricing"}, {"type": "function", "schema": "domains", "name": "usd_price"}, {"type": "function", "schema": "domains", "name": "search_results"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/search.sql', '77ecb5e776d6240d6879ae033564ef58ffcef72a7cef7f318a5706ac5cdac334');
+
+-- functions/domains/setup.sql
+-- Setting a domain up for its site, one resumable step at a time (public.domains.step), each
+-- retried with backoff by the domain job and shown to the owner (status, step, Arabic message):
+--   registered here: dns_hosts -> vercel_add -> vercel_verify -> vercel_config -> done
+--   connected:       await_records (verify + config until they pass, or verify_deadline) -> done
+-- A failed step ends in 'failed' with a DOM_ code.
+
+create or replace function domains.step_message(p_step text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case p_step
+        when 'dns_hosts' then 'جارٍ إعداد سجلات DNS للنطاق'
+        when 'vercel_add' then 'جارٍ ربط النطاق بموقعك'
+        when 'vercel_verify' then 'جارٍ التحقق من ملكية النطاق'
+        when 'vercel_config' then 'بانتظار انتشار سجلات DNS'
+        when 'await_records' then 'أضف سجلات DNS الموضحة لدى مزود نطاقك، وسنتحقق منها تلقائياً'
+        when 'done' then 'النطاق يعمل'
+        when 'failed' then 'تعذر إعداد النطاق'
+    end
+$$;
+
+create or replace function domains.status_of_step(p_step text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case
+        when p_step in ('dns_hosts', 'vercel_add') then 'pending'
+        when p_step = 'done' then 'active'
+        when p_step = 'failed' then 'failed'
+        else 'verifying'
+    end
+$$;
+
+-- Claim the next domain whose step is due, for one lease; null when there is none.
+create or replace function domains.claim_domain(p_worker text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+begin
+    select * into v_domain from public.domains as d
+    where d.step not in ('done', 'failed') and (d.next_check_at is null or d.next_check_at <= now())
+        and (d.lease_until is null or d.lease_until <= clock_timestamp())
+    order by d.next_check_at nulls first
+    limit 1
+    for update skip locked;
+    if not found then
+        return null;
+    end if;
+    update public.domains
+    set lease_until = clock_timestamp() + (select s.lease from domains.settings as s), updated_at = now()
+    where id = v_domain.id
+    returning * into v_domain;
+    return jsonb_build_object(
+        'domain_id', v_domain.id, 'fqdn', v_domain.fqdn, 'step', v_domain.step, 'origin', v_domain.origin,
+        'attempts', v_domain.check_attempts, 'verify_deadline', v_domain.verify_deadline,
+        'verification_records', v_domain.verification_records
+    );
+end
+$$;
+
+-- The outcome of a step: 'next' (go on to p_next), 'retry' (the same step after the backoff or
+-- p_delay_s, e.g. Vercel's Retry-After) or 'fail' (p_code). A connected domain still waiting
+-- past its verify_deadline fails with DOM_012. p_records replaces the DNS records the owner sees.
+create or replace function domains.finish_step(
+    p_domain uuid, p_step text, p_outcome text, p_next text, p_delay_s integer, p_records jsonb, p_code text,
+    p_error text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+    v_step text;
+    v_code text := p_code;
+begin
+    if p_outcome is null or p_outcome not in ('next', 'retry', 'fail') then
+        perform private.raise_error('VAL_001', 'outcome must be next, retry or fail');
+    end if;
+    if p_records is not null and jsonb_typeof(p_records) <> 'array' then
+        perform private.raise_error('VAL_001', 'records must be an array');
+    end if;
+    select * into v_domain from public.domains as d where d.id = p_domain for update;
+    if not found then
+        perform private.raise_error('DOM_014', format('no domain %s', p_domain));
+    end if;
+    if v_domain.step <> p_step then
+        return jsonb_build_object('step', v_domain.step, 'status', v_domain.status, 'replay', true);
+    end if;
+    v_step := case p_outcome when 'next' then p_next when 'fail' then 'failed' else v_domain.step end;
+    if p_outcome = 'retry' and v_domain.verify_deadline is not null and v_domain.verify_deadline <= now() then
+        -- Still waiting for the owner's records at the deadline: verification failed.
+        v_step := 'failed';
+        v_code := 'DOM_012';
+    end if;
+    if v_step is null or v_step not in (
+        'dns_hosts', 'vercel_add', 'vercel_verify', 'vercel_config', 'await_records', 'done', 'failed'
+    ) then
+        perform private.raise_error('VAL_001', format('unknown step %s', coalesce(v_step, 'null')));
+    end if;
+    update public.domains
+    set step = v_step, status = domains.status_of_step(v_step), step_message_ar = domains.step_message(v_step),
+        verified_at = case when v_step = 'done' then coalesce(verified_at, now()) else verified_at end,
+        verification_records = coalesce(p_records, verification_records),
+        error_code = case
+            when v_step = 'failed' then coalesce(v_code, 'DOM_008')
+            when p_outcome = 'retry' then v_code
+        end,
+        last_error = case when p_outcome = 'next' then null else left(p_error, 500) end,
+        check_attempts = case when p_outcome = 'retry' then check_attempts + 1 else 0 end,
+        next_check_at = case
+            when v_step in ('done', 'failed') then null
+            when p_outcome = 'retry' then now() + coalesce(make_interval(secs => p_delay_s), domains.backoff(check_attempts))
+            else now()
+        end,
+        lease_until = null, updated_at = now()
+    where id = v_domain.id
+    returning * into v_domain;
+    return jsonb_build_object('step', v_domain.step, 'status', v_domain.status, 'replay', false);
+end
+$$;
+
+-- Before a domain is connected: the owner's project, and the name is on no project yet.
+create or replace function domains.check_connect(p_user uuid, p_project uuid, p_fqdn text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    perform domains.require_fqdn(p_fqdn);
+    if p_user is null or not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
+        perform private.raise_error('DOM_014', 'no such project of this owner');
+    end if;
+    if exists (select from public.domains as d where d.fqdn = p_fqdn) then
+        perform private.raise_error('DOM_009', format('%s is already connected to a project', p_fqdn));
+    end if;
+    return jsonb_build_object('fqdn', p_fqdn, 'project_id', p_project);
+end
+$$;
+
+-- An owner's own domain, added to the Vercel project by the service: stored with the records
+-- the owner must create; the job verifies it until verify_deadline (7 days).
+create or replace function domains.connect_domain(
+    p_user uuid, p_project uuid, p_fqdn text, p_unicode text, p_records jsonb, p_verified boolean
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+begin
+    perform domains.check_connect(p_user, p_project, p_fqdn);
+    if p_records is null or jsonb_typeof(p_records) <> 'array' then
+        perform private.raise_error('VAL_001', 'records must be an array');
+    end if;
+    begin
+        insert into public.domains (
+            project_id, fqdn, fqdn_unicode, origin, status, step, step_message_ar, verification_records,
+            verify_deadline, next_check_at
+        )
+        values (
+            p_project, p_fqdn, coalesce(p_unicode, p_fqdn), 'connected', 'verifying', 'await_records',
+            domains.step_message('await_records'), p_records,
+            now() + (select s.verify_deadline from domains.settings as s),
+            now() + case when p_verified then interval '0' else interval '1 minute' end
+        )
+        returning * into v_domain;
+    exception
+        when unique_violation then
+            perform private.raise_error('DOM_009', format('%s is already connected to a project', p_fqdn));
+    end;
+    return domains.domain_json(v_domain);
+end
+$$;
+
+create or replace function domains.domain_json(p_domain public.domains)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'domain_id', p_domain.id, 'project_id', p_domain.project_id, 'fqdn', p_domain.fqdn,
+        'unicode', p_domain.fqdn_unicode, 'origin', p_domain.origin, 'status', p_domain.status,
+        'step', p_domain.step, 'message_ar', p_domain.step_message_ar, 'error_code', p_domain.error_code,
+        'records', p_domain.verification_records, 'verified_at', p_domain.verified_at,
+        'verify_deadline', p_domain.verify_deadline, 'registration_expires_at', p_domain.registration_expires_at,
+        'renewal_due', p_domain.renewal_due, 'lapsed', p_domain.lapsed
+    )
+$$;
+
+-- An owner's domain by name (DOM_014 for anyone else's); p_user null: an operator's look-up.
+create or replace function domains.owned_domain(p_user uuid, p_fqdn text)
+returns public.domains
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+begin
+    select d.* into v_domain from public.domains as d
+    inner join public.projects as p on d.project_id = p.id
+    where d.fqdn = p_fqdn and (p_user is null or p.user_id = p_user);
+    if not found then
+        perform private.raise_error('DOM_014', format('no domain %s', coalesce(p_fqdn, 'null')));
+    end if;
+    return v_domain;
+end
+$$;
+
+create or replace function domains.domain_status(p_user uuid, p_fqdn text)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select domains.domain_json(domains.owned_domain(p_user, p_fqdn)) || jsonb_build_object(
+        'order', (
+            select jsonb_build_object(
+                'action', o.action, 'state', o.state, 'error_code', o.error_code, 'registered_at', o.registered_at
+            )
+            from public.domain_orders as o where o.fqdn = p_fqdn order by o.created_at desc limit 1
+        )
+    )
+$$;
+
+-- Move a domain to another project of the same owner. Every KWq8 site is served by the one
+-- Vercel project, which routes by host name: nothing changes at Vercel.
+create or replace function domains.move_domain(p_user uuid, p_fqdn text, p_project uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains := domains.owned_domain(p_user, p_fqdn);
+begin
+    if p_user is null or not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
+        perform private.raise_error('DOM_014', 'no such project of this owner');
+    end if;
+    update public.domains set project_id = p_project, updated_at = now() where id = v_domain.id
+    returning * into v_domain;
+    update public.domain_orders set project_id = p_project, updated_at = now()
+    where id = v_domain.order_id;
+    return domains.domain_json(v_domain);
+end
+$$;
+
+-- Forget a domain the service has removed from the Vercel project. A registered domain stays
+-- registered at Namecheap (the owner keeps it); its order keeps the history.
+create or replace function domains.remove_domain(p_user uuid, p_fqdn text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains := domains.owned_domain(p_user, p_fqdn);
+begin
+    delete from public.domains where id = v_domain.id;
+    return domains.domain_json(v_domain) || jsonb_build_object('removed', true);
+end
+$$;
+
+revoke all on function domains.step_message(text), domains.status_of_step(text),
+domains.domain_json(public.domains), domains.owned_domain(uuid, text) from public;
+revoke all on function domains.claim_domain(text),
+domains.finish_step(uuid, text, text, text, integer, jsonb, text, text), domains.check_connect(uuid, uuid, text),
+domains.connect_domain(uuid, uuid, text, text, jsonb, boolean), domains.domain_status(uuid, text),
+domains.move_domain(uuid, text, uuid), domains.remove_domain(uuid, text) from public;
+grant execute on function domains.claim_domain(text),
+domains.finish_step(uuid, text, text, text, integer, jsonb, text, text), domains.check_connect(uuid, uuid, text),
+domains.connect_domain(uuid, uuid, text, text, jsonb, boolean), domains.domain_status(uuid, text),
+domains.move_domain(uuid, text, uuid), domains.remove_domain(uuid, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/setup.sql', 'function', '19a1c836487e6e2b2f49d207c5a6ed203f35916fb43872566d5d0c4ef2164e21', '[{"type": "function", "schema": "domains", "name": "step_message"}, {"type": "function", "schema": "domains", "name": "status_of_step"}, {"type": "function", "schema": "domains", "name": "claim_domain"}, {"type": "function", "schema": "domains", "name": "finish_step"}, {"type": "function", "schema": "domains", "name": "check_connect"}, {"type": "function", "schema": "domains", "name": "connect_domain"}, {"type": "function", "schema": "domains", "name": "domain_json"}, {"type": "function", "schema": "domains", "name": "owned_domain"}, {"type": "function", "schema": "domains", "name": "domain_status"}, {"type": "function", "schema": "domains", "name": "move_domain"}, {"type": "function", "schema": "domains", "name": "remove_domain"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/setup.sql', '19a1c836487e6e2b2f49d207c5a6ed203f35916fb43872566d5d0c4ef2164e21');
 
 -- functions/payments/confirm_payment.sql
 -- Confirming a payment: in one transaction, mark it paid, activate or extend the subscription,
@@ -857,8 +2935,12 @@ declare
     v_key text := 'payment:' || p_payment.order_id;
     v_result public.payments;
 begin
-    if p_payment.kind = 'credit_pack' then
+    if p_payment.purpose = 'credit_pack' then
         return payments.fulfil_pack(p_payment, p_track_id, p_provider_payment_id);
+    end if;
+    -- A domain payment delivers a queued registration, not a plan (functions/domains/checkout.sql).
+    if p_payment.purpose = 'domain' then
+        return domains.fulfil_payment(p_payment, p_track_id, p_provider_payment_id);
     end if;
     select * into strict v_plan from public.plans as p where p.code = p_payment.plan;
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
@@ -1019,8 +3101,8 @@ public.confirm_payment(text, text, text, numeric, text) from public;
 grant execute on function payments.confirm_payment(text, text, text, numeric, text),
 public.confirm_payment(text, text, text, numeric, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/confirm_payment.sql', 'function', '61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220', '[{"type": "function", "schema": "payments", "name": "fulfil"}, {"type": "function", "schema": "payments", "name": "confirm_payment"}, {"type": "function", "schema": "public", "name": "confirm_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/confirm_payment.sql', '61d9c21ac0c6f612e9b5589c92646abcec3fc053296d86f01250b8d330239220');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/confirm_payment.sql', 'function', '508b6b09277eb5214fd421f6c84c8fbff9fbed36dca0299b12150889875f3bb4', '[{"type": "function", "schema": "payments", "name": "fulfil"}, {"type": "function", "schema": "payments", "name": "confirm_payment"}, {"type": "function", "schema": "public", "name": "confirm_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/confirm_payment.sql', '508b6b09277eb5214fd421f6c84c8fbff9fbed36dca0299b12150889875f3bb4');
 
 -- functions/payments/create_checkout.sql
 -- Checkout (trusted servers only): a pending payment with a unique order id, then the charge
@@ -1333,7 +3415,7 @@ insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatab
 
 -- functions/payments/credit_packs.sql
 -- One-off credit packs (trusted servers only), bought through the same checkout as plans: a
--- pending payment of kind 'credit_pack' at the pack's price, charged and confirmed exactly like a
+-- pending payment of purpose and kind 'credit_pack' at the pack's price, charged and confirmed exactly like a
 -- plan's. Confirming it grants the pack's credits as 'purchase' credits under the payment's key
 -- ('payment:<order_id>'), expiring the pack's validity after confirmation; the subscription is
 -- not touched. A refund takes back what is left of them (payments.take_back).
@@ -1378,12 +3460,12 @@ begin
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
     insert into public.payments (
-        order_id, user_id, credit_pack, kind, amount_kwd, payment_method, idempotency_key, request_fingerprint,
-        created_at, updated_at
+        order_id, user_id, credit_pack, purpose, kind, amount_kwd, payment_method, idempotency_key,
+        request_fingerprint, created_at, updated_at
     )
     values (
         'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_pack.code, 'credit_pack',
-        v_pack.price_kwd, p_payment_method, p_key, v_fingerprint, v_now, v_now
+        'credit_pack', v_pack.price_kwd, p_payment_method, p_key, v_fingerprint, v_now, v_now
     )
     returning * into v_payment;
     return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
@@ -1447,8 +3529,8 @@ payments.fulfil_pack(public.payments, text, text), public.create_pack_checkout(u
 grant execute on function payments.create_pack_checkout(uuid, text, text, text),
 public.create_pack_checkout(uuid, text, text, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/credit_packs.sql', 'function', '59db18caac366062f6d8f23635d9e39ebc403d3356e0089ed2d1230043dd3c1c', '[{"type": "function", "schema": "payments", "name": "create_pack_checkout"}, {"type": "function", "schema": "payments", "name": "fulfil_pack"}, {"type": "function", "schema": "public", "name": "create_pack_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/credit_packs.sql', '59db18caac366062f6d8f23635d9e39ebc403d3356e0089ed2d1230043dd3c1c');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/credit_packs.sql', 'function', 'aceb153bd197559c9e4b94cdd51e9f2e27ad0b41866e232e325e32336f406ae1', '[{"type": "function", "schema": "payments", "name": "create_pack_checkout"}, {"type": "function", "schema": "payments", "name": "fulfil_pack"}, {"type": "function", "schema": "public", "name": "create_pack_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/credit_packs.sql', 'aceb153bd197559c9e4b94cdd51e9f2e27ad0b41866e232e325e32336f406ae1');
 
 -- functions/payments/helpers.sql
 -- Helpers shared by the payment functions: period arithmetic, locking, the JSON a payment is
@@ -1547,6 +3629,7 @@ as $$
         'payment_id', p_payment.id,
         'order_id', p_payment.order_id,
         'user_id', p_payment.user_id,
+        'purpose', p_payment.purpose,
         'plan', p_payment.plan,
         'credit_pack', p_payment.credit_pack,
         'kind', p_payment.kind,
@@ -1602,8 +3685,152 @@ payments.next_period_end(timestamptz, timestamptz, interval),
 payments.payment_json(public.payments), payments.result_class(text),
 payments.recent_checkout(uuid, text, text) from public;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/helpers.sql', 'function', '31b1f4ad74a63ca2af2b85a7d38e91fe069d15de87f6896f5201fd5f6f7a8f2b', '[{"type": "function", "schema": "payments", "name": "add_period"}, {"type": "function", "schema": "payments", "name": "next_period_end"}, {"type": "function", "schema": "payments", "name": "lock_payment"}, {"type": "function", "schema": "payments", "name": "recent_checkout"}, {"type": "function", "schema": "payments", "name": "payment_json"}, {"type": "function", "schema": "payments", "name": "result_class"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/helpers.sql', '31b1f4ad74a63ca2af2b85a7d38e91fe069d15de87f6896f5201fd5f6f7a8f2b');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/helpers.sql', 'function', '636eda11c0d1bdf338d66a29d371f11fcd0fbf8cd0973f2f85c17c2da968b838', '[{"type": "function", "schema": "payments", "name": "add_period"}, {"type": "function", "schema": "payments", "name": "next_period_end"}, {"type": "function", "schema": "payments", "name": "lock_payment"}, {"type": "function", "schema": "payments", "name": "recent_checkout"}, {"type": "function", "schema": "payments", "name": "payment_json"}, {"type": "function", "schema": "payments", "name": "result_class"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/helpers.sql', '636eda11c0d1bdf338d66a29d371f11fcd0fbf8cd0973f2f85c17c2da968b838');
+
+-- functions/payments/pre_request.sql
+-- The Data API write limiter: PostgREST's db-pre-request function (configured for this
+-- database by migration 0011), called at the start of every request in the request's
+-- transaction. Writes (any method but GET/HEAD/OPTIONS, in a read-write transaction) count
+-- against the signed-in user's id, or for anonymous requests against the client address the
+-- platform's proxy saw (payments.client_address); service_role is never limited. Over the limit
+-- the request fails with RATE_001 (HTTP 429, Retry-After). Limits live in payments.settings;
+-- docs/data-api-limits.md explains them.
+--
+-- Every counted hit stays counted: the counters are sequences, which a rollback does not undo,
+-- so a request that fails later (or is refused here) has used up its hit, and floods of failing
+-- calls are limited like any others. Within a window a refused caller stays refused, which
+-- never lasts past the window's end.
+--
+-- The counters are a count-min sketch (see sql/0011_abuse_resistance.sql): the key's hash picks
+-- one sequence in each of two rows, each sequence's value packs the window number and its hits,
+-- and the key's count is the smaller of the two. Two requests starting a window at once may
+-- both reset a sequence, losing a hit; nothing else is approximate except shared sequences,
+-- which only ever count more.
+create or replace function payments.check_request()
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_role text := current_setting('role', true);
+    v_window_seconds integer;
+    v_limit integer;
+    v_key text;
+    v_now timestamptz;
+    v_base bigint;
+    v_hash bigint;
+    v_first bigint;
+    v_second bigint;
+    v_sequence regclass;
+    v_error public.error_codes;
+    v_retry integer;
+begin
+    if v_role = 'service_role'
+        or coalesce(nullif(current_setting('request.method', true), ''), 'GET') in ('GET', 'HEAD', 'OPTIONS')
+        or current_setting('transaction_read_only') = 'on' then
+        return;
+    end if;
+    if v_role = 'authenticated' then
+        v_key := nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub';
+    end if;
+    if v_key is not null then
+        select s.api_window_seconds, s.api_user_writes_per_window into v_window_seconds, v_limit
+        from payments.settings as s;
+        v_key := 'u:' || v_key;
+    else
+        select s.api_window_seconds, s.api_ip_writes_per_window into v_window_seconds, v_limit
+        from payments.settings as s;
+        v_key := 'ip:' || coalesce(payments.client_address(), 'unknown');
+    end if;
+    -- billing.clock() only when a test may have frozen it: one function call less per request.
+    v_now := case when current_setting('kwq8.frozen_now', true) <> '' then billing.clock() else now() end;
+    -- Window number in the high bits, hits in the low 24.
+    v_base := (floor(extract(epoch from v_now) / v_window_seconds)::bigint) << 24;
+    v_hash := hashtextextended(v_key, 0);
+    v_sequence := ('private.api_hits_' || (v_hash & 511))::regclass;
+    v_first := nextval(v_sequence) - v_base;
+    if v_first not between 1 and 16777215 then
+        -- The value belongs to another window: this hit starts the current one.
+        v_first := setval(v_sequence, v_base + 1) - v_base;
+    end if;
+    v_sequence := ('private.api_hits_' || (512 + ((v_hash >> 9) & 511)))::regclass;
+    v_second := nextval(v_sequence) - v_base;
+    if v_second not between 1 and 16777215 then
+        v_second := setval(v_sequence, v_base + 1) - v_base;
+    end if;
+    if least(v_first, v_second) > v_limit then
+        select * into v_error from public.error_codes as e where e.code = 'RATE_001';
+        v_retry := greatest(
+            ceil(((v_base >> 24) + 1) * v_window_seconds - extract(epoch from v_now))::integer, 1
+        );
+        raise sqlstate 'PGRST' using
+            message = json_build_object(
+                'code', v_error.code,
+                'message', v_error.message_ar,
+                'details', format('%s: more than %s writes in %s seconds', v_error.message_en, v_limit,
+                    v_window_seconds),
+                'hint', format('retry after %s seconds', v_retry)
+            )::text,
+            detail = json_build_object(
+                'status', v_error.http_status,
+                'headers', json_build_object('Retry-After', v_retry::text)
+            )::text;
+    end if;
+end
+$$;
+
+-- The address of the client of this request as the platform's proxy saw it, or null. With
+-- settings.api_client_ip_header set, that header (written by a proxy every request passes);
+-- otherwise the X-Forwarded-For entry api_trusted_proxy_hops from the right: each trusted proxy
+-- appends the address it received the request from, so entries further left were written by
+-- the client and prove nothing. IPv6 addresses are keyed on their /64, which one subscriber
+-- usually holds whole.
+create or replace function payments.client_address()
+returns text
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+declare
+    v_headers jsonb := nullif(current_setting('request.headers', true), '')::jsonb;
+    v_hops integer;
+    v_header text;
+    v_entries text [];
+    v_raw text;
+    v_address inet;
+begin
+    select s.api_trusted_proxy_hops, s.api_client_ip_header into v_hops, v_header from payments.settings as s;
+    if v_header is not null then
+        v_raw := btrim(v_headers ->> v_header);
+    else
+        v_entries := string_to_array(v_headers ->> 'x-forwarded-for', ',');
+        v_raw := btrim(v_entries[greatest(cardinality(v_entries) - v_hops + 1, 1)]);
+    end if;
+    if v_raw is null or v_raw !~ '^[0-9A-Fa-f:.]{2,45}$' then
+        return null;
+    end if;
+    begin
+        v_address := v_raw::inet;
+    exception when invalid_text_representation then
+        return null;
+    end;
+    if family(v_address) = 6 then
+        return host(network(set_masklen(v_address, 64))) || '/64';
+    end if;
+    return host(v_address);
+end
+$$;
+
+revoke all on function payments.check_request(), payments.client_address() from public;
+-- PostgREST calls the limiter as the request's role.
+grant execute on function payments.check_request() to anon, authenticated, service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/pre_request.sql', 'function', '5ea7a2979330220de7d494a3ef2aa02144cc4fce2a1202c9ecfec107d844ce0b', '[{"type": "function", "schema": "payments", "name": "check_request"}, {"type": "function", "schema": "payments", "name": "client_address"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/pre_request.sql', '5ea7a2979330220de7d494a3ef2aa02144cc4fce2a1202c9ecfec107d844ce0b');
 
 -- functions/payments/refunds.sql
 -- Refunds and voids (states in sql/0009_payments_safety.sql). Trusted servers and operators ask
@@ -1665,7 +3892,9 @@ begin
     end if;
 
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
-    if p_payment.fulfilment is distinct from 'fulfilled' then
+    if p_payment.purpose = 'domain' then
+        v_note := 'domain payment refunded';
+    elsif p_payment.fulfilment is distinct from 'fulfilled' then
         v_note := 'nothing was delivered for this payment';
     elsif p_payment.kind = 'credit_pack' then
         v_note := 'credit pack: what is left of its credits is taken back';
@@ -1776,6 +4005,14 @@ begin
     end if;
     if v_payment.track_id is null then
         perform private.raise_error('PAY_009', format('order %s has no track id to refund', p_order_id));
+    end if;
+    -- A domain is registered or refunded, never both.
+    if v_payment.purpose = 'domain' and exists (
+        select from public.domain_orders as o
+        where o.payment_id = v_payment.id and o.state in ('submitting', 'reconciling', 'registered')
+    ) then
+        perform private.raise_error('PAY_009', format('order %s bought a domain that is registered or being registered',
+            p_order_id));
     end if;
     insert into payments.refunds (payment_id, origin, amount_kwd, reason, status, created_at, updated_at)
     values (
@@ -1918,8 +4155,8 @@ payments.begin_refund(uuid, text), payments.finish_refund(uuid, text, jsonb, tex
 public.request_refund(text, text), public.refund_batch(integer), public.begin_refund(uuid, text),
 public.finish_refund(uuid, text, jsonb, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/refunds.sql', 'function', '32a2845d8242391d5fb3564561a2c1383d51c43a8e0c422bb0156bd18812e112', '[{"type": "function", "schema": "payments", "name": "take_back"}, {"type": "function", "schema": "payments", "name": "refund_json"}, {"type": "function", "schema": "payments", "name": "record_provider_refund"}, {"type": "function", "schema": "payments", "name": "request_refund"}, {"type": "function", "schema": "payments", "name": "refund_batch"}, {"type": "function", "schema": "payments", "name": "begin_refund"}, {"type": "function", "schema": "payments", "name": "finish_refund"}, {"type": "function", "schema": "public", "name": "request_refund"}, {"type": "function", "schema": "public", "name": "refund_batch"}, {"type": "function", "schema": "public", "name": "begin_refund"}, {"type": "function", "schema": "public", "name": "finish_refund"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/refunds.sql', '32a2845d8242391d5fb3564561a2c1383d51c43a8e0c422bb0156bd18812e112');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/refunds.sql', 'function', 'ad4decbd638621ad619358febe302609d885ee28a91e2ac1bf3aca4696e4042c', '[{"type": "function", "schema": "payments", "name": "take_back"}, {"type": "function", "schema": "payments", "name": "refund_json"}, {"type": "function", "schema": "payments", "name": "record_provider_refund"}, {"type": "function", "schema": "payments", "name": "request_refund"}, {"type": "function", "schema": "payments", "name": "refund_batch"}, {"type": "function", "schema": "payments", "name": "begin_refund"}, {"type": "function", "schema": "payments", "name": "finish_refund"}, {"type": "function", "schema": "public", "name": "request_refund"}, {"type": "function", "schema": "public", "name": "refund_batch"}, {"type": "function", "schema": "public", "name": "begin_refund"}, {"type": "function", "schema": "public", "name": "finish_refund"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/refunds.sql', 'ad4decbd638621ad619358febe302609d885ee28a91e2ac1bf3aca4696e4042c');
 
 -- functions/payments/schedule_plan_change.sql
 -- Downgrades at the period end (trusted servers only: POST /billing/subscription/change). The
@@ -1991,6 +4228,283 @@ to service_role;
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/schedule_plan_change.sql', 'function', '722504ca35844a383e229c0aee77f420893761f751a93aa048a0d7ab3e619147', '[{"type": "function", "schema": "payments", "name": "schedule_plan_change"}, {"type": "function", "schema": "public", "name": "schedule_plan_change"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/schedule_plan_change.sql', '722504ca35844a383e229c0aee77f420893761f751a93aa048a0d7ab3e619147');
+
+-- functions/payments/subscription_job.sql
+-- The payments job (pg_cron every 5 minutes where installed, or `kwq8 jobs run`): end the
+-- subscriptions whose prepaid period is over (and, per payments.settings, what is left of their
+-- monthly credits), close abandoned checkouts, release expired holds and expire ended credit
+-- grants (the credits sweepers), and forget old rate-limit counters. Users whose row is locked
+-- right now are skipped; the next run, or their own next payment, catches up.
+
+-- End one subscription whose period is over; the caller holds the user's and the subscription's
+-- locks. Returns how many grants expired with it.
+create or replace function payments.end_subscription(p_sub public.subscriptions)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+begin
+    update public.subscriptions
+    set status = case when p_sub.cancel_at_period_end then 'cancelled' else 'expired' end,
+        ended_at = p_sub.current_period_end, updated_at = v_now
+    where id = p_sub.id;
+    -- The plan columns describe the current subscription: no subscription, no plan.
+    update public.users
+    set plan = null, plan_period_start = null, plan_period_end = null, updated_at = v_now
+    where id = p_sub.user_id and plan_period_end <= v_now;
+    if not (select s.expire_credits_with_subscription from payments.settings as s) then
+        return 0;
+    end if;
+    -- Monthly credits roll over only into a following paid period: what is left ends with it.
+    return billing.end_grants_of_source(p_sub.user_id, 'monthly', p_sub.current_period_end);
+end
+$$;
+
+-- The user's own upkeep (billing.lock_user, under the user's lock) ends a subscription whose
+-- grace window is over, so its monthly credits are gone at that moment, not when the job runs.
+create or replace function payments.end_lapsed_subscription(p_user uuid, p_now timestamptz)
+returns integer
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_sub public.subscriptions;
+begin
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
+    if found and v_sub.status = 'active'
+        and v_sub.current_period_end + (select s.renewal_grace from payments.settings as s) <= p_now then
+        return payments.end_subscription(v_sub);
+    end if;
+    return 0;
+end
+$$;
+
+create or replace function payments.expire_subscriptions(p_limit integer default 1000)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_grace interval := (select s.renewal_grace from payments.settings as s);
+    v_row record;
+    v_sub public.subscriptions;
+    v_ended integer := 0;
+    v_grants integer := 0;
+begin
+    for v_row in
+        select s.id, s.user_id from public.subscriptions as s
+        where s.status = 'active' and s.current_period_end <= v_now - v_grace
+        order by s.user_id
+        limit greatest(p_limit, 0)
+    loop
+        perform from public.users as u where u.id = v_row.user_id for update skip locked;
+        if found then
+            select * into v_sub from public.subscriptions as s where s.id = v_row.id for update;
+            if v_sub.status = 'active' and v_sub.current_period_end <= v_now - v_grace then
+                v_grants := v_grants + payments.end_subscription(v_sub);
+                v_ended := v_ended + 1;
+            end if;
+        end if;
+    end loop;
+    return jsonb_build_object('subscriptions_ended', v_ended, 'subscription_credits_expired', v_grants);
+end
+$$;
+
+-- Pending checkouts nobody paid within settings.checkout_ttl become 'cancelled' (abandoned),
+-- provided they never reached UPayments (no track id): one with a track id is closed only by
+-- the reconciliation job, after get-payment-status said it was not captured.
+create or replace function payments.close_abandoned_checkouts(p_limit integer default 1000)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_cutoff timestamptz := v_now - (select s.checkout_ttl from payments.settings as s);
+    v_row record;
+    v_count integer := 0;
+begin
+    for v_row in
+        select p.id, p.user_id from public.payments as p
+        where p.status = 'pending' and p.created_at <= v_cutoff and p.track_id is null
+        order by p.user_id
+        limit greatest(p_limit, 0)
+    loop
+        perform from public.users as u where u.id = v_row.user_id for update skip locked;
+        if found then
+            update public.payments
+            set status = 'cancelled', closed_at = v_now, updated_at = v_now,
+                status_reason = 'abandoned: not paid within the checkout time limit'
+            where id = v_row.id and status = 'pending' and track_id is null;
+            if found then
+                v_count := v_count + 1;
+            end if;
+        end if;
+    end loop;
+    return v_count;
+end
+$$;
+
+create or replace function payments.run_jobs()
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_result jsonb;
+    v_deleted integer;
+begin
+    v_result := payments.expire_subscriptions();
+    v_result := v_result || jsonb_build_object('checkouts_abandoned', payments.close_abandoned_checkouts());
+    v_result := v_result || billing.run_credit_sweepers();
+    v_result := v_result || domains.run_jobs();
+    delete from payments.rate_limits as r
+    where r.window_start < billing.clock() - (select s.rate_limit_retention from payments.settings as s);
+    get diagnostics v_deleted = row_count;
+    return v_result || jsonb_build_object('rate_limit_rows_deleted', v_deleted);
+end
+$$;
+
+-- The customer's "do not renew" switch (trusted servers only). SUB_001 without an active
+-- subscription. Idempotent.
+create or replace function payments.set_cancel_at_period_end(p_user uuid, p_cancel boolean)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_sub public.subscriptions;
+begin
+    if p_cancel is null then
+        perform private.raise_error('VAL_001', 'cancel must be true or false');
+    end if;
+    perform billing.lock_user(p_user, v_now);
+    select * into v_sub from public.subscriptions as s where s.user_id = p_user for update;
+    if not found or v_sub.status <> 'active' or v_sub.current_period_end <= v_now then
+        perform private.raise_error('SUB_001', format('user %s has no active subscription', p_user));
+    end if;
+    if v_sub.cancel_at_period_end is distinct from p_cancel then
+        update public.subscriptions set cancel_at_period_end = p_cancel, updated_at = v_now
+        where id = v_sub.id
+        returning * into v_sub;
+    end if;
+    return jsonb_build_object(
+        'plan', v_sub.plan, 'status', v_sub.status, 'current_period_start', v_sub.current_period_start,
+        'current_period_end', v_sub.current_period_end, 'cancel_at_period_end', v_sub.cancel_at_period_end
+    );
+end
+$$;
+
+create or replace function public.run_payment_jobs()
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.run_jobs()
+$$;
+
+create or replace function public.set_cancel_at_period_end(user_id uuid, cancel boolean)
+returns jsonb
+language sql
+volatile
+set search_path = ''
+as $$
+    select payments.set_cancel_at_period_end(user_id, cancel)
+$$;
+
+revoke all on function payments.end_subscription(public.subscriptions),
+payments.end_lapsed_subscription(uuid, timestamptz) from public;
+revoke all on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
+payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
+public.set_cancel_at_period_end(uuid, boolean) from public;
+grant execute on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
+payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
+public.set_cancel_at_period_end(uuid, boolean) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/subscription_job.sql', 'function', 'ceb1a4f666cef04d6e4a0c7044426d1d7398bd38ba991ac8434f8e39e43ded73', '[{"type": "function", "schema": "payments", "name": "end_subscription"}, {"type": "function", "schema": "payments", "name": "end_lapsed_subscription"}, {"type": "function", "schema": "payments", "name": "expire_subscriptions"}, {"type": "function", "schema": "payments", "name": "close_abandoned_checkouts"}, {"type": "function", "schema": "payments", "name": "run_jobs"}, {"type": "function", "schema": "payments", "name": "set_cancel_at_period_end"}, {"type": "function", "schema": "public", "name": "run_payment_jobs"}, {"type": "function", "schema": "public", "name": "set_cancel_at_period_end"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/subscription_job.sql', 'ceb1a4f666cef04d6e4a0c7044426d1d7398bd38ba991ac8434f8e39e43ded73');
+
+-- functions/private/raise_constraint_error.sql
+-- Check a row against the check constraints of its table before it is stored, and refuse a
+-- violation with the code private.constraint_error_codes maps it to (Arabic message, HTTP
+-- status), not with the raw 23514 error PostgREST would otherwise pass to the browser in
+-- English. Attached as <table>_validate to the tables clients write directly; it fires after
+-- their prepare triggers (names sort), so it sees the row as it will be stored, and before the
+-- RLS checks, which is harmless: a check constraint reads nothing but the row itself. Unique
+-- and foreign key violations depend on other rows, which a caller may not see: those keep
+-- their 23505/23503 errors naming the constraint, and toKwq8Error maps them with the same
+-- table (generated into types/errors.ts). The constraints stay the guarantee either way.
+-- SECURITY DEFINER so that visitors (anon) may read the mapping.
+create or replace function private.raise_constraint_error()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+-- The dynamic SQL runs check expressions read from pg_constraint, never text from a caller.
+-- @plpgsql_check_options: security_warnings = false
+declare
+    v_cases text;
+    v_broken text;
+begin
+    -- One CASE over every mapped check, evaluated once against the row: the first broken one
+    -- (in name order) answers. A check passes unless it is false (null passes, as in the
+    -- constraint itself).
+    select pg_catalog.string_agg(
+        format('when (%s) is false then %L', pg_catalog.pg_get_expr(c.conbin, c.conrelid), c.conname || ' ' || m.code),
+        ' ' order by c.conname
+    )
+    into v_cases
+    from pg_catalog.pg_constraint as c
+    join private.constraint_error_codes as m on m.table_name = tg_table_name and m.constraint_name = c.conname
+    where c.conrelid = tg_relid and c.contype = 'c';
+    if v_cases is null then
+        return new;
+    end if;
+    execute format('select case %s end from (select ($1).*) as r', v_cases) into v_broken using new;
+    if v_broken is not null then
+        perform private.raise_error(
+            split_part(v_broken, ' ', 2), format('%s violates %s', tg_table_name, split_part(v_broken, ' ', 1))
+        );
+    end if;
+    return new;
+end
+$$;
+
+revoke all on function private.raise_constraint_error() from public;
+
+drop trigger if exists projects_validate on public.projects;
+create trigger projects_validate
+before insert or update on public.projects
+for each row execute function private.raise_constraint_error();
+
+drop trigger if exists bookings_validate on public.bookings;
+create trigger bookings_validate
+before insert or update on public.bookings
+for each row execute function private.raise_constraint_error();
+
+drop trigger if exists contact_messages_validate on public.contact_messages;
+create trigger contact_messages_validate
+before insert or update on public.contact_messages
+for each row execute function private.raise_constraint_error();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/raise_constraint_error.sql', 'function', 'b811cc131b4ac0e6bf2394d22dd6e00a800da2c813c05a9b0c51a7bc7dffbf4a', '[{"type": "function", "schema": "private", "name": "raise_constraint_error"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/raise_constraint_error.sql', 'b811cc131b4ac0e6bf2394d22dd6e00a800da2c813c05a9b0c51a7bc7dffbf4a');
 
 -- functions/projects/storage_cleanup.sql
 -- A deleted project's Storage folder is removed by the storage cleanup job, through the Storage
@@ -2117,6 +4631,200 @@ public.storage_cleanup_batch(integer), public.finish_storage_cleanup(uuid, text)
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/projects/storage_cleanup.sql', 'function', 'f8797096e7cb64c2573b995f08ad75df97db3759bf04b90b3145219f7be66e7b', '[{"type": "function", "schema": "private", "name": "queue_storage_cleanup"}, {"type": "function", "schema": "private", "name": "storage_folder_objects"}, {"type": "function", "schema": "private", "name": "storage_cleanup_batch"}, {"type": "function", "schema": "private", "name": "finish_storage_cleanup"}, {"type": "function", "schema": "public", "name": "storage_cleanup_batch"}, {"type": "function", "schema": "public", "name": "finish_storage_cleanup"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/projects/storage_cleanup.sql', 'f8797096e7cb64c2573b995f08ad75df97db3759bf04b90b3145219f7be66e7b');
+
+-- functions/projects/throttle_submission.sql
+-- Anonymous submissions (visitors' bookings and contact messages) are capped, so a script
+-- cannot pour rows into one project: per project and hour at most the owner's cap (projects.
+-- anon_bookings_per_hour / anon_messages_per_hour, else the platform default in
+-- payments.settings, never above settings.anon_submissions_max_per_hour), and per visitor
+-- address settings.anon_submissions_per_visitor; over either the insert fails with RATE_002 or
+-- RATE_003 (HTTP 429). A visitor's submission equal to one of the project's recent anonymous
+-- ones (same phone or email, and the same slot or message, within settings.duplicate_window)
+-- is refused as PROJ_006 (409) instead of being stored twice. The owner's writes (and
+-- service_role's) are neither capped nor counted. Counts are of stored rows, so what failed is
+-- not counted here (the Data API limiter counts every request, failed or not).
+--
+-- SECURITY DEFINER: visitors cannot read the rows being counted. An advisory lock per project
+-- serialises its anonymous inserts, so concurrent ones cannot overshoot a cap.
+create or replace function private.throttle_booking()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_settings payments.settings;
+    v_cap integer;
+begin
+    if current_setting('role', true) is distinct from 'anon' then
+        return new;
+    end if;
+    select * into v_settings from payments.settings;
+    new.visitor_key := private.begin_submission(new.project_id);
+    if exists (
+        select from public.bookings as b
+        where b.project_id = new.project_id and b.visitor_key is not null
+            and b.created_at > now() - v_settings.duplicate_window
+            and b.starts_at = new.starts_at and (b.phone = new.phone or b.email = new.email)
+    ) then
+        perform private.raise_error('PROJ_006', 'a booking for this slot and contact was just received');
+    end if;
+    select coalesce(p.anon_bookings_per_hour, v_settings.anon_bookings_per_hour) into v_cap
+    from public.projects as p where p.id = new.project_id;
+    perform private.refuse_over_caps(
+        'bookings',
+        least(v_cap, v_settings.anon_submissions_max_per_hour),
+        (select count(*) from (
+            select from public.bookings as b
+            where b.project_id = new.project_id and b.visitor_key is not null
+                and b.created_at > now() - interval '1 hour'
+            limit v_cap
+        ) as recent)::integer,
+        v_settings.anon_submissions_per_visitor,
+        (select count(*) from (
+            select from public.bookings as b
+            where b.visitor_key = new.visitor_key and b.created_at > now() - interval '1 hour'
+            limit v_settings.anon_submissions_per_visitor
+        ) as mine)::integer
+    );
+    return new;
+end
+$$;
+
+create or replace function private.throttle_contact_message()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_settings payments.settings;
+    v_cap integer;
+begin
+    if current_setting('role', true) is distinct from 'anon' then
+        return new;
+    end if;
+    select * into v_settings from payments.settings;
+    new.visitor_key := private.begin_submission(new.project_id);
+    if exists (
+        select from public.contact_messages as m
+        where m.project_id = new.project_id and m.visitor_key is not null
+            and m.created_at > now() - v_settings.duplicate_window
+            and m.message = new.message and (m.phone = new.phone or m.email = new.email)
+    ) then
+        perform private.raise_error('PROJ_006', 'this message was just received');
+    end if;
+    select coalesce(p.anon_messages_per_hour, v_settings.anon_messages_per_hour) into v_cap
+    from public.projects as p where p.id = new.project_id;
+    perform private.refuse_over_caps(
+        'messages',
+        least(v_cap, v_settings.anon_submissions_max_per_hour),
+        (select count(*) from (
+            select from public.contact_messages as m
+            where m.project_id = new.project_id and m.visitor_key is not null
+                and m.created_at > now() - interval '1 hour'
+            limit v_cap
+        ) as recent)::integer,
+        v_settings.anon_submissions_per_visitor,
+        (select count(*) from (
+            select from public.contact_messages as m
+            where m.visitor_key = new.visitor_key and m.created_at > now() - interval '1 hour'
+            limit v_settings.anon_submissions_per_visitor
+        ) as mine)::integer
+    );
+    return new;
+end
+$$;
+
+-- Serialises the project's anonymous submissions (so counts cannot race past a cap) and
+-- returns the visitor's key.
+create or replace function private.begin_submission(p_project_id uuid)
+returns text
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+    perform pg_advisory_xact_lock(hashtextextended('kwq8:submissions:' || p_project_id::text, 0));
+    return payments.visitor_key(p_project_id);
+end
+$$;
+
+create or replace function private.refuse_over_caps(
+    p_noun text, p_cap integer, p_recent integer, p_per_visitor integer, p_mine integer
+)
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_recent >= p_cap then
+        perform private.raise_error('RATE_002', format('at most %s %s an hour', p_cap, p_noun), 'retry within an hour');
+    end if;
+    if p_mine >= p_per_visitor then
+        perform private.raise_error(
+            'RATE_003', format('at most %s %s an hour from one address', p_per_visitor, p_noun), 'retry within an hour'
+        );
+    end if;
+end
+$$;
+
+-- The visitor's key in one project: an HMAC of project and client address under a secret key,
+-- so submissions from one address are counted together without the address being stored.
+create or replace function payments.visitor_key(p_project_id uuid)
+returns text
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select left(encode(extensions.hmac(
+        convert_to(p_project_id::text || '|' || coalesce(payments.client_address(), 'unknown'), 'UTF8'),
+        s.visitor_key_secret, 'sha256'
+    ), 'hex'), 32)
+    from payments.settings as s
+$$;
+
+-- An owner's caps are theirs to lower or raise, up to the platform's maximum.
+create or replace function private.check_submission_caps()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_max integer := (select s.anon_submissions_max_per_hour from payments.settings as s);
+begin
+    if new.anon_bookings_per_hour > v_max or new.anon_messages_per_hour > v_max then
+        perform private.raise_error('VAL_001', format('submission caps are at most %s an hour', v_max));
+    end if;
+    return new;
+end
+$$;
+
+revoke all on function private.throttle_booking(), private.throttle_contact_message(),
+private.begin_submission(uuid), private.refuse_over_caps(text, integer, integer, integer, integer),
+payments.visitor_key(uuid), private.check_submission_caps() from public;
+
+-- After the prepare triggers (alphabetical order), so duplicates compare normalised phones.
+drop trigger if exists bookings_throttle on public.bookings;
+create trigger bookings_throttle
+before insert on public.bookings
+for each row execute function private.throttle_booking();
+
+drop trigger if exists contact_messages_throttle on public.contact_messages;
+create trigger contact_messages_throttle
+before insert on public.contact_messages
+for each row execute function private.throttle_contact_message();
+
+drop trigger if exists projects_submission_caps on public.projects;
+create trigger projects_submission_caps
+before insert or update of anon_bookings_per_hour, anon_messages_per_hour on public.projects
+for each row execute function private.check_submission_caps();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/projects/throttle_submission.sql', 'function', '56904a198779ba187dddc54160558cd706bbcd22f51729c0b492ffab016fef61', '[{"type": "function", "schema": "private", "name": "throttle_booking"}, {"type": "function", "schema": "private", "name": "throttle_contact_message"}, {"type": "function", "schema": "private", "name": "begin_submission"}, {"type": "function", "schema": "private", "name": "refuse_over_caps"}, {"type": "function", "schema": "payments", "name": "visitor_key"}, {"type": "function", "schema": "private", "name": "check_submission_caps"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/projects/throttle_submission.sql', '56904a198779ba187dddc54160558cd706bbcd22f51729c0b492ffab016fef61');
 
 set check_function_bodies = on;
 -- policies/action_costs.sql
@@ -2250,6 +4958,40 @@ using (project_id = any(array(select private.owned_project_ids())));
 
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('policies/deployments.sql', 'policy', '4cf62f451b23dc7bd576a8787fe16c9eb9a154d037e76ee6f8bbe024f8f8a6b3', '[{"type": "policy", "schema": "public", "table": "deployments", "name": "deployments_owner_read"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'policy', 'policies/deployments.sql', '4cf62f451b23dc7bd576a8787fe16c9eb9a154d037e76ee6f8bbe024f8f8a6b3');
+
+-- policies/domain_contacts.sql
+-- Registrant contacts: the owner reads their own; writes go through public.set_domain_contact.
+drop policy if exists domain_contacts_owner_read on public.domain_contacts;
+create policy domain_contacts_owner_read on public.domain_contacts
+for select
+to authenticated
+using (user_id = (select auth.uid()));
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('policies/domain_contacts.sql', 'policy', 'db11e92a089dc9cca3cc0b670bc4ab9281241ef6dfff6cfba0f59d9278afded1', '[{"type": "policy", "schema": "public", "table": "domain_contacts", "name": "domain_contacts_owner_read"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'policy', 'policies/domain_contacts.sql', 'db11e92a089dc9cca3cc0b670bc4ab9281241ef6dfff6cfba0f59d9278afded1');
+
+-- policies/domain_orders.sql
+-- Domain orders: the owner follows those of their own projects; only the order functions
+-- (functions/domains) change them.
+drop policy if exists domain_orders_owner_read on public.domain_orders;
+create policy domain_orders_owner_read on public.domain_orders
+for select
+to authenticated
+using (project_id = any(array(select private.owned_project_ids())));
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('policies/domain_orders.sql', 'policy', '04c4812f3900d074fb0a9023b25ca17f95a03e758503e72e0d6e173796fdb1a4', '[{"type": "policy", "schema": "public", "table": "domain_orders", "name": "domain_orders_owner_read"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'policy', 'policies/domain_orders.sql', '04c4812f3900d074fb0a9023b25ca17f95a03e758503e72e0d6e173796fdb1a4');
+
+-- policies/domain_quotes.sql
+-- Quotes: the owner reads those of their own projects; the domain service writes them.
+drop policy if exists domain_quotes_owner_read on public.domain_quotes;
+create policy domain_quotes_owner_read on public.domain_quotes
+for select
+to authenticated
+using (project_id = any(array(select private.owned_project_ids())));
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('policies/domain_quotes.sql', 'policy', '475b5b7e10f5db0bcfad96ff6fa1fa9cec6a4bb423248c633cfba6ff46821ec4', '[{"type": "policy", "schema": "public", "table": "domain_quotes", "name": "domain_quotes_owner_read"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'policy', 'policies/domain_quotes.sql', '475b5b7e10f5db0bcfad96ff6fa1fa9cec6a4bb423248c633cfba6ff46821ec4');
 
 -- policies/domains.sql
 -- Owners read their projects' domains and the DNS records to create. Registration and
