@@ -128,7 +128,11 @@ def test_a_failed_generation_returns_the_credits_and_answers_gen_001(db: TestDat
     grant(db, user, 10)
     hold = db.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
     assert balance(db, user) == 10 - hold["amount"]
-    released = db.rpc("release_hold", {"hold_id": hold["hold_id"], "failure_reason": "generation_failed"}, as_=SERVICE)
+    released = db.rpc(
+        "release_hold",
+        {"user_id": user.user_id, "hold_id": hold["hold_id"], "failure_reason": "generation_failed"},
+        as_=SERVICE,
+    )
     message = db.scalar("select message_ar from public.error_codes where code = 'GEN_001'")
     assert released["error"]["code"] == "GEN_001" and released["error"]["message"] == message
     assert released["failure_reason"] == "generation_failed" and released["released"] == hold["amount"]
@@ -140,9 +144,9 @@ def test_a_failed_generation_returns_the_credits_and_answers_gen_001(db: TestDat
         (released["transaction_id"],),
     )
     assert entry == [("generation_failed",)]
-    assert db.rpc("release_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE) == released
+    assert db.rpc("release_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE) == released
     cancelled = db.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
-    plain = db.rpc("release_hold", {"hold_id": cancelled["hold_id"]}, as_=SERVICE)
+    plain = db.rpc("release_hold", {"user_id": user.user_id, "hold_id": cancelled["hold_id"]}, as_=SERVICE)
     assert plain["error"] is None and plain["failure_reason"] is None
 
 

@@ -75,23 +75,38 @@ def _scenario(db: TestDatabase) -> dict[str, Any]:
     )
     hold = call("reserve_credits", "reserve_credits", {"action": "page_generation", "idempotency_key": "wire-h1"}, user)
     call("get_credit_summary_with_hold", "get_credit_summary", {}, user)
-    call("capture_hold", "capture_hold", {"hold_id": hold["hold_id"], "amount": "1"}, SERVICE)
-    call("capture_hold_replay", "capture_hold", {"hold_id": hold["hold_id"], "amount": "1"}, SERVICE)
+    call("capture_hold", "capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": "1"}, SERVICE)
+    call(
+        "capture_hold_replay",
+        "capture_hold",
+        {"user_id": user.user_id, "hold_id": hold["hold_id"], "amount": "1"},
+        SERVICE,
+    )
     hold2 = call(
         "reserve_credits_2", "reserve_credits", {"action": "page_generation", "idempotency_key": "wire-h2"}, user
     )
-    call("release_hold", "release_hold", {"hold_id": hold2["hold_id"]}, SERVICE)
-    call("release_hold_replay", "release_hold", {"hold_id": hold2["hold_id"]}, SERVICE)
+    call("release_hold", "release_hold", {"user_id": user.user_id, "hold_id": hold2["hold_id"]}, SERVICE)
+    call("release_hold_replay", "release_hold", {"user_id": user.user_id, "hold_id": hold2["hold_id"]}, SERVICE)
     spent = db.rpc("spend_credits", {"action": "simple_edit", "idempotency_key": "wire-spend-2"}, as_=user)
     call(
         "refund_transaction",
         "refund_transaction",
-        {"transaction_id": spent["transaction_id"], "idempotency_key": "wire-refund", "reason": "bug"},
+        {
+            "user_id": user.user_id,
+            "transaction_id": spent["transaction_id"],
+            "idempotency_key": "wire-refund",
+            "reason": "bug",
+        },
         SERVICE,
     )
     call("get_credit_summary", "get_credit_summary", {}, user)
     call("spend_credits_unknown_action", "spend_credits", {"action": "nope", "idempotency_key": "wire-x"}, user)
-    call("release_hold_missing", "release_hold", {"hold_id": "00000000-0000-0000-0000-000000000000"}, SERVICE)
+    call(
+        "release_hold_missing",
+        "release_hold",
+        {"user_id": user.user_id, "hold_id": "00000000-0000-0000-0000-000000000000"},
+        SERVICE,
+    )
     call("get_credit_summary_new_user", "get_credit_summary", {}, db.create_user())
     return out
 

@@ -21,11 +21,15 @@ JUSTIFIED: dict[tuple[str, str], str] = {
     ("authenticated", "get_credit_summary()"): "RPC: the caller's own balance and plan",
     ("authenticated", "spend_credits(text,text,text)"): "RPC: spends the caller's credits at the catalogue price",
     ("authenticated", "reserve_credits(text,text)"): "RPC: holds the caller's credits at the catalogue price",
+    ("authenticated", "get_credit_usage(integer)"): "RPC: the caller's own spending per day and action",
+    ("authenticated", "get_hold(uuid)"): "RPC: the caller's own hold (GEN_001 when its generation failed)",
     # The SECURITY DEFINER halves of those endpoints: the public wrappers are SECURITY INVOKER,
     # so the caller needs EXECUTE on what they delegate to; each reads auth.uid() itself.
     ("authenticated", "billing.spend_for_caller(text,text,text)"): "body of spend_credits, for auth.uid() only",
     ("authenticated", "billing.reserve_for_caller(text,text)"): "body of reserve_credits, for auth.uid() only",
     ("authenticated", "billing.summary_for_caller()"): "body of get_credit_summary, for auth.uid() only",
+    ("authenticated", "billing.usage_for_caller(integer)"): "body of get_credit_usage, for auth.uid() only",
+    ("authenticated", "billing.hold_for_caller(uuid)"): "body of get_hold, for auth.uid() only",
     ("authenticated", "set_domain_contact(jsonb)"): "RPC: the caller's own registrant contact, validated",
     ("authenticated", "domains.set_contact_for_caller(jsonb)"): "body of set_domain_contact, for auth.uid() only",
     # Reveals the time; frozen only in databases the test harness marked.
@@ -101,7 +105,7 @@ def test_capture_refuses_a_hold_past_its_expiry_that_no_sweeper_released(kwq8_tx
     db.sql("update public.users set credits_next_event_at = null where id = %s", (user.user_id,))
     db.freeze_time(expires.isoformat())
     with pytest.raises(ApiError) as info:
-        db.rpc("capture_hold", {"hold_id": hold["hold_id"]}, as_=SERVICE)
+        db.rpc("capture_hold", {"user_id": user.user_id, "hold_id": hold["hold_id"]}, as_=SERVICE)
     assert (info.value.status, info.value.code) == (410, "CREDIT_009")
     assert db.scalar("select status from billing.holds where id = %s", (hold["hold_id"],)) == "active"
     assert db.scalar("select credits_balance from public.users where id = %s", (user.user_id,)) == Decimal("17.00")

@@ -124,24 +124,34 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
     }
     rec.rpc("set_domain_contact", {"contact": contact}, user)
     rec.rpc("set_domain_contact", {"contact": {**contact, "phone": "55501234"}}, user, "DOM_015")
-    rec.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 1}, SERVICE)
-    rec.rpc("capture_hold", {"hold_id": hold["hold_id"], "amount": 2}, SERVICE, "CREDIT_008")
+    rec.rpc("capture_hold", {"user_id": uid, "hold_id": hold["hold_id"], "amount": 1}, SERVICE)
+    rec.rpc("capture_hold", {"user_id": uid, "hold_id": hold["hold_id"], "amount": 2}, SERVICE, "CREDIT_008")
     failed = rec.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": k()}, user)
-    released = rec.rpc("release_hold", {"hold_id": failed["hold_id"], "failure_reason": "generation_failed"}, SERVICE)
+    released = rec.rpc(
+        "release_hold", {"user_id": uid, "hold_id": failed["hold_id"], "failure_reason": "generation_failed"}, SERVICE
+    )
     assert released["error"]["code"] == "GEN_001"
-    rec.rpc("release_hold", {"hold_id": str(uuid.uuid4())}, SERVICE, "CREDIT_007")
-    rec.rpc("release_hold", {"hold_id": "not-a-uuid"}, SERVICE, "VAL_007")  # raw 22P02
+    rec.rpc("release_hold", {"user_id": uid, "hold_id": str(uuid.uuid4())}, SERVICE, "CREDIT_007")
+    rec.rpc("release_hold", {"user_id": uid, "hold_id": "not-a-uuid"}, SERVICE, "VAL_007")  # raw 22P02
     rec.rpc(
         "refund_transaction",
-        {"transaction_id": spent["transaction_id"], "idempotency_key": k(), "reason": "bug"},
+        {"user_id": uid, "transaction_id": spent["transaction_id"], "idempotency_key": k(), "reason": "bug"},
         SERVICE,
     )
     rec.rpc(
         "refund_transaction",
-        {"transaction_id": str(uuid.uuid4()), "idempotency_key": k(), "reason": "x"},
+        {"user_id": uid, "transaction_id": str(uuid.uuid4()), "idempotency_key": k(), "reason": "x"},
         SERVICE,
         "CREDIT_011",
     )
+    # The browser reads its own hold; a failed generation's hold answers GEN_001.
+    rec.rpc("get_hold", {"hold_id": hold["hold_id"]}, user)
+    rec.rpc("get_hold", {"hold_id": failed["hold_id"]}, user, "GEN_001")
+    streaming = rec.rpc("reserve_credits", {"action": "page_generation", "idempotency_key": k()}, user)
+    rec.rpc("extend_hold", {"user_id": uid, "hold_id": streaming["hold_id"]}, SERVICE)
+    rec.rpc("extend_hold", {"user_id": stranger.user_id, "hold_id": streaming["hold_id"]}, SERVICE, "CREDIT_007")
+    rec.rpc("get_credit_usage", {"days": 30}, user)
+    rec.rpc("get_credit_usage", {"days": 0}, user, "VAL_001")
     rec.rpc("run_credit_sweepers", {}, SERVICE)
     rec.rpc("run_payment_jobs", {}, SERVICE)
     rec.rpc("hit_rate_limit", {"bucket": "contract:test", "max_hits": 5, "window_seconds": 60}, SERVICE)
@@ -173,6 +183,11 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
         SERVICE,
         "VAL_001",
     )
+    rec.rpc("preview_checkout", {"user_id": uid, "plan": "pro"}, SERVICE)
+    rec.rpc("preview_checkout", {"user_id": uid, "plan": "gold"}, SERVICE, "VAL_001")
+    pack = {"user_id": uid, "credit_pack": "pack_50", "payment_method": "knet", "idempotency_key": k()}
+    rec.rpc("create_pack_checkout", pack, SERVICE)
+    rec.rpc("create_pack_checkout", {**pack, "credit_pack": "pack_1", "idempotency_key": k()}, SERVICE, "VAL_001")
     order_id = order["order_id"]
     track = uuid.uuid4().hex[:20]
     rec.rpc(
@@ -232,6 +247,8 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
     )
     rec.rpc("set_cancel_at_period_end", {"user_id": uid, "cancel": True}, SERVICE)
     rec.rpc("set_cancel_at_period_end", {"user_id": stranger.user_id, "cancel": True}, SERVICE, "SUB_001")
+    rec.rpc("schedule_plan_change", {"user_id": uid, "plan": "basic"}, SERVICE)
+    rec.rpc("schedule_plan_change", {"user_id": stranger.user_id, "plan": "basic"}, SERVICE, "SUB_001")
     refund = rec.rpc("request_refund", {"order_id": second["order_id"], "reason": "customer asked"}, SERVICE)
     rec.rpc("request_refund", {"order_id": "kwq8_" + "0" * 32, "reason": "x"}, SERVICE, "PAY_002")
     rec.rpc("begin_refund", {"refund_id": refund["refund_id"], "refund_order_id": "r-1"}, SERVICE)
@@ -273,6 +290,17 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
     rec.insert("projects", {"name": "x", "slug": "ok", "subdomain": "www"}, user, "PROJ_003")
     rec.insert("projects", {"name": None, "slug": "ok2", "subdomain": "s" + uuid.uuid4().hex[:10]}, user, "VAL_010")
     rec.insert("bookings", {**booking, "project_id": str(uuid.uuid4())}, SERVICE, "VAL_008")
+
+    # A deleted project's files: the cleanup job's batch and its report of what Storage answered.
+    gone = db.sql(
+        "insert into public.projects (user_id, name, slug, subdomain) values (%s, 'Old', 'old', %s) returning id",
+        (uid, "s" + uuid.uuid4().hex[:10]),
+    )[0]["id"]
+    db.sql("delete from public.projects where id = %s", (gone,))
+    rec.rpc("storage_cleanup_batch", {"max_projects": 5}, SERVICE)
+    rec.rpc("storage_cleanup_batch", {"max_projects": 0}, SERVICE, "VAL_001")
+    rec.rpc("finish_storage_cleanup", {"project_id": str(gone)}, SERVICE)
+    rec.rpc("finish_storage_cleanup", {"project_id": str(uuid.uuid4())}, SERVICE, "VAL_001")
 
     # The billing service: a failed payment's status answer (PAY_001), a missing order, no token.
     url = f"{service.origin}/billing/payments/{order_id}"

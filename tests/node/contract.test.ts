@@ -84,7 +84,11 @@ for (const entry of recorded.filter((e) => e.call.http)) {
 test("a failed generation's release answers GEN_001 through the typed sample", async () => {
   const entry = recorded.find((e) => e.call.rpc === "release_hold" && e.call.args?.failure_reason === "generation_failed");
   assert.ok(entry);
-  const message = await generationFailed(client(replay(entry.status, entry.body)), String(entry.call.args?.hold_id));
+  const message = await generationFailed(
+    client(replay(entry.status, entry.body)),
+    String(entry.call.args?.user_id),
+    String(entry.call.args?.hold_id),
+  );
   assert.equal(message, ERROR_CODES.GEN_001.message_ar);
 });
 

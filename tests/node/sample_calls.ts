@@ -34,8 +34,16 @@ export async function summary(supabase: SupabaseClient<Database>): Promise<numbe
   return holds.length + (data?.daily_bonus?.remaining ?? 0);
 }
 
-export async function generationFailed(supabase: SupabaseClient<Database>, holdId: string): Promise<string | null> {
-  const { data } = await supabase.rpc("release_hold", { hold_id: holdId, failure_reason: "generation_failed" });
+export async function generationFailed(
+  supabase: SupabaseClient<Database>,
+  userId: string,
+  holdId: string,
+): Promise<string | null> {
+  const { data } = await supabase.rpc("release_hold", {
+    user_id: userId,
+    hold_id: holdId,
+    failure_reason: "generation_failed",
+  });
   return data?.error ? toKwq8Error(data.error).message_ar : null;
 }
 
