@@ -294,7 +294,7 @@ def _record(service: Service, db: TestDatabase) -> list[dict[str, Any]]:
     # A deleted project's files: the cleanup job's batch and its report of what Storage answered.
     gone = db.sql(
         "insert into public.projects (user_id, name, slug, subdomain) values (%s, 'Old', 'old', %s) returning id",
-        (uid, "s" + uuid.uuid4().hex[:10]),
+        (stranger.user_id, "s" + uuid.uuid4().hex[:10]),
     )[0]["id"]
     db.sql("delete from public.projects where id = %s", (gone,))
     rec.rpc("storage_cleanup_batch", {"max_projects": 5}, SERVICE)
