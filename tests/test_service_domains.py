@@ -41,6 +41,9 @@ class Domains:
     namecheap: FakeNamecheap
     vercel: FakeVercel
     billing: BillingDb
+    # Its own client address (behind one trusted proxy): the per-IP counters live in the database
+    # the service tests share, and must not fill up for the other tests' services.
+    ip: str = "198.51.100.14"
 
     @property
     def db(self) -> TestDatabase:
@@ -48,13 +51,18 @@ class Domains:
 
     def post(self, path: str, user: Identity | None, body: dict[str, Any], **headers: str) -> httpx.Response:
         auth = self.service.auth(user) if user else {}
-        return self.service.http.post(self.service.origin + path, json=body, headers={**auth, **headers})
+        return self.service.http.post(
+            self.service.origin + path, json=body, headers={**auth, "X-Forwarded-For": self.ip, **headers}
+        )
 
     def get(self, path: str, user: Identity) -> httpx.Response:
-        return self.service.http.get(self.service.origin + path, headers=self.service.auth(user))
+        return self.service.http.get(self.service.origin + path, headers=self._headers(user))
 
     def delete(self, path: str, user: Identity) -> httpx.Response:
-        return self.service.http.delete(self.service.origin + path, headers=self.service.auth(user))
+        return self.service.http.delete(self.service.origin + path, headers=self._headers(user))
+
+    def _headers(self, user: Identity) -> dict[str, str]:
+        return {**self.service.auth(user), "X-Forwarded-For": self.ip}
 
     def owner(self, projects: int = 1) -> tuple[Identity, list[str]]:
         user = self.db.create_user(f"{uuid.uuid4().hex[:8]}@example.kw")
@@ -117,6 +125,7 @@ def domains(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Iterator
             rate_ip_per_window=100_000,
             rate_checkout_per_user=1000,
             rate_domain_search_per_user=1000,
+            trusted_proxy_hops=1,
         )
         billing = BillingDb(billing_db.url("postgres"), pool_size=4)
         billing.open()
@@ -162,7 +171,8 @@ def test_domain_routes_answer_503_when_unconfigured_and_billing_keeps_working(
         ("/domains/renew", {"fqdn": "kuwait-shop.com"}),
         ("/domains/connect", {"project_id": str(uuid.uuid4()), "fqdn": "kuwait-shop.com"}),
     ):
-        response = service.http.post(service.origin + path, json=body, headers=service.auth(customer))
+        headers = {**service.auth(customer), "X-Forwarded-For": "198.51.100.15"}
+        response = service.http.post(service.origin + path, json=body, headers=headers)
         answer = error(response, "DOM_013", 503)
         assert "NAMECHEAP" not in answer["details"] and "VERCEL" not in answer["details"]
     assert service.checkout(customer, "basic", "knet").status_code == 201
