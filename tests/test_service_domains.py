@@ -4,6 +4,8 @@ failed at its deadline), renewal, move and removal. The fakes' own records of ca
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -395,3 +397,25 @@ def test_a_connected_domain_cannot_be_renewed_here(dom: Domains) -> None:
         dom.post("/domains/connect", user, {"project_id": project, "fqdn": "theirs-elsewhere.com"}).status_code == 201
     )
     error(dom.post("/domains/renew", user, {"fqdn": "theirs-elsewhere.com"}), "DOM_014", 404)
+
+
+def test_the_service_runs_the_domain_jobs_itself_on_its_interval(dom: Domains) -> None:
+    scheduled = start_service(
+        dom.db,
+        dom.service.fake,
+        domains=dataclasses.replace(dom.service.settings.domains, jobs_interval_s=0.2),
+        trusted_proxy_hops=1,
+    )
+    try:
+        user, [project] = dom.owner()
+        view = dom.post("/domains/checkout", user, {"project_id": project, "fqdn": "on-its-own.com"}).json()
+        dom.pay(view["order_id"])
+        deadline = time.monotonic() + 20
+        query = "select status from public.domains where fqdn = 'on-its-own.com'"
+        while time.monotonic() < deadline and dom.db.scalar(query) != "active":
+            time.sleep(0.1)
+        assert dom.db.scalar(query) == "active"  # no `kwq8 jobs domains` ran: the service did it
+        assert len(dom.namecheap.creates("on-its-own.com", succeeded=False)) == 1
+    finally:
+        stop_service(scheduled)
+    assert not [t for t in threading.enumerate() if t.name == "kwq8-domain-jobs"]
