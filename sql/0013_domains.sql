@@ -273,11 +273,16 @@ grant select on public.domain_contacts, public.domain_quotes, public.domain_orde
 -- except the registrant contact the owner types (DOM_015). Every constraint this revision added to
 -- the exposed tables is listed, so none is left unmapped.
 insert into private.constraint_error_codes (table_name, constraint_name, code)
-select r.relname, c.conname, case when r.relname = 'domain_contacts' and c.contype = 'c' then 'DOM_015' else 'SYS_001' end
+select
+    r.relname as table_name,
+    c.conname as constraint_name,
+    case when r.relname = 'domain_contacts' and c.contype = 'c' then 'DOM_015' else 'SYS_001' end as code
 from pg_catalog.pg_constraint as c
 inner join pg_catalog.pg_class as r on c.conrelid = r.oid
-where r.relnamespace = 'public'::regnamespace
+where
+    r.relnamespace = 'public'::regnamespace
     and c.contype in ('c', 'u', 'f')
     and not exists (
-        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+        select from private.constraint_error_codes as m
+        where m.table_name = r.relname and m.constraint_name = c.conname
     );

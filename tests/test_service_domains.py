@@ -4,6 +4,8 @@ failed at its deadline), renewal, move and removal. The fakes' own records of ca
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -41,6 +43,9 @@ class Domains:
     namecheap: FakeNamecheap
     vercel: FakeVercel
     billing: BillingDb
+    # Its own client address (behind one trusted proxy): the per-IP counters live in the database
+    # the service tests share, and must not fill up for the other tests' services.
+    ip: str = "198.51.100.14"
 
     @property
     def db(self) -> TestDatabase:
@@ -48,13 +53,18 @@ class Domains:
 
     def post(self, path: str, user: Identity | None, body: dict[str, Any], **headers: str) -> httpx.Response:
         auth = self.service.auth(user) if user else {}
-        return self.service.http.post(self.service.origin + path, json=body, headers={**auth, **headers})
+        return self.service.http.post(
+            self.service.origin + path, json=body, headers={**auth, "X-Forwarded-For": self.ip, **headers}
+        )
 
     def get(self, path: str, user: Identity) -> httpx.Response:
-        return self.service.http.get(self.service.origin + path, headers=self.service.auth(user))
+        return self.service.http.get(self.service.origin + path, headers=self._headers(user))
 
     def delete(self, path: str, user: Identity) -> httpx.Response:
-        return self.service.http.delete(self.service.origin + path, headers=self.service.auth(user))
+        return self.service.http.delete(self.service.origin + path, headers=self._headers(user))
+
+    def _headers(self, user: Identity) -> dict[str, str]:
+        return {**self.service.auth(user), "X-Forwarded-For": self.ip}
 
     def owner(self, projects: int = 1) -> tuple[Identity, list[str]]:
         user = self.db.create_user(f"{uuid.uuid4().hex[:8]}@example.kw")
@@ -117,6 +127,7 @@ def domains(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Iterator
             rate_ip_per_window=100_000,
             rate_checkout_per_user=1000,
             rate_domain_search_per_user=1000,
+            trusted_proxy_hops=1,
         )
         billing = BillingDb(billing_db.url("postgres"), pool_size=4)
         billing.open()
@@ -162,7 +173,8 @@ def test_domain_routes_answer_503_when_unconfigured_and_billing_keeps_working(
         ("/domains/renew", {"fqdn": "kuwait-shop.com"}),
         ("/domains/connect", {"project_id": str(uuid.uuid4()), "fqdn": "kuwait-shop.com"}),
     ):
-        response = service.http.post(service.origin + path, json=body, headers=service.auth(customer))
+        headers = {**service.auth(customer), "X-Forwarded-For": "198.51.100.15"}
+        response = service.http.post(service.origin + path, json=body, headers=headers)
         answer = error(response, "DOM_013", 503)
         assert "NAMECHEAP" not in answer["details"] and "VERCEL" not in answer["details"]
     assert service.checkout(customer, "basic", "knet").status_code == 201
@@ -385,3 +397,25 @@ def test_a_connected_domain_cannot_be_renewed_here(dom: Domains) -> None:
         dom.post("/domains/connect", user, {"project_id": project, "fqdn": "theirs-elsewhere.com"}).status_code == 201
     )
     error(dom.post("/domains/renew", user, {"fqdn": "theirs-elsewhere.com"}), "DOM_014", 404)
+
+
+def test_the_service_runs_the_domain_jobs_itself_on_its_interval(dom: Domains) -> None:
+    scheduled = start_service(
+        dom.db,
+        dom.service.fake,
+        domains=dataclasses.replace(dom.service.settings.domains, jobs_interval_s=0.2),
+        trusted_proxy_hops=1,
+    )
+    try:
+        user, [project] = dom.owner()
+        view = dom.post("/domains/checkout", user, {"project_id": project, "fqdn": "on-its-own.com"}).json()
+        dom.pay(view["order_id"])
+        deadline = time.monotonic() + 20
+        query = "select status from public.domains where fqdn = 'on-its-own.com'"
+        while time.monotonic() < deadline and dom.db.scalar(query) != "active":
+            time.sleep(0.1)
+        assert dom.db.scalar(query) == "active"  # no `kwq8 jobs domains` ran: the service did it
+        assert len(dom.namecheap.creates("on-its-own.com", succeeded=False)) == 1
+    finally:
+        stop_service(scheduled)
+    assert not [t for t in threading.enumerate() if t.name == "kwq8-domain-jobs"]

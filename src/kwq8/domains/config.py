@@ -1,7 +1,9 @@
 """The domain settings of the billing service, from environment variables: Namecheap
-(``NAMECHEAP_*``), Vercel (``VERCEL_*``) and pricing (``KWQ8_DOMAIN_USD_KWD_RATE``,
-``KWQ8_DOMAIN_MARGIN``). Each part is optional: without it the routes that need it answer DOM_013
-(503) and the rest of the service keeps working. Messages name variables, never values."""
+(``NAMECHEAP_*``), Vercel (``VERCEL_*``), pricing (``KWQ8_DOMAIN_USD_KWD_RATE``,
+``KWQ8_DOMAIN_MARGIN``) and the service's own run of the domain jobs
+(``KWQ8_DOMAIN_JOBS_INTERVAL_S``, 60; 0 leaves them to ``kwq8 jobs domains``). Each part is
+optional: without it the routes that need it answer DOM_013 (503) and the rest of the service
+keeps working. Messages name variables, never values."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ class DomainSettings:
     vercel: vercel.VercelConfig | None = None
     usd_kwd_rate: Decimal | None = None
     margin: Decimal | None = None
+    # Seconds between two runs of the domain jobs inside `kwq8 serve`; 0: none.
+    jobs_interval_s: float = 0.0
     # Why a part is missing (variable names only), for the operator's log.
     problems: tuple[str, ...] = ()
 
@@ -55,7 +59,24 @@ class DomainSettings:
             problems.append(f"Vercel: {exc}")
         rate = _decimal(env, "KWQ8_DOMAIN_USD_KWD_RATE", minimum=Decimal("0"), problems=problems)
         margin = _decimal(env, "KWQ8_DOMAIN_MARGIN", minimum=Decimal("1"), problems=problems)
-        return cls(namecheap=nc, vercel=vc, usd_kwd_rate=rate, margin=margin, problems=tuple(problems))
+        interval = 60.0
+        raw = env.get("KWQ8_DOMAIN_JOBS_INTERVAL_S", "").strip()
+        if raw:
+            try:
+                interval = float(raw)
+            except ValueError:
+                interval = -1.0
+            if not (interval == 0 or 1 <= interval <= 3600):
+                problems.append("KWQ8_DOMAIN_JOBS_INTERVAL_S must be 0 or 1 to 3600 seconds")
+                interval = 60.0
+        return cls(
+            namecheap=nc,
+            vercel=vc,
+            usd_kwd_rate=rate,
+            margin=margin,
+            jobs_interval_s=interval,
+            problems=tuple(problems),
+        )
 
 
 def _decimal(env: Mapping[str, str], name: str, *, minimum: Decimal, problems: list[str]) -> Decimal | None:

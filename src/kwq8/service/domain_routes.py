@@ -13,11 +13,16 @@ missing, while the rest of the service keeps working.
 Checkout and renewal re-check the name at Namecheap, freeze the price in SQL and open a payment
 on the billing checkout path (BillingService.charge): the webhook, status check and
 reconciliation that confirm plan payments confirm these too, and the domain job does the rest.
+The service runs that job itself every ``jobs_interval_s`` (a thread, never in a request); any
+number of instances and ``kwq8 jobs domains`` may run it at once, as orders and steps are leased.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -31,6 +36,7 @@ from kwq8.domains.namecheap import NamecheapClient
 from kwq8.domains.names import DomainName, NameError_, parse, parse_host
 from kwq8.domains.search import refresh, refresh_prices, search
 from kwq8.domains.vercel import VercelClient, VercelError
+from kwq8.domains.worker import run_once
 from kwq8.service.errors import ServiceError
 from kwq8.service.jwt_auth import Claims
 from kwq8.service.models import (
@@ -79,8 +85,28 @@ class DomainRoutes:
         self.vercel = VercelClient(settings.vercel) if settings.vercel else None
         if settings.problems:
             log.warning("domain routes partly unconfigured", extra={"problems": "; ".join(settings.problems)})
+        self._stop = threading.Event()
+        self._scheduler: threading.Thread | None = None
+        if settings.jobs_interval_s > 0 and self.namecheap is not None:
+            self._scheduler = threading.Thread(target=self._schedule, name="kwq8-domain-jobs", daemon=True)
+            self._scheduler.start()
+
+    def _schedule(self) -> None:
+        worker = f"serve:{socket.gethostname()}:{os.getpid()}:{id(self):x}"[:100]
+        assert self.namecheap is not None
+        while not self._stop.wait(self.settings.jobs_interval_s):
+            try:
+                report = run_once(self.db, self.namecheap, self.vercel, worker)
+            except Exception as exc:  # the next run tries again; the rows say where each order is
+                log.error("domain jobs failed", extra={"error_kind": type(exc).__name__})
+                continue
+            if report.outcomes:
+                log.info("domain jobs", extra={"outcomes": dict(report.outcomes)})
 
     def close(self) -> None:
+        self._stop.set()
+        if self._scheduler is not None:
+            self._scheduler.join(timeout=30)
         if self.namecheap is not None:
             self.namecheap.close()
         if self.vercel is not None:
