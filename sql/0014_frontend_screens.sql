@@ -172,11 +172,16 @@ public.refund_transaction(uuid, text, text);
 -- purpose and the scheduled plan, so a broken rule is ours (SYS_001). Every constraint this
 -- revision added to the exposed tables is listed, so none is left unmapped.
 insert into private.constraint_error_codes (table_name, constraint_name, code)
-select r.relname, c.conname, 'SYS_001'
+select
+    r.relname as table_name,
+    c.conname as constraint_name,
+    'SYS_001' as code
 from pg_catalog.pg_constraint as c
 inner join pg_catalog.pg_class as r on c.conrelid = r.oid
-where r.relnamespace = 'public'::regnamespace
+where
+    r.relnamespace = 'public'::regnamespace
     and c.contype in ('c', 'u', 'f')
     and not exists (
-        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+        select from private.constraint_error_codes as m
+        where m.table_name = r.relname and m.constraint_name = c.conname
     );

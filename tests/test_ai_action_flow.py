@@ -136,7 +136,7 @@ def test_failed_generation_returns_the_credits_and_the_browser_reads_gen_001(db:
             {"user_id": user.user_id, "hold_id": other["hold_id"], "failure_reason": "oops"},
             as_=SERVICE,
         ),
-        "VAL_001",
+        "VAL_006",
     )
     entry = db.sql(
         "select description_ar from public.credit_transactions where hold_id = %s and transaction_type = 'release'",

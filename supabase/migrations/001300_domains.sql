@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0013
 -- kwq8 after: 0013
--- kwq8 sql: sql/0013_domains.sql c830116af2c8d2ff030f0e9f9ccec230877a0f3223b13261326a72f6d77e125b
+-- kwq8 sql: sql/0013_domains.sql 0cf2a620dd1dee576ce7f8e80acc0699b1941f08a2cf04cc77a884f84497a0cd
 -- kwq8 repeatable: functions/billing/active_plan.sql 603394f713d3ec5c161f1c1762ae74f9b511e5264088aefec22a72756b4a093f
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql b59a04d3961ca158233249274a04ea7fed4640774274561582caaa994e1aa7e7
@@ -58,7 +58,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql 7f98dac14d62b3a947569ea589006955e2b0d6f9836d2c83cf3e8cba3ed36902
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: ddf3e1625f52697c559195bbda1a5e1ab29e6c70cefba932938562eb24c7097d
+-- kwq8 body: 4ae0604e1a7c03922b81f43ee0fb0fe0f417e00d36f5dc16ada31cf38d28d4b3
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -359,15 +359,20 @@ grant select on public.domain_contacts, public.domain_quotes, public.domain_orde
 -- except the registrant contact the owner types (DOM_015). Every constraint this revision added to
 -- the exposed tables is listed, so none is left unmapped.
 insert into private.constraint_error_codes (table_name, constraint_name, code)
-select r.relname, c.conname, case when r.relname = 'domain_contacts' and c.contype = 'c' then 'DOM_015' else 'SYS_001' end
+select
+    r.relname as table_name,
+    c.conname as constraint_name,
+    case when r.relname = 'domain_contacts' and c.contype = 'c' then 'DOM_015' else 'SYS_001' end as code
 from pg_catalog.pg_constraint as c
 inner join pg_catalog.pg_class as r on c.conrelid = r.oid
-where r.relnamespace = 'public'::regnamespace
+where
+    r.relnamespace = 'public'::regnamespace
     and c.contype in ('c', 'u', 'f')
     and not exists (
-        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+        select from private.constraint_error_codes as m
+        where m.table_name = r.relname and m.constraint_name = c.conname
     );
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0013', 'sql/0013_domains.sql', 'c830116af2c8d2ff030f0e9f9ccec230877a0f3223b13261326a72f6d77e125b');
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0013', 'sql/0013_domains.sql', '0cf2a620dd1dee576ce7f8e80acc0699b1941f08a2cf04cc77a884f84497a0cd');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0013');

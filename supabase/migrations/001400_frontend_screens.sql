@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0014
 -- kwq8 after: 0014
--- kwq8 sql: sql/0014_frontend_screens.sql 43b50deca914bb0acaa2462d59804106f56e8db292c5d0f4a25ba9233b671b43
+-- kwq8 sql: sql/0014_frontend_screens.sql 88cfed3fc9de7c6c621dbf9704563cc33389530d492336a9dc1cd50625809cf4
 -- kwq8 repeatable: functions/billing/active_plan.sql 29860319f3312ce9c29d9f444203788bff9c36547f58b79712699bcd940a5162
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql 7e2a43a9acc02c2b1daf372b8780e6ee373eddd3741ba08ef5528b944b0de82b
@@ -76,7 +76,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: 4193a263626e8a707e89f53f459fbd91b59008e425cf6da631da05e5e7b58d5d
+-- kwq8 body: e6c00440795bbb060863d1275a92c65b1992410302121e818f2af367b4aace53
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -276,16 +276,21 @@ public.refund_transaction(uuid, text, text);
 -- purpose and the scheduled plan, so a broken rule is ours (SYS_001). Every constraint this
 -- revision added to the exposed tables is listed, so none is left unmapped.
 insert into private.constraint_error_codes (table_name, constraint_name, code)
-select r.relname, c.conname, 'SYS_001'
+select
+    r.relname as table_name,
+    c.conname as constraint_name,
+    'SYS_001' as code
 from pg_catalog.pg_constraint as c
 inner join pg_catalog.pg_class as r on c.conrelid = r.oid
-where r.relnamespace = 'public'::regnamespace
+where
+    r.relnamespace = 'public'::regnamespace
     and c.contype in ('c', 'u', 'f')
     and not exists (
-        select from private.constraint_error_codes as m where m.table_name = r.relname and m.constraint_name = c.conname
+        select from private.constraint_error_codes as m
+        where m.table_name = r.relname and m.constraint_name = c.conname
     );
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '43b50deca914bb0acaa2462d59804106f56e8db292c5d0f4a25ba9233b671b43');
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0014', 'sql/0014_frontend_screens.sql', '88cfed3fc9de7c6c621dbf9704563cc33389530d492336a9dc1cd50625809cf4');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0014');
 
