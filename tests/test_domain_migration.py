@@ -5,6 +5,7 @@ error codes as one that never had it, and migrating up again gives the head back
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -55,6 +56,13 @@ def domains_revision(root: Path) -> tuple[Path, str, list[str]]:
     return path, str(values["down_revision"]), list(values["sql_files"])
 
 
+def _sql_files(path: Path) -> list[str]:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) and node.targets[0].id == "sql_files":
+            return list(ast.literal_eval(node.value))
+    return []
+
+
 def without_domains(scratch: ScratchProject) -> Project:
     """This project as it was before the domains revision."""
     root = scratch.root
@@ -62,10 +70,22 @@ def without_domains(scratch: ScratchProject) -> Project:
         shutil.rmtree(root / folder)
         shutil.copytree(ROOT / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     path, _, files = domains_revision(root)
-    path.unlink()
-    for name in files:
-        (root / "sql" / name).unlink()
-        (root / "sql" / name.replace(".sql", ".down.sql")).unlink()
+    # The revisions after it go too (the downgrade below undoes them first); their function
+    # files stay, as they stay applied in the downgraded database.
+    later = sorted(p for p in path.parent.glob("*.py") if p.name > path.name)
+    for revision in [path, *later]:
+        revision_files = files if revision == path else _sql_files(revision)
+        revision.unlink()
+        for name in revision_files:
+            created = re.findall(
+                r"create table (?:if not exists )?([a-z_]+\.[a-z_]+)", (root / "sql" / name).read_text()
+            )
+            (root / "sql" / name).unlink()
+            (root / "sql" / name.replace(".sql", ".down.sql")).unlink(missing_ok=True)
+            # The policies of a later revision's tables go with those tables.
+            for policy in (root / "policies").glob("*.sql"):
+                if revision != path and any(table in policy.read_text() for table in created):
+                    policy.unlink()
     shutil.rmtree(root / "functions" / "domains")
     for policy in (root / "policies").glob("domain_*.sql"):
         policy.unlink()
