@@ -1,0 +1,73 @@
+"""Operator paths a new user meets first: bad URLs, downgrades, drift, second clones, tokens."""
+
+from __future__ import annotations
+
+
+import pytest
+
+from kwq8.cli import main
+from kwq8.pgserver import free_port
+from kwq8.stack import Stack
+
+from .conftest import CliResult, run_cli
+
+SECRET = "s3cret-Pa55"
+# Every command that takes --db-url, with what it needs to reach the connection.
+DB_COMMANDS = [
+    ("db", "status"),
+    ("db", "plan"),
+    ("db", "history"),
+    ("db", "migrate", "--yes"),
+    ("db", "downgrade", "base", "--yes"),
+    ("db", "lint"),
+    ("db", "audit"),
+    ("db", "policies"),
+    ("ledger", "audit"),
+    ("payments", "audit"),
+    ("jobs", "run", "--yes"),
+]
+
+
+def _bad_urls(stack_port: int) -> list[tuple[str, str]]:
+    return [
+        ("http://127.0.0.1:54321/rest/v1", "scheme http://"),
+        ("/var/lib/postgresql/data", "file path"),
+        ("postgresql:/" + "/postgres:" + SECRET + "@127.0.0.1:notaport/postgres", "not a valid PostgreSQL URL"),
+        (f"postgresql://postgres:{SECRET}@no-such-host.invalid:5432/postgres", "unknown host"),
+        (f"postgresql://postgres:{SECRET}@127.0.0.1:{free_port()}/postgres", "host unreachable"),
+        (f"postgresql://postgres:{SECRET}@127.0.0.1:{stack_port}/postgres", "authentication failed"),
+        (f"postgresql://postgres:postgres@127.0.0.1:{stack_port}/no_such_db", "database missing"),
+    ]
+
+
+def run_in_process(capsys: pytest.CaptureFixture[str], *args: str) -> CliResult:
+    """The CLI's own entry point in this process: for matrices where a process per call costs seconds."""
+    capsys.readouterr()
+    try:
+        main(list(args))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
+
+
+@pytest.mark.parametrize("command", DB_COMMANDS, ids=lambda c: " ".join(c[:2]))
+def test_every_bad_db_url_is_one_line_exit_2_without_the_password(
+    command: tuple[str, ...], kwq8_stack: Stack, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KWQ8_DB_URL", raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "300")
+    for url, problem in _bad_urls(kwq8_stack.port):
+        result = run_in_process(capsys, *command, "--db-url", url)
+        assert result.code == 2, (url, result.stderr)
+        assert "Traceback" not in result.stderr, (url, result.stderr)
+        assert problem in result.stderr, (url, result.stderr)
+        assert SECRET not in result.stderr + result.stdout
+        assert result.stderr.count("error:") == 1
+
+
+def test_a_bad_db_url_from_the_environment_is_one_line_too() -> None:
+    result = run_cli("db", "status", env={"KWQ8_DB_URL": "https://abc.supabase.co"})
+    assert result.code == 2 and "scheme https://" in result.stderr and "Traceback" not in result.stderr
