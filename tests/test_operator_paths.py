@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kwq8.cli import main
+from kwq8.db import Target
 from kwq8.pgserver import free_port
 from kwq8.stack import Stack
 
-from .conftest import CliResult, run_cli
+from .conftest import CliResult, ScratchProject, run_cli
 
 SECRET = "s3cret-Pa55"
 # Every command that takes --db-url, with what it needs to reach the connection.
@@ -70,3 +73,34 @@ def test_every_bad_db_url_is_one_line_exit_2_without_the_password(
 def test_a_bad_db_url_from_the_environment_is_one_line_too() -> None:
     result = run_cli("db", "status", env={"KWQ8_DB_URL": "https://abc.supabase.co"})
     assert result.code == 2 and "scheme https://" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_downgrade_takes_steps_and_revisions_as_alembic_users_type_them(
+    scratch: ScratchProject, blank_db: Target
+) -> None:
+    for n in range(1, 6):
+        scratch.revision(n, f"t{n}", f"create table public.t{n} (id bigint);\n", down=f"drop table public.t{n};\n")
+    url = ("--db-url", blank_db.url)
+    assert run_cli("db", "migrate", *url, cwd=scratch.root).code == 0
+
+    def current() -> str:
+        return json.loads(run_cli("db", "status", "--json", *url, cwd=scratch.root).stdout)["current"]
+
+    one = run_cli("db", "downgrade", "-1", *url, cwd=scratch.root)
+    assert one.code == 0 and "undid 0005" in one.stderr, one.stderr
+    assert current() == "0004"
+    assert run_cli("db", "downgrade", *url, "-1", cwd=scratch.root).code == 0  # option first, then steps
+    assert current() == "0003"
+    assert run_cli("db", "downgrade", "0002_t2", *url, cwd=scratch.root).code == 0  # a file stem
+    assert current() == "0002"
+    assert run_cli("db", "migrate", *url, cwd=scratch.root).code == 0
+    assert run_cli("db", "downgrade", "head-2", *url, cwd=scratch.root).code == 0
+    assert current() == "0003"
+    assert run_cli("db", "downgrade", "0003-1", *url, cwd=scratch.root).code == 0
+    assert current() == "0002"
+    for bad, message in (("-7", "cannot go back 7"), ("0004", "not applied"), ("nope", "unknown revision 'nope'")):
+        result = run_cli("db", "downgrade", bad, *url, cwd=scratch.root)
+        assert result.code == 1 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert current() == "0002"
+    assert run_cli("db", "downgrade", "base", *url, cwd=scratch.root).code == 0
+    assert current() is None

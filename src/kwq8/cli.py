@@ -238,9 +238,15 @@ def db_new(
         out.print(path.relative_to(project.root).as_posix())
 
 
-@db_app.command("downgrade")
+# `-1` is how alembic users type "one step back": click would take it for an unknown option.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
-    target_revision: Annotated[str, typer.Argument(metavar="REVISION", help="Revision id, -N or base.")],
+    target_revision: Annotated[
+        str,
+        typer.Argument(
+            metavar="REVISION", help="A revision id (0007, 0007_name), -N (N steps back), REV-N, head-N, or base."
+        ),
+    ],
     db_url: DbUrl = None,
     yes: Yes = False,
     lock_timeout: LockTimeout = 60.0,

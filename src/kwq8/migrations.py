@@ -649,19 +649,51 @@ def downgrade(
 
 
 def _resolve_downgrade_target(scripts: ScriptDirectory, current: str, to: str) -> str | None:
-    if to == "base":
+    """The revision to stop at (None: base), from the forms alembic users type: `base`, `-N`,
+    a revision id or its file stem (`0007_tenancy`), `REV-N` and `head-N`."""
+    spec = to.strip()
+    if spec == "base":
         return None
-    if re.fullmatch(r"-\d+", to):
-        steps = int(to[1:])
-        revs = list(scripts.iterate_revisions(current, "base"))
-        if steps > len(revs):
-            raise Kwq8Error(f"cannot go back {steps} revisions; only {len(revs)} are applied")
-        return revs[steps].revision if steps < len(revs) else None
-    try:
-        scripts.get_revision(to)
-    except CommandError as exc:
-        raise Kwq8Error(f"unknown revision {to!r}") from exc
-    return to
+    anchor, steps = current, 0
+    match = re.fullmatch(r"(.*?)-(\d+)", spec)
+    if match:
+        anchor = match.group(1) or current
+        steps = int(match.group(2))
+    else:
+        anchor = spec
+    if anchor == "head":
+        anchor = scripts.get_current_head() or current
+    elif anchor == "current":
+        anchor = current
+    else:
+        anchor = _known_revision(scripts, anchor)
+    revs = list(scripts.iterate_revisions(anchor, "base"))
+    if steps > len(revs):
+        raise Kwq8Error(f"cannot go back {steps} revision(s) from {anchor}; only {len(revs)} exist below it")
+    destination = revs[steps].revision if steps < len(revs) else None
+    applied = {s.revision for s in scripts.iterate_revisions(current, "base")}
+    if destination is not None and destination not in applied:
+        raise Kwq8Error(
+            f"{to} is revision {destination}, which is not applied (the database is at {current})",
+            hint="`kwq8 db migrate` goes forward; downgrade goes back to an applied revision",
+        )
+    return destination
+
+
+def _known_revision(scripts: ScriptDirectory, spec: str) -> str:
+    # A file stem (0007_tenancy, as `ls migrations/versions` shows it) names its revision too.
+    candidates = [spec, spec.removesuffix(".py").split("_", 1)[0]]
+    for candidate in dict.fromkeys(candidates):
+        try:
+            script = scripts.get_revision(candidate)
+        except CommandError:
+            continue
+        if script is not None:
+            return script.revision
+    raise Kwq8Error(
+        f"unknown revision {spec!r}",
+        hint="use a revision id (`kwq8 db history`), -N to go back N steps, or base",
+    )
 
 
 # --------------------------------------------------------------------------- new revision
