@@ -104,3 +104,36 @@ def test_downgrade_takes_steps_and_revisions_as_alembic_users_type_them(
     assert current() == "0002"
     assert run_cli("db", "downgrade", "base", *url, cwd=scratch.root).code == 0
     assert current() is None
+
+
+def test_an_applied_file_edited_afterwards_is_drift_in_status_plan_and_check(
+    scratch: ScratchProject, blank_db: Target
+) -> None:
+    scratch.revision(1, "notes", "create table public.notes (id bigint);\n")
+    scratch.revision(2, "tags", "create table public.tags (id bigint);\n")
+    url = ("--db-url", blank_db.url)
+    assert run_cli("db", "migrate", *url, cwd=scratch.root).code == 0
+    assert run_cli("db", "status", "--check", *url, cwd=scratch.root).code == 0
+
+    scratch.write("sql/0001_notes.sql", "create table public.notes (id bigint, body text);\n")
+    status = run_cli("db", "status", *url, cwd=scratch.root)
+    assert status.code == 1 and "sql/0001_notes.sql (revision 0001) was edited after it was applied" in status.stderr
+    assert "up to date" not in status.stderr
+    as_json = json.loads(run_cli("db", "status", "--json", *url, cwd=scratch.root).stdout)
+    [drift] = as_json["drift"]
+    assert drift["file"] == "sql/0001_notes.sql" and drift["applied_sha256"] != drift["file_sha256"]
+    assert as_json["up_to_date"] is False
+    assert run_cli("db", "status", "--check", *url, cwd=scratch.root).code == 1
+    plan = run_cli("db", "plan", *url, cwd=scratch.root)
+    assert plan.code == 0 and "-- DRIFT: sql/0001_notes.sql" in plan.stdout
+    migrate = run_cli("db", "migrate", *url, cwd=scratch.root)
+    assert migrate.code == 0 and "was edited after it was applied" in migrate.stderr
+
+    # Pending work alone fails the deploy gate but not --check; restoring the file ends the drift.
+    scratch.write("sql/0001_notes.sql", "create table public.notes (id bigint);\n")
+    scratch.revision(3, "more", "create table public.more (id bigint);\n")
+    assert run_cli("db", "status", *url, cwd=scratch.root).code == 1
+    assert run_cli("db", "status", "--check", *url, cwd=scratch.root).code == 0
+    (scratch.root / "sql" / "0002_tags.sql").unlink()
+    gone = run_cli("db", "status", "--check", *url, cwd=scratch.root)
+    assert gone.code == 1 and "sql/0002_tags.sql (revision 0002) was applied but is missing" in gone.stderr

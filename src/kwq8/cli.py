@@ -185,8 +185,16 @@ def db_migrate(
 
 
 @db_app.command("status")
-def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
-    """Current revision, pending revisions and changed repeatable files. Exit 1 if anything is pending."""
+def db_status(
+    db_url: DbUrl = None,
+    json_out: JsonOut = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only verify applied files against the checkout: exit 1 on drift alone."),
+    ] = False,
+) -> None:
+    """Current revision, pending revisions, changed repeatable files and drift. Exit 1 if anything is pending
+    or an applied file was edited (with --check: on drift only)."""
     project, target = resolve(db_url)
     st = migrations.status(project, target)
     if json_out:
@@ -200,9 +208,20 @@ def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
             err.print(f"[yellow]pending[/yellow]  {rev.revision} {rev.message}{flag}")
         for change in st.repeatables:
             err.print(f"[yellow]{change.state:8}[/yellow] {change.rel}")
+        for d in st.drift:
+            err.print(f"[bold red]drift[/bold red]    {d.describe()}", soft_wrap=True)
+        if st.drift:
+            err.print(
+                "hint: an applied migration never runs again; restore the file (git checkout) and put the "
+                "change in a new revision (`kwq8 db new`)",
+                markup=False,
+                soft_wrap=True,
+            )
         if st.up_to_date:
             err.print("[green]up to date[/green]")
-    if not st.up_to_date:
+        elif check and not st.drift:
+            err.print("[green]no drift[/green]")
+    if st.drift or (not check and not st.up_to_date):
         raise typer.Exit(1)
 
 

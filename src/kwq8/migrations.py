@@ -291,15 +291,33 @@ class RepeatableChange:
 
 
 @dataclass
+class Drift:
+    """An applied versioned file whose text on disk is no longer what the database ran."""
+
+    revision: str
+    file: str
+    applied_sha256: str | None  # None: applied before checksums were recorded, or the file is gone
+    file_sha256: str | None
+
+    def describe(self) -> str:
+        if self.file_sha256 is None:
+            return f"{self.file} (revision {self.revision}) was applied but is missing from the checkout"
+        if self.applied_sha256 is None:
+            return f"{self.file} (revision {self.revision}) has no recorded checksum"
+        return f"{self.file} (revision {self.revision}) was edited after it was applied"
+
+
+@dataclass
 class MigrationStatus:
     current: str | None
     head: str | None
     pending: list[RevisionInfo]
     repeatables: list[RepeatableChange]
+    drift: list[Drift] = field(default_factory=list)
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and not self.repeatables
+        return not self.pending and not self.repeatables and not self.drift
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -307,6 +325,7 @@ class MigrationStatus:
             "head": self.head,
             "pending": [r.__dict__ for r in self.pending],
             "repeatables": [r.__dict__ for r in self.repeatables],
+            "drift": [d.__dict__ for d in self.drift],
             "up_to_date": self.up_to_date,
         }
 
@@ -381,6 +400,33 @@ def _repeatable_changes(
     return changed, deleted
 
 
+def _drift(
+    project: Project, scripts: ScriptDirectory, raw: psycopg.Connection[Any], current: str | None
+) -> list[Drift]:
+    """Applied versioned files whose sha256 differs from the one recorded when they ran (the
+    latest up-run of each file in the migration log), as `supabase migration list` flags them."""
+    if current is None:
+        return []
+    exists = raw.execute("select to_regclass(%s) is not null", (f"{META_SCHEMA}.migration_log",)).fetchone()
+    recorded: dict[str, str] = {}
+    if exists and exists[0]:
+        rows = raw.execute(
+            f"select distinct on (file) file, sha256 from {META_SCHEMA}.migration_log "
+            "where kind in ('versioned', 'no-transaction') order by file, id desc"
+        ).fetchall()
+        recorded = {r[0]: r[1] for r in rows}
+    drift: list[Drift] = []
+    for script in reversed(list(scripts.iterate_revisions(current, "base"))):
+        for name in getattr(script.module, "sql_files", []):
+            path = project.sql_dir / name
+            rel = path.relative_to(project.root).as_posix()
+            on_disk = sha256_text(read_sql(path)) if path.exists() else None
+            applied = recorded.get(rel)
+            if on_disk != applied:
+                drift.append(Drift(script.revision, rel, applied, on_disk))
+    return drift
+
+
 def _engine(target: Target) -> sa.Engine:
     return sa.create_engine(sqlalchemy_url(target.url), poolclass=NullPool)
 
@@ -393,13 +439,14 @@ def status(project: Project, target: Target) -> MigrationStatus:
         pending = _pending(project, scripts, current)
         raw = conn.connection.driver_connection
         recorded = _recorded_repeatables(raw)
+        drift = _drift(project, scripts, raw, current)
         conn.rollback()
     changed, deleted = _repeatable_changes(project, recorded)
     changes = [RepeatableChange(f.rel, f.kind, "changed" if f.rel in recorded else "new") for f in changed]
     changes += [
         RepeatableChange(rel, "function" if rel.startswith("functions/") else "policy", "deleted") for rel in deleted
     ]
-    return MigrationStatus(current, scripts.get_current_head(), pending, changes)
+    return MigrationStatus(current, scripts.get_current_head(), pending, changes, drift)
 
 
 @contextlib.contextmanager
@@ -537,6 +584,8 @@ def migrate(
         raw = conn.connection.driver_connection
         current = _current_revision(conn)
         pending = _pending(project, scripts, current)
+        for d in _drift(project, scripts, raw, current):
+            echo(f"warning: {d.describe()} (`kwq8 db status` exits 1 until it is restored)")
         conn.rollback()
         segments: list[tuple[bool, list[RevisionInfo]]] = []
         for info in pending:
@@ -580,7 +629,9 @@ def plan(project: Project, target: Target) -> str:
     out = io.StringIO()
     out.write(f"-- kwq8 migration plan for {target.describe()}\n")
     out.write(f"-- current revision: {st.current or '(none)'}; head: {st.head or '(none)'}\n")
-    if st.up_to_date:
+    for d in st.drift:
+        out.write(f"-- DRIFT: {d.describe()}; migrate does not run it again\n")
+    if not st.pending and not st.repeatables:
         out.write("-- nothing to do\n")
         return out.getvalue()
     out.write("begin;\n")

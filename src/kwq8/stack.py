@@ -184,6 +184,7 @@ class Stack:
             info["revision"] = st.current
             info["pending_revisions"] = [r.revision for r in st.pending]
             info["changed_repeatables"] = [r.rel for r in st.repeatables]
+            info["drift"] = [d.file for d in st.drift]
             with connection(self.url()) as conn:
                 row = conn.execute("select version(), pg_database_size(current_database())").fetchone()
                 assert row is not None
