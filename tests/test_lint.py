@@ -34,7 +34,8 @@ def test_each_linter_reports_file_and_line(scratch: ScratchProject, blank_db: Ta
             "$$;\n"
         ),
     )
-    migrations.migrate(scratch.project, blank_db)
+    # migrate would refuse the broken body; lint must find it in a database that has it anyway.
+    migrations.migrate(scratch.project, blank_db, check_bodies=False)
     findings = lint.run_all(scratch.project, blank_db, echo=lambda _: None)
     rendered = [f.render() for f in findings]
     assert any(r.startswith("sql/0002_idx.sql:3: [sqlfluff CP01]") for r in rendered), rendered

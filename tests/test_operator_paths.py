@@ -7,7 +7,7 @@ import json
 import pytest
 
 from kwq8.cli import main
-from kwq8.db import Target
+from kwq8.db import Target, connect
 from kwq8.pgserver import free_port
 from kwq8.stack import Stack
 
@@ -137,3 +137,34 @@ def test_an_applied_file_edited_afterwards_is_drift_in_status_plan_and_check(
     (scratch.root / "sql" / "0002_tags.sql").unlink()
     gone = run_cli("db", "status", "--check", *url, cwd=scratch.root)
     assert gone.code == 1 and "sql/0002_tags.sql (revision 0002) was applied but is missing" in gone.stderr
+
+
+def test_migrate_rolls_back_a_function_body_naming_a_missing_column(scratch: ScratchProject, blank_db: Target) -> None:
+    scratch.revision(1, "notes", "create table public.notes (id bigint primary key, body text);\n")
+    scratch.write(
+        "functions/notes/note_length.sql",
+        "create or replace function public.note_length(p_id bigint) returns int\n"
+        "language plpgsql\n"
+        "as $$\n"
+        "begin\n"
+        "    return (select length(bdoy) from public.notes where id = p_id);\n"
+        "end\n"
+        "$$;\n",
+    )
+    url = ("--db-url", blank_db.url)
+    result = run_cli("db", "migrate", *url, cwd=scratch.root)
+    assert result.code == 1, result.stderr
+    assert 'functions/notes/note_length.sql:5: 42703: column "bdoy" does not exist' in result.stderr
+    assert "rolled back" in result.stderr and "Traceback" not in result.stderr
+    status = json.loads(run_cli("db", "status", "--json", *url, cwd=scratch.root).stdout)
+    assert status["current"] is None and status["pending"][0]["revision"] == "0001"
+    # The check borrowed plpgsql_check for the transaction only: the database does not keep it.
+    with connect(blank_db.url) as conn:
+        assert conn.execute("select to_regnamespace('kwq8_plpgsql_check') is null").fetchone() == (True,)
+
+    scratch.write(
+        "functions/notes/note_length.sql",
+        (scratch.root / "functions/notes/note_length.sql").read_text().replace("bdoy", "body"),
+    )
+    fixed = run_cli("db", "migrate", *url, cwd=scratch.root)
+    assert fixed.code == 0 and "plpgsql_check: 1 created or replaced function(s)" in fixed.stderr, fixed.stderr

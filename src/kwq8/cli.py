@@ -155,9 +155,14 @@ def db_migrate(
     reapply_all: Annotated[
         bool, typer.Option("--reapply-all", help="Re-apply every function and policy file.")
     ] = False,
+    no_body_check: Annotated[
+        bool,
+        typer.Option("--no-body-check", help="Skip plpgsql_check of the functions the migration creates."),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Apply pending revisions and changed function/policy files, atomically."""
+    """Apply pending revisions and changed function/policy files, atomically; plpgsql_check every
+    function created or replaced, rolling back on an error."""
     project, target = resolve(db_url, mutating=True, yes=yes)
     with connection(target.url) as conn:
         # The migrations assume Supabase's roles and auth schema; say so before the first error.
@@ -169,6 +174,7 @@ def db_migrate(
         lock_timeout_s=lock_timeout,
         ddl_lock_timeout=ddl_lock_timeout,
         reapply_all=reapply_all,
+        check_bodies=not no_body_check,
         echo=echo,
     )
     elapsed = time.monotonic() - began

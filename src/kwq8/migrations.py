@@ -32,6 +32,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.pool import NullPool
 
+from kwq8 import bodycheck
 from kwq8.config import Project
 from kwq8.db import Target, connect
 from kwq8.errors import Kwq8Error
@@ -572,9 +573,12 @@ def migrate(
     lock_timeout_s: float = 60.0,
     ddl_lock_timeout: str = "30s",
     reapply_all: bool = False,
+    check_bodies: bool = True,
     echo: Echo = _noop,
 ) -> MigrateResult:
-    """Apply every pending revision and changed repeatable file; all or nothing (see module doc)."""
+    """Apply every pending revision and changed repeatable file; all or nothing (see module doc).
+    With `check_bodies`, plpgsql_check runs on every function the transaction created or replaced
+    and an error in a body rolls it back."""
     if not re.fullmatch(r"\d+(ms|s|min)?", ddl_lock_timeout):
         raise Kwq8Error(f"invalid --ddl-lock-timeout {ddl_lock_timeout!r}", hint="use e.g. 30s, 500ms or 2min")
     scripts = script_directory(project)
@@ -604,6 +608,7 @@ def migrate(
                 with conn.begin():
                     raw.execute(f"set local lock_timeout = '{ddl_lock_timeout}'")
                     raw.execute(_META_DDL)
+                    before = bodycheck.snapshot(raw) if check_bodies else None
                     if revisions:
                         for info in revisions:
                             echo(f"applying revision {info.revision} {info.message}")
@@ -611,6 +616,8 @@ def migrate(
                         result.applied += [r.revision for r in revisions]
                     if last:
                         apply_repeatables(project, raw, reapply_all=reapply_all, echo=echo, result=result)
+                    if before is not None:
+                        _check_new_bodies(project, raw, before, echo)
             else:
                 info = revisions[0]
                 echo(f"applying revision {info.revision} {info.message} (outside a transaction)")
@@ -621,6 +628,32 @@ def migrate(
                 auto.execution_options(isolation_level="READ COMMITTED")
                 result.applied.append(info.revision)
     return result
+
+
+def _check_new_bodies(project: Project, raw: psycopg.Connection[Any], before: set[tuple[int, str]], echo: Echo) -> None:
+    changed = {oid for oid, _ in bodycheck.snapshot(raw) - before}
+    if not changed:
+        return
+    schema = bodycheck.installed_schema(raw)
+    borrowed = schema is None
+    if borrowed:
+        schema = bodycheck.borrow(raw)
+    if schema is None:
+        echo("plpgsql_check is not available to this role here: function bodies were not checked")
+        return
+    echo(f"plpgsql_check: {len(changed)} created or replaced function(s)")
+    issues = bodycheck.check(raw, schema, bodycheck.function_sources(project), only=changed, errors_only=True)
+    if borrowed:
+        bodycheck.give_back(raw)
+    if issues:
+        first, rest = issues[0], issues[1:]
+        raise MigrationFailed(
+            f"{first.file}:{first.line}: {first.sqlstate}: {first.message} (in {first.function}, plpgsql_check)",
+            hint="\n".join(
+                [f"{i.file}:{i.line}: {i.sqlstate}: {i.message} (in {i.function})" for i in rest]
+                + ["nothing was applied: the migration was rolled back"]
+            ),
+        )
 
 
 def plan(project: Project, target: Target) -> str:
