@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
 from kwq8.cli import main
 from kwq8.db import Target, connect
-from kwq8.pgserver import free_port
+from kwq8.pgserver import free_port, port_is_free, state_root
 from kwq8.stack import Stack
 
 from .conftest import CliResult, ScratchProject, run_cli
@@ -168,3 +171,56 @@ def test_migrate_rolls_back_a_function_body_naming_a_missing_column(scratch: Scr
     )
     fixed = run_cli("db", "migrate", *url, cwd=scratch.root)
     assert fixed.code == 0 and "plpgsql_check: 1 created or replaced function(s)" in fixed.stderr, fixed.stderr
+
+
+@pytest.fixture
+def clone_state() -> Iterator[dict[str, str]]:
+    root = state_root() / f"clones-{uuid.uuid4().hex[:8]}"
+    yield {"KWQ8_STATE_DIR": str(root)}
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_two_clones_run_their_own_stacks_and_start_always_brings_the_database_to_head(
+    scratch: ScratchProject, clone_state: dict[str, str]
+) -> None:
+    scratch.revision(1, "notes", "create table public.notes (id bigint);\n")
+    clone = scratch.root.parent / "second-clone"
+    shutil.copytree(scratch.root, clone)
+    a, b = str(free_port()), str(free_port())
+    try:
+        first = run_cli("stack", "start", "--port", a, "--json", cwd=scratch.root, env=clone_state)
+        assert first.code == 0, first.stderr
+        assert run_cli("stack", "status", cwd=clone, env=clone_state).code == 1  # not the first clone's stack
+        second = run_cli("stack", "start", "--port", b, cwd=clone, env=clone_state)
+        assert second.code == 0 and second.stdout.strip().endswith(f":{b}/postgres"), second.stderr
+        assert (
+            json.loads(first.stdout)["state_dir"]
+            != json.loads(run_cli("stack", "status", "--json", cwd=clone, env=clone_state).stdout)["state_dir"]
+        )
+
+        # A revision pulled while the stack runs: a second start applies it instead of reporting success.
+        scratch.revision(2, "tags", "create table public.tags (id bigint);\n")
+        again = run_cli("stack", "start", "--json", cwd=scratch.root, env=clone_state)
+        assert again.code == 0, again.stderr
+        info = json.loads(again.stdout)
+        assert info["already_running"] is True and info["migrated_revisions"] == ["0002"]
+        assert info["revision"] == "0002" and info["pending_revisions"] == []
+        scratch.revision(3, "more", "create table public.more (id bigint);\n")
+        refused = run_cli("stack", "start", "--no-migrate", cwd=scratch.root, env=clone_state)
+        assert refused.code == 1 and "not at head: 0003 more" in refused.stderr, refused.stderr
+        moved = run_cli("stack", "start", "--port", str(free_port()), cwd=scratch.root, env=clone_state)
+        assert moved.code == 0 and f"ignored: the stack already runs on port {a}" in moved.stderr, moved.stderr
+
+        # The state directory deleted under a running server: the orphan is named, then stopped.
+        shutil.rmtree(info["state_dir"])
+        blocked = run_cli("stack", "start", "--port", a, cwd=scratch.root, env=clone_state)
+        assert blocked.code == 2 and "orphaned kwq8 postgres, pid" in blocked.stderr, blocked.stderr
+        assert "kwq8 stack stop" in blocked.stderr and "Traceback" not in blocked.stderr
+        status = json.loads(run_cli("stack", "status", "--json", cwd=scratch.root, env=clone_state).stdout)
+        assert "state directory deleted" in status["orphan"]
+        stopped = run_cli("stack", "stop", cwd=scratch.root, env=clone_state)
+        assert stopped.code == 0 and "stopping the orphaned postgres" in stopped.stderr, stopped.stderr
+        assert port_is_free(int(a))
+    finally:
+        run_cli("stack", "stop", cwd=scratch.root, env=clone_state)
+        run_cli("stack", "stop", cwd=clone, env=clone_state)

@@ -76,14 +76,26 @@ def _print_status(info: dict[str, object]) -> None:
 def stack_start(
     port: Port = None,
     no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
+    no_migrate: Annotated[
+        bool,
+        typer.Option("--no-migrate", help="Do not migrate; refuse (exit 1, with the list) if anything is pending."),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Start PostgreSQL with the Supabase shim, migrated and seeded. A second start only reports."""
+    """Start PostgreSQL with the Supabase shim, migrated to head and seeded. A second start migrates what is pending."""
     stack = Stack(find_project(), port=port)
-    report = stack.start(seed=not no_seed, echo=echo)
+    report = stack.start(migrate=not no_migrate, seed=not no_seed, echo=echo)
     info = stack.status()
     info["already_running"] = report.already_running
     info["start_seconds"] = round(report.seconds, 2)
+    if report.migrated is not None:
+        info["migrated_revisions"] = report.migrated.applied
+    if report.port_ignored is not None:
+        info["port_ignored"] = report.port_ignored
+        err.print(
+            f"[yellow]note:[/yellow] --port {report.port_ignored} ignored: the stack already runs on port "
+            f"{info['port']} (`kwq8 stack stop` first to move it)"
+        )
     if json_out:
         print_json(info)
         return
@@ -98,7 +110,7 @@ def stack_start(
 @stack_app.command("stop")
 def stack_stop() -> None:
     """Stop the local PostgreSQL server cleanly (data is kept)."""
-    stopped = Stack(find_project()).stop()
+    stopped = Stack(find_project()).stop(echo=echo)
     err.print("[green]stopped[/green]" if stopped else "not running")
 
 

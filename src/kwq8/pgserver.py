@@ -8,10 +8,12 @@ directory (by default /var/tmp/kwq8/...), never under a 0700 tree such as /root.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -29,6 +31,111 @@ DEFAULT_STATE_ROOT = Path("/var/tmp/kwq8")
 
 def state_root() -> Path:
     return Path(os.environ.get("KWQ8_STATE_DIR", str(DEFAULT_STATE_ROOT)))
+
+
+def checkout_key(root: Path, project_id: str) -> str:
+    """The state directory name of one checkout: its project id and a hash of its path, so two
+    clones of the project never share (or silently reuse) each other's cluster."""
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+    return f"{project_id}-{digest}"
+
+
+@dataclass(frozen=True)
+class PortOwner:
+    pid: int
+    command: str
+    cwd: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.command})"
+
+
+def port_owner(port: int) -> PortOwner | None:
+    """The process listening on a TCP port, from /proc (Linux); None when unknown or not visible."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in sorted(Path("/proc").iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 0):
+        if not proc.name.isdigit():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) in inodes:
+                    raw = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                    try:
+                        cwd = os.readlink(proc / "cwd")
+                    except OSError:
+                        cwd = ""
+                    return PortOwner(int(proc.name), raw[:200], cwd)
+            except OSError:
+                continue
+    return None
+
+
+def orphan_on(port: int) -> PortOwner | None:
+    """A postgres of ours whose state directory was deleted while it ran: nobody can stop it with
+    pg_ctl any more, but it still holds the port."""
+    owner = port_owner(port)
+    if owner is None or "postgres" not in owner.command:
+        return None
+    data_dir = owner.cwd.removesuffix(" (deleted)")
+    root = str(state_root())
+    if data_dir.startswith(root + "/") and (owner.cwd.endswith(" (deleted)") or not Path(data_dir).exists()):
+        return owner
+    return None
+
+
+def _ppid(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def orphan_of(data_dir: Path) -> PortOwner | None:
+    """The postmaster still running from `data_dir` after that directory was deleted."""
+    deleted = f"{data_dir} (deleted)"
+    found: dict[int, PortOwner] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.readlink(proc / "cwd") != deleted:
+                continue
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found[int(proc.name)] = PortOwner(int(proc.name), command[:200], deleted)
+    # Backends share the postmaster's directory; the postmaster is the one whose parent is not among them.
+    roots = [o for pid, o in sorted(found.items()) if _ppid(pid) not in found]
+    return roots[0] if roots else None
+
+
+def stop_orphan(owner: PortOwner, timeout: float = 30.0) -> None:
+    """Fast shutdown (SIGINT), as `pg_ctl stop -m fast` sends it."""
+    os.kill(owner.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(owner.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise Kwq8Error(f"the orphaned postgres {owner.describe()} did not stop", hint=f"kill -QUIT {owner.pid}")
 
 
 def find_bindir(major: int) -> Path:
@@ -248,8 +355,18 @@ class PostgresServer:
         if running is not None:
             return
         if not port_is_free(port):
+            orphan = orphan_on(port)
+            if orphan is not None:
+                raise Kwq8Error(
+                    f"port {port} is held by an orphaned kwq8 postgres, {orphan.describe()}: its state "
+                    f"directory {orphan.cwd.removesuffix(' (deleted)')} was deleted while it ran",
+                    hint=f"`kwq8 stack stop` stops it (or: kill -INT {orphan.pid}), then start again",
+                    exit_code=2,
+                )
+            owner = port_owner(port)
+            held = f" by {owner.describe()}" if owner else ""
             raise Kwq8Error(
-                f"port {port} on 127.0.0.1 is already in use",
+                f"port {port} on 127.0.0.1 is already in use{held}",
                 hint="pass --port N to use another port, or stop whatever listens there",
                 exit_code=2,
             )
