@@ -6,15 +6,22 @@ import json
 import shutil
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
+import jwt
 import pytest
 
 from kwq8.cli import main
+from kwq8.config import Project
 from kwq8.db import Target, connect
+from kwq8.keys import local_api_keys
+from kwq8.migrations import execute_file
 from kwq8.pgserver import free_port, port_is_free, state_root
+from kwq8.postgrest import Identity
 from kwq8.stack import Stack
+from kwq8.testing.database import TestDatabase
 
-from .conftest import CliResult, ScratchProject, run_cli
+from .conftest import ROOT, CliResult, ScratchProject, run_cli
 
 SECRET = "s3cret-Pa55"
 # Every command that takes --db-url, with what it needs to reach the connection.
@@ -224,3 +231,32 @@ def test_two_clones_run_their_own_stacks_and_start_always_brings_the_database_to
     finally:
         run_cli("stack", "stop", cwd=scratch.root, env=clone_state)
         run_cli("stack", "stop", cwd=clone, env=clone_state)
+
+
+def test_token_signs_an_access_token_supabase_auth_would_issue(kwq8_db: TestDatabase, kwq8_project: Project) -> None:
+    user = kwq8_db.create_user("first@example.kw")
+    url = ("--db-url", kwq8_db.url())
+    result = run_cli("token", "--user", "First@Example.kw", *url)
+    assert result.code == 0, result.stderr
+    claims = jwt.decode(
+        result.stdout.strip(), kwq8_project.auth.jwt_secret, algorithms=["HS256"], audience="authenticated"
+    )
+    assert claims["sub"] == user.user_id and claims["role"] == "authenticated" and claims["email"] == "first@example.kw"
+    assert 3500 < claims["exp"] - claims["iat"] <= 3600 and claims["aal"] == "aal1"
+    anon = run_cli("token", "--role", "anon", *url)
+    assert anon.stdout.strip() == local_api_keys(kwq8_project.auth.jwt_secret)["anon"]
+    missing = run_cli("token", "--user", "nobody@example.kw", *url)
+    assert (
+        missing.code == 1
+        and "no auth user 'nobody@example.kw'" in missing.stderr
+        and "demo@kwq8.test" in missing.stderr
+    )
+
+
+def test_the_seeded_demo_user_can_spend_at_once(kwq8_db: TestDatabase) -> None:
+    seed = (ROOT / "supabase" / "seed.sql").read_text()
+    with connect(kwq8_db.url()) as conn, conn.transaction():
+        execute_file(conn, seed, "supabase/seed.sql")
+    demo = Identity.user("5eed0000-0000-4000-8000-000000000003", "demo@kwq8.test")
+    result = kwq8_db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": "first-call"}, as_=demo)
+    assert Decimal(str(result["balance"])) > 0

@@ -17,6 +17,7 @@ from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, res
 from kwq8.cli_ledger import ledger_app
 from kwq8.cli_payments import payments_app
 from kwq8.cli_service import register as register_service
+from kwq8.cli_token import register as register_token
 from kwq8.config import find_project
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
@@ -36,7 +37,26 @@ register_audit(db_app)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payments_app, name="payments")
 register_service(app)
+register_token(app)
 app.add_typer(bench_app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"kwq8 {version('kwq8')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """KWq8 backend toolkit: local Supabase-compatible stack, migrations, lint and tests."""
+
 
 Port = Annotated[
     int | None,

@@ -63,6 +63,13 @@ class Project:
 
     @property
     def db_port(self) -> int:
+        # KWQ8_DB_PORT moves the local stack off [db] port without editing the config (a second
+        # checkout next to a running one, tests).
+        override = os.environ.get("KWQ8_DB_PORT")
+        if override:
+            if not override.isdigit():
+                raise Kwq8Error(f"KWQ8_DB_PORT={override!r} is not a port number", exit_code=2)
+            return int(override)
         return int(self.config.get("db", {}).get("port", 54322))
 
     @property
