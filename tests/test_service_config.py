@@ -11,9 +11,10 @@ import time
 import httpx
 import pytest
 
+from kwq8.db import connect, make_url
 from kwq8.payments.fake_upayments import FakeUPayments
 from kwq8.payments.upayments import PRODUCTION_BASE_URL, SANDBOX_BASE_URL
-from kwq8.pgserver import free_port
+from kwq8.pgserver import LOCAL_PASSWORD, free_port
 from kwq8.postgrest import Identity
 from kwq8.service.config import ConfigError, ServiceSettings
 from kwq8.testing.database import TestDatabase
@@ -164,3 +165,67 @@ def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUP
     logged = [line for line in stderr.splitlines() if line.startswith("{")]
     assert any('"msg": "checkout created"' in line for line in logged), stderr
     assert API_KEY not in stderr and JWT_SECRET not in stderr
+
+
+def test_readyz_follows_the_database_while_healthz_stays_live_and_logs_have_no_ansi(
+    billing_db: TestDatabase, fake_upayments: FakeUPayments
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        **{name: "" for name in SERVICE_VARS},
+        **BASE,
+        "KWQ8_SERVICE_DB_URL": billing_db.url("postgres"),
+        "UPAYMENTS_BASE_URL": fake_upayments.base_url,
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+    }
+    env.pop("NO_COLOR", None)  # uvicorn colours its messages unless told not to: the JSON must not carry them
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kwq8", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    origin = f"http://127.0.0.1:{port}"
+    name = billing_db.name
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                ready = httpx.get(origin + "/readyz", timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1]
+                time.sleep(0.1)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"] == {"database": "ok", "upayments": "ok"}
+
+        busy = run_cli("serve", "--port", str(port), env={k: v for k, v in env.items() if k != "NO_COLOR"}, timeout=60)
+        assert busy.code == 3 and f"port {port} on 127.0.0.1 is already in use by pid {proc.pid}" in busy.stderr
+        assert "Traceback" not in busy.stderr
+
+        # The database goes away: readiness says so, liveness does not.
+        with connect(
+            make_url("supabase_admin", LOCAL_PASSWORD, "127.0.0.1", billing_db.port, "postgres"), autocommit=True
+        ) as admin:
+            admin.execute(f'alter database "{name}" with allow_connections false')
+            admin.execute(
+                "select pg_terminate_backend(pid) from pg_stat_activity "
+                "where datname = %s and application_name = 'kwq8-billing'",
+                (name,),
+            )
+        gone = httpx.get(origin + "/readyz", timeout=10)
+        assert gone.status_code == 503 and gone.json()["checks"]["database"].startswith("unavailable")
+        assert httpx.get(origin + "/healthz", timeout=5).status_code == 200
+    finally:
+        with connect(
+            make_url("supabase_admin", LOCAL_PASSWORD, "127.0.0.1", billing_db.port, "postgres"), autocommit=True
+        ) as admin:
+            admin.execute(f'alter database "{name}" with allow_connections true')
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    logged = [line for line in stderr.splitlines() if line.startswith("{")]
+    assert any("Uvicorn running" in line for line in logged), stderr
+    assert "color_message" not in stderr and "\x1b[" not in stderr
