@@ -120,18 +120,20 @@ def test_serve_refuses_to_start_without_its_secrets() -> None:
     assert unreachable.code == 2 and "database" in unreachable.stderr and "Traceback" not in unreachable.stderr
 
 
-def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> None:
-    fake_upayments.reset()
+def _serve(billing_db: TestDatabase, fake: FakeUPayments, *, colour: bool = False) -> tuple[subprocess.Popen[str], str]:
+    """`kwq8 serve` as a process on a free port, against the test database and the fake; its origin."""
     port = free_port()
     env = {
         **os.environ,
         **{name: "" for name in SERVICE_VARS},
         **BASE,
         "KWQ8_SERVICE_DB_URL": billing_db.url("postgres"),
-        "UPAYMENTS_BASE_URL": fake_upayments.base_url,
+        "UPAYMENTS_BASE_URL": fake.base_url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "NO_COLOR": "1",
     }
+    if colour:
+        env.pop("NO_COLOR")
     proc = subprocess.Popen(
         [sys.executable, "-m", "kwq8", "serve", "--port", str(port)],
         cwd=ROOT,
@@ -140,8 +142,13 @@ def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUP
         stderr=subprocess.PIPE,
         text=True,
     )
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> None:
+    fake_upayments.reset()
+    proc, origin = _serve(billing_db, fake_upayments)
     try:
-        origin = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -170,25 +177,9 @@ def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUP
 def test_readyz_follows_the_database_while_healthz_stays_live_and_logs_have_no_ansi(
     billing_db: TestDatabase, fake_upayments: FakeUPayments
 ) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        **{name: "" for name in SERVICE_VARS},
-        **BASE,
-        "KWQ8_SERVICE_DB_URL": billing_db.url("postgres"),
-        "UPAYMENTS_BASE_URL": fake_upayments.base_url,
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-    }
-    env.pop("NO_COLOR", None)  # uvicorn colours its messages unless told not to: the JSON must not carry them
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kwq8", "serve", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    origin = f"http://127.0.0.1:{port}"
+    # uvicorn colours its messages unless told not to: the JSON lines must not carry them.
+    proc, origin = _serve(billing_db, fake_upayments, colour=True)
+    port = int(origin.rsplit(":", 1)[1])
     name = billing_db.name
     try:
         deadline = time.monotonic() + 20
@@ -202,7 +193,9 @@ def test_readyz_follows_the_database_while_healthz_stays_live_and_logs_have_no_a
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": "ok", "upayments": "ok"}
 
-        busy = run_cli("serve", "--port", str(port), env={k: v for k, v in env.items() if k != "NO_COLOR"}, timeout=60)
+        busy = run_cli(
+            "serve", "--port", str(port), env={**BASE, "KWQ8_SERVICE_DB_URL": billing_db.url("postgres")}, timeout=60
+        )
         assert busy.code == 3 and f"port {port} on 127.0.0.1 is already in use by pid {proc.pid}" in busy.stderr
         assert "Traceback" not in busy.stderr
 
