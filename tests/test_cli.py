@@ -59,7 +59,7 @@ def test_stack_lifecycle(cli_state: dict[str, str], kwq8_stack: Stack) -> None:
 
     assert run_cli("stack", "stop", env=cli_state).code == 0
     status = run_cli("stack", "status", env=cli_state)
-    assert status.code == 1 and "False" in status.stderr
+    assert status.code == 1 and "stopped" in status.stdout
     not_running = run_cli("db", "status", env=cli_state)
     assert not_running.code == 2 and "not running" in not_running.stderr and "kwq8 stack start" in not_running.stderr
 

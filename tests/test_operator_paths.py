@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import jwt
 import pytest
@@ -260,3 +263,14 @@ def test_the_seeded_demo_user_can_spend_at_once(kwq8_db: TestDatabase) -> None:
     demo = Identity.user("5eed0000-0000-4000-8000-000000000003", "demo@kwq8.test")
     result = kwq8_db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": "first-call"}, as_=demo)
     assert Decimal(str(result["balance"])) > 0
+
+
+def test_version_status_table_and_policy_legend(kwq8_db: TestDatabase, tmp_path: Path) -> None:
+    version = run_cli("--version")
+    assert version.code == 0 and version.stdout.strip() == f"kwq8 {importlib.metadata.version('kwq8')}"
+    status = run_cli("stack", "status", env={"KWQ8_STATE_DIR": str(tmp_path / "state")})
+    assert status.code == 1
+    assert re.search(r"^\s*state\s+stopped\s*$", status.stdout, re.MULTILINE), status.stdout
+    assert "state directory" in status.stdout and "False" not in status.stdout
+    policies = run_cli("db", "policies", "--db-url", kwq8_db.url())
+    assert policies.code == 0 and "legend: SIUD = select, insert, update, delete" in policies.stderr

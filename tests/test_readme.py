@@ -70,5 +70,7 @@ def test_readme_runnable_blocks_work_in_a_fresh_checkout(fresh_checkout: tuple[P
         )
         assert proc.returncode == 0, f"README.md:{line}: exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         assert "Traceback" not in proc.stderr, f"README.md:{line}\n{proc.stderr}"
+        if body.startswith("scripts/up"):
+            assert "kwq8 is not on your PATH: export PATH=" in proc.stderr, proc.stderr
         if "spend_credits" in body:
             assert '"balance"' in proc.stdout and "CREDIT_001" not in proc.stdout + proc.stderr, proc.stdout

@@ -8,6 +8,8 @@ import time
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from kwq8 import migrations, shim
@@ -67,29 +69,41 @@ Port = Annotated[
 # --------------------------------------------------------------------------- stack
 
 
-def _print_status(info: dict[str, object]) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    for key in (
-        "project_id",
-        "running",
-        "port",
-        "db_url",
-        "server_version",
-        "revision",
-        "pending_revisions",
-        "changed_repeatables",
-        "state_dir",
-    ):
+def _human(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    return "-" if value is None else str(value)
+
+
+def _print_status(info: dict[str, object], console: Console = err) -> None:
+    """The stack's state as a two-column table for people (`--json` is for programs)."""
+    running = bool(info.get("running"))
+    table = Table(
+        "", "", show_header=False, box=box.SIMPLE, pad_edge=False, title=f"kwq8 local stack ({info['project_id']})"
+    )
+    table.add_row("state", f"running on port {info['port']}" if running else "stopped")
+    labels = (
+        ("orphan", "orphaned server"),
+        ("db_url", "database URL"),
+        ("server_version", "server"),
+        ("revision", "revision"),
+        ("pending_revisions", "pending revisions"),
+        ("changed_repeatables", "changed functions/policies"),
+        ("drift", "drifted files"),
+        ("error", "error"),
+        ("state_dir", "state directory"),
+    )
+    for key, label in labels:
         if key in info:
-            table.add_row(key, str(info[key]))
-    err.print(table)
+            table.add_row(label, _human(info[key]))
+    console.print(table, soft_wrap=True)
     keys = info.get("api_keys")
     if isinstance(keys, dict):
         # One line each and never wrapped: they are copied from here into .env files.
-        err.print(f"anon key: {keys['anon']}", soft_wrap=True, highlight=False)
-        err.print(f"service_role key: {keys['service_role']}", soft_wrap=True, highlight=False)
+        console.print(f"anon key: {keys['anon']}", soft_wrap=True, highlight=False)
+        console.print(f"service_role key: {keys['service_role']}", soft_wrap=True, highlight=False)
 
 
 @stack_app.command("start")
@@ -141,7 +155,7 @@ def stack_status(json_out: JsonOut = False) -> None:
     if json_out:
         print_json(info)
     else:
-        _print_status(info)
+        _print_status(info, out)
     if not info["running"]:
         raise typer.Exit(1)
 

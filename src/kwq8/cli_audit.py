@@ -94,6 +94,7 @@ def policies(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
             out.print(line, markup=False, highlight=False)
     noun = "policy" if len(rows) == 1 else "policies"
     err.print(f"{len(rows)} {noun} on {len(grants)} relation(s) in {', '.join(schemas)}")
+    err.print(policy_matrix.LEGEND, soft_wrap=True, markup=False)
 
 
 def register(db_app: typer.Typer) -> None:
