@@ -14,11 +14,12 @@ from pathlib import Path
 import jwt
 import pytest
 
+from kwq8 import migrations
 from kwq8.cli import main
 from kwq8.config import Project
 from kwq8.db import Target, connect
 from kwq8.keys import local_api_keys
-from kwq8.migrations import execute_file
+from kwq8.migrations import MigrationFailed, execute_file
 from kwq8.pgserver import free_port, port_is_free, state_root
 from kwq8.postgrest import Identity
 from kwq8.stack import Stack
@@ -152,18 +153,22 @@ def test_an_applied_file_edited_afterwards_is_drift_in_status_plan_and_check(
     assert gone.code == 1 and "sql/0002_tags.sql (revision 0002) was applied but is missing" in gone.stderr
 
 
-def test_migrate_rolls_back_a_function_body_naming_a_missing_column(scratch: ScratchProject, blank_db: Target) -> None:
+def test_migrate_rolls_back_a_function_body_naming_a_missing_column(
+    scratch: ScratchProject, blank_db: Target, kwq8_stack: Stack
+) -> None:
     scratch.revision(1, "notes", "create table public.notes (id bigint primary key, body text);\n")
-    scratch.write(
-        "functions/notes/note_length.sql",
+    broken = (
         "create or replace function public.note_length(p_id bigint) returns int\n"
         "language plpgsql\n"
         "as $$\n"
         "begin\n"
         "    return (select length(bdoy) from public.notes where id = p_id);\n"
         "end\n"
-        "$$;\n",
+        "$$;\n"
     )
+    scratch.write("functions/notes/note_length.sql", broken)
+    # A database that has plpgsql_check (a hosted project can create it): migrate uses it.
+    kwq8_stack.install_test_extensions(blank_db.dbname)
     url = ("--db-url", blank_db.url)
     result = run_cli("db", "migrate", *url, cwd=scratch.root)
     assert result.code == 1, result.stderr
@@ -171,16 +176,17 @@ def test_migrate_rolls_back_a_function_body_naming_a_missing_column(scratch: Scr
     assert "rolled back" in result.stderr and "Traceback" not in result.stderr
     status = json.loads(run_cli("db", "status", "--json", *url, cwd=scratch.root).stdout)
     assert status["current"] is None and status["pending"][0]["revision"] == "0001"
-    # The check borrowed plpgsql_check for the transaction only: the database does not keep it.
-    with connect(blank_db.url) as conn:
-        assert conn.execute("select to_regnamespace('kwq8_plpgsql_check') is null").fetchone() == (True,)
 
-    scratch.write(
-        "functions/notes/note_length.sql",
-        (scratch.root / "functions/notes/note_length.sql").read_text().replace("bdoy", "body"),
-    )
-    fixed = run_cli("db", "migrate", *url, cwd=scratch.root)
-    assert fixed.code == 0 and "plpgsql_check: 1 created or replaced function(s)" in fixed.stderr, fixed.stderr
+    # The local stack's own databases do not keep plpgsql_check: it is lent for the migration.
+    with connect(kwq8_stack.admin_url(blank_db.dbname), autocommit=True) as admin:
+        admin.execute("drop extension plpgsql_check")
+    local = kwq8_stack.target(blank_db.dbname)
+    with pytest.raises(MigrationFailed, match=r'note_length\.sql:5: 42703: column "bdoy" does not exist'):
+        migrations.migrate(scratch.project, local)
+    scratch.write("functions/notes/note_length.sql", broken.replace("bdoy", "body"))
+    assert migrations.migrate(scratch.project, local).applied == ["0001"]
+    with connect(blank_db.url) as conn:
+        assert conn.execute("select count(*) from pg_extension where extname = 'plpgsql_check'").fetchone() == (0,)
 
 
 @pytest.fixture

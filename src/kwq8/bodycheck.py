@@ -8,13 +8,16 @@ duration of the transaction and dropped before commit: the application database 
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
 from kwq8.config import Project
+from kwq8.db import Target, connect
 
 # Functions the project owns: PL/pgSQL, outside the platform's schemas, not part of an extension.
 PROJECT_PLPGSQL = """
@@ -24,7 +27,7 @@ PROJECT_PLPGSQL = """
     join pg_namespace n on n.oid = p.pronamespace
     join pg_language l on l.oid = p.prolang
     where l.lanname = 'plpgsql'
-      and n.nspname not in ('pg_catalog', 'information_schema', 'extensions', 'auth', 'storage', 'cron')
+      and n.nspname not in ('pg_catalog', 'information_schema', 'extensions', 'auth', 'storage', 'cron', 'kwq8_shim')
       and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
 """
 _TEMP_SCHEMA = "kwq8_plpgsql_check"
@@ -122,3 +125,23 @@ def borrow(conn: psycopg.Connection[Any]) -> str | None:
 
 def give_back(conn: psycopg.Connection[Any]) -> None:
     conn.execute(f"drop extension plpgsql_check; drop schema {_TEMP_SCHEMA}")
+
+
+@contextlib.contextmanager
+def lent(target: Target) -> Iterator[None]:
+    """On a stack the toolkit runs, plpgsql_check installed by its superuser for the length of
+    the block (as supautils lets `postgres` create it on hosted projects), then dropped again."""
+    if target.admin_url is None:
+        yield
+        return
+    with connect(target.admin_url, autocommit=True) as admin:
+        row = admin.execute("select count(*) from pg_available_extensions where name = 'plpgsql_check'").fetchone()
+        if installed_schema(admin) is not None or not row or not row[0]:
+            yield
+            return
+        # In `extensions`, where Supabase puts it: tools calling it unqualified (supabase db lint) find it.
+        admin.execute("create extension plpgsql_check with schema extensions")
+        try:
+            yield
+        finally:
+            admin.execute("drop extension if exists plpgsql_check")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -59,6 +59,9 @@ class Target:
 
     url: str
     local_stack: bool = False
+    # The bootstrap superuser's URL of the same database, for a stack the toolkit runs itself
+    # (it lends plpgsql_check for the length of a migration); never set for --db-url targets.
+    admin_url: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def params(self) -> dict[str, Any]:

@@ -26,6 +26,7 @@ SYSTEM_SCHEMAS = (
     "pgsodium",
     "net",
     "kwq8_meta",
+    "kwq8_shim",
 )
 
 

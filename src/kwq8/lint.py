@@ -123,7 +123,7 @@ def _squawk(project: Project, files: list[str], in_transaction: bool) -> list[Fi
 
 
 def run_plpgsql_check(project: Project, target: Target) -> list[Finding]:
-    with connect(target.url) as conn:
+    with bodycheck.lent(target), connect(target.url) as conn:
         available = conn.execute("select count(*) from pg_available_extensions where name = 'plpgsql_check'").fetchone()
         if not available or not available[0]:
             return []

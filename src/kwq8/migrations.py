@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -267,9 +268,28 @@ def execute_file(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
     for line, statement in split_statements(text):
         try:
             with conn.cursor() as cur:
-                cur.execute(statement.encode())
+                cur.execute(_through_shim(conn, statement).encode())
         except psycopg.Error as exc:
             raise _failure(exc, statement, rel, offset_line=line) from exc
+
+
+_STORAGE_POLICY_DDL = re.compile(
+    r"^\s*(?:create|alter|drop)\s+policy\s.*?\son\s+\"?storage\"?\s*\.\s*\"?(?:objects|buckets)\"?(?:\s|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _through_shim(conn: psycopg.Connection[Any], statement: str) -> str:
+    """A policy statement on Storage's tables, sent through the local shim's stand-in for
+    supautils' policy_grants when the database has one (see shim/30_storage.sql); elsewhere,
+    as on Supabase, the statement itself."""
+    body = re.sub(r"^(?:\s*--[^\n]*\n)+", "", statement)
+    if not _STORAGE_POLICY_DDL.match(body):
+        return statement
+    row = conn.execute("select to_regprocedure('kwq8_shim.storage_policy_ddl(text)') is not null").fetchone()
+    if not row or not row[0]:
+        return statement
+    return "select kwq8_shim.storage_policy_ddl(" + psycopg.sql.Literal(body).as_string(conn) + ")"
 
 
 # --------------------------------------------------------------------------- reading state
@@ -584,7 +604,8 @@ def migrate(
     scripts = script_directory(project)
     result = MigrateResult()
     engine = _engine(target)
-    with migration_lock(target, lock_timeout_s), _sa_connect(engine, target) as conn:
+    lend = bodycheck.lent(target) if check_bodies else contextlib.nullcontext()
+    with migration_lock(target, lock_timeout_s), lend, _sa_connect(engine, target) as conn:
         raw = conn.connection.driver_connection
         current = _current_revision(conn)
         pending = _pending(project, scripts, current)

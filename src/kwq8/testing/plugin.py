@@ -61,7 +61,7 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
                     raise
                 stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
         stack.create_database(TEMPLATE_DB)
-        stack.prepare_database(TEMPLATE_DB, seed=False)
+        stack.prepare_database(TEMPLATE_DB, seed=False, test_extensions=True)
         stack.create_database(SHARED_DB, template=TEMPLATE_DB)
         stack.configure_database(SHARED_DB, test_clock=True)
         yield stack
