@@ -10,6 +10,9 @@ from kwq8 import guards
 from kwq8.config import Project
 from kwq8.testing.database import TestDatabase
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 
 @pytest.fixture
 def conn(kwq8_tx: TestDatabase) -> Any:

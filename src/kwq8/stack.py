@@ -57,7 +57,9 @@ class Stack:
     ) -> None:
         self.project = project
         self.state_dir = state_dir or state_root() / checkout_key(project.root, project.project_id)
-        self.server = PostgresServer(self.state_dir, major=project.major_version, fast=fast)
+        self.server = PostgresServer(
+            self.state_dir, major=project.major_version, fast=fast, bindir_candidates=project.pg_bindir_candidates
+        )
         self._port = port
 
     # ------------------------------------------------------------------ addresses
