@@ -21,7 +21,7 @@ from .conftest import ROOT, run_cli
 FENCE = re.compile(r"^```bash(?P<info>[^\n]*)\n(?P<body>.*?)^```", re.MULTILINE | re.DOTALL)
 # Shared with the checkout instead of copied: the venv's editable install and the npm packages.
 LINKED = (".venv", "node_modules")
-SKIPPED = {".git", ".pytest_cache", ".ruff_cache", ".mypy_cache", "__pycache__", *LINKED}
+SKIPPED = {".git", ".pg", ".pytest_cache", ".ruff_cache", ".mypy_cache", "__pycache__", *LINKED}
 
 
 def readme_blocks() -> list[tuple[int, str, str]]:
