@@ -4,6 +4,7 @@ not-runnable (why)`; an unmarked bash block fails the suite, so none can rot unn
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -38,6 +39,12 @@ def test_every_bash_block_says_whether_it_runs() -> None:
 
 @pytest.fixture
 def fresh_checkout(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    # The copy shares .venv: were its install stamp stale, the copy's scripts/install would
+    # reinstall the toolkit from the copy and point the shared venv at a temporary directory.
+    stamp = ROOT / ".venv" / ".kwq8-installed"
+    want = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text().strip() != want:
+        pytest.fail("the .venv is older than pyproject.toml: run scripts/install first")
     copy = tmp_path / "kwq8-clone"
     shutil.copytree(ROOT, copy, ignore=lambda _d, names: [n for n in names if n in SKIPPED])
     for name in LINKED:

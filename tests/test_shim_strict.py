@@ -177,3 +177,13 @@ def test_supabase_cli_inspect_runs_clean(migrated_app_db: Target) -> None:
     for sub in ("db-stats", "outliers", "calls", "index-stats", "table-stats", "role-stats", "bloat", "locks"):
         result = _supabase("inspect", "db", sub, "--db-url", url)
         assert result.returncode == 0 and "error" not in result.stderr.lower(), (sub, result.stdout, result.stderr)
+
+
+def test_audit_runs_the_pinned_supabase_cli_advisors_with_nothing_above_info(migrated_app_db: Target) -> None:
+    result = run_cli("db", "audit", "--supabase", "--json", "--db-url", migrated_app_db.url)
+    assert result.code == 0, result.stderr
+    findings = json.loads(result.stdout)
+    assert findings and {f["level"] for f in findings} == {"INFO"}, findings
+    # The CLI's own findings are there (splinter's lint names, its docs links).
+    assert any(f["docs_url"].startswith("https://supabase.com/docs/guides/database/database-linter") for f in findings)
+    assert "supabase db advisors" in result.stderr
