@@ -7,6 +7,8 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -17,7 +19,9 @@ from kwq8.payments.upayments import PRODUCTION_BASE_URL, SANDBOX_BASE_URL
 from kwq8.pgserver import LOCAL_PASSWORD, free_port
 from kwq8.postgrest import Identity
 from kwq8.service.config import ConfigError, ServiceSettings
+from kwq8.stack import Stack
 from kwq8.testing.database import TestDatabase
+from kwq8.testing.plugin import TEMPLATE_DB
 
 from .conftest import ROOT, run_cli
 from .service_helpers import API_KEY, API_SECRET, JWT_SECRET, token
@@ -174,9 +178,23 @@ def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUP
     assert API_KEY not in stderr and JWT_SECRET not in stderr
 
 
+@pytest.fixture
+def own_billing_db(kwq8_stack: Stack) -> Iterator[TestDatabase]:
+    """A billing database of this test's own: it is cut off from its clients mid-test."""
+    name = f"svcready_{uuid.uuid4().hex[:8]}"
+    kwq8_stack.create_database(name, template=TEMPLATE_DB)
+    db = TestDatabase(kwq8_stack.port, name, schemas=tuple(kwq8_stack.project.exposed_schemas))
+    try:
+        yield db
+    finally:
+        db.close()
+        kwq8_stack.drop_database(name)
+
+
 def test_readyz_follows_the_database_while_healthz_stays_live_and_logs_have_no_ansi(
-    billing_db: TestDatabase, fake_upayments: FakeUPayments
+    own_billing_db: TestDatabase, fake_upayments: FakeUPayments
 ) -> None:
+    billing_db = own_billing_db
     # uvicorn colours its messages unless told not to: the JSON lines must not carry them.
     proc, origin = _serve(billing_db, fake_upayments, colour=True)
     port = int(origin.rsplit(":", 1)[1])
