@@ -19,7 +19,7 @@ from kwq8.stack import Stack
 from kwq8.testing.database import TestDatabase
 from kwq8.testing.plugin import TEMPLATE_DB
 
-from .service_helpers import API_KEY, Service, start_service, stop_service
+from .service_helpers import API_KEY, Service, clear_rate_limits, start_service, stop_service
 
 
 @pytest.fixture(scope="session")
@@ -46,14 +46,17 @@ def billing_db(kwq8_stack: Stack) -> Iterator[TestDatabase]:
 
 @pytest.fixture(scope="session")
 def shared_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Iterator[Service]:
-    # Limits high enough that no test trips them by accident; tests/test_service_limits.py
-    # starts instances with low ones.
+    # Limits high enough that no test trips them by accident, and every refresh asks UPayments;
+    # tests/test_service_limits.py and tests/test_service_availability.py start instances with
+    # the defaults or low ones.
     running = start_service(
         billing_db,
         fake_upayments,
         rate_ip_per_window=100_000,
         rate_webhook_per_ip=100_000,
         rate_checkout_per_user=1000,
+        rate_rejected_webhooks_per_ip=100_000,
+        status_fresh_s=0,
         trusted_proxy_hops=1,
     )
     try:
@@ -64,7 +67,12 @@ def shared_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> I
 
 @pytest.fixture
 def service(shared_service: Service) -> Service:
+    # Fresh limiter state, in memory and in Postgres: the rate counters are shared by every
+    # instance on this database, so one test's requests from 127.0.0.1 would count against the
+    # next test's instance with default limits.
     shared_service.fake.reset()
+    shared_service.app.state.service.reset_local_state()
+    clear_rate_limits(shared_service.db)
     return shared_service
 
 

@@ -10,12 +10,14 @@ from typing import Any
 
 import httpx
 import jwt
+import uvicorn
 
 from kwq8.payments.fake_upayments import FakeUPayments, LocalServer, WebhookDelivery
 from kwq8.payments.upayments import UPaymentsClient, UPaymentsConfig
 from kwq8.postgrest import Identity
 from kwq8.service.app import create_app
 from kwq8.service.config import ServiceSettings
+from kwq8.service.server import guarded_server
 from kwq8.testing.database import TestDatabase
 
 JWT_SECRET = "kwq8-test-jwt-secret-that-is-long-enough-0001"
@@ -48,6 +50,7 @@ def make_settings(db: TestDatabase, fake: FakeUPayments, **overrides: Any) -> Se
         webhook_secret=API_SECRET,
         return_url="https://kwq8.test/billing/return",
         cancel_url="https://kwq8.test/billing/cancel",
+        allowed_origins=("https://kwq8.test",),
         db_pool_size=8,
     )
     return settings.replace(**overrides)
@@ -112,12 +115,22 @@ class Service:
         )
 
 
+def clear_rate_limits(db: TestDatabase) -> None:
+    """Forget every rate and status-budget counter of the test database."""
+    db.sql("delete from payments.rate_limits")
+
+
+def guarded(app: Any, settings: ServiceSettings) -> uvicorn.Server:
+    """The server `kwq8 serve` runs, with the test process's logging left alone."""
+    return guarded_server(app, settings.server_limits(), log_level="warning", lifespan="off")
+
+
 def start_service(db: TestDatabase, fake: FakeUPayments, **overrides: Any) -> Service:
     """The app with these settings, served by uvicorn on a free port. Stop it with stop_service."""
     settings = make_settings(db, fake, **overrides)
     client = UPaymentsClient(settings.upayments, backoff_s=0.01, max_attempts=2)
     app = create_app(settings, upayments=client)
-    server = LocalServer(app).start()
+    server = LocalServer(app, server_factory=lambda app: guarded(app, settings)).start()
     return Service(db=db, fake=fake, settings=settings, server=server, app=app)
 
 

@@ -7,6 +7,7 @@ so objects other tests or migrations add to the shared schema do not disturb the
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,6 +30,8 @@ from kwq8.cli_audit import register
 from kwq8.config import Project
 from kwq8.pgserver import BOOTSTRAP_SUPERUSER
 from kwq8.testing.database import TestDatabase
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def conn_of(db: TestDatabase) -> psycopg.Connection[Any]:
@@ -90,6 +93,7 @@ def test_levels_and_categories_follow_splinter() -> None:
         "rls_policy_always_true": ("WARN", "SECURITY"),
         "anon_security_definer_function_executable": ("WARN", "SECURITY"),
         "authenticated_security_definer_function_executable": ("WARN", "SECURITY"),
+        "data_api_limiter_missing": ("ERROR", "SECURITY"),
     }
     actual = {lint.name: (lint.level, *lint.categories) for lint in LINTS}
     assert actual == expected
@@ -108,6 +112,17 @@ alter table public.adv_notes enable row level security;
 """
 
 VIOLATIONS: dict[str, tuple[str, str]] = {
+    "data_api_limiter_missing": (
+        """
+        do $$
+        begin
+            execute format('alter role authenticator in database %I set pgrst.db_pre_request = %L',
+                current_database(), 'public.elsewhere');
+        end
+        $$
+        """,
+        "role authenticator",
+    ),
     "rls_disabled_in_public": (
         "create table public.adv_open (id int primary key)",
         "public.adv_open",
@@ -253,7 +268,9 @@ def test_finding_carries_the_lints_metadata(kwq8_tx: TestDatabase, lint: str) ->
     for f in found:
         assert (f.level, f.categories, f.title) == (meta.level, meta.categories, meta.title)
         assert f.detail and f.remediation
-        assert f.docs_url.startswith("https://supabase.com/docs/guides/database/database-linter")
+        assert f.docs_url.startswith("https://supabase.com/docs/guides/database/database-linter") or (
+            meta.docs and (ROOT / f.docs_url).exists()
+        )
 
 
 def test_foreign_table_in_api(kwq8_db: TestDatabase) -> None:

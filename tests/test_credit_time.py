@@ -40,7 +40,8 @@ def in_flight(db: TestDatabase, identity: Identity, frozen: str | None = None) -
 
         def call(function: str, args: dict[str, Any]) -> Any:
             names = ", ".join(f"{name} := %({name})s" for name in args)
-            cur.execute(f"select public.{function}({names})::text", args)
+            # As PostgREST answers: the result as JSON (a composite for the credit RPCs).
+            cur.execute(f"select to_jsonb(public.{function}({names}))::text", args)
             row = cur.fetchone()
             return None if row is None or row[0] is None else json.loads(row[0], parse_float=Decimal)
 

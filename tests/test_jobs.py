@@ -70,6 +70,10 @@ def test_job_ends_subscriptions_and_their_monthly_credits(db: TestDatabase) -> N
         "holds_released": 0,
         "grants_expired": 0,
         "rate_limit_rows_deleted": 0,
+        "domain_orders_cancelled": 0,
+        "domains_renewal_due": 0,
+        "domains_lapsed": 0,
+        "registrar_budget_rows_deleted": 0,
     }
     audit_clean(db)
 

@@ -129,7 +129,11 @@ def test_pre_request_function_runs_before_every_request(kwq8_db: TestDatabase) -
         grant execute on function public.check_request() to anon, authenticated;
     """)
     admin = kwq8_db.connect("supabase_admin")
-    admin.execute("alter role authenticator set pgrst.db_pre_request = 'public.check_request'")
+    # Set for this database, replacing the limiter the migrations configured (PostgREST reads a
+    # database's own role settings before the cluster-wide ones).
+    admin.execute(
+        f"alter role authenticator in database {kwq8_db.name} set pgrst.db_pre_request = 'public.check_request'"
+    )
     try:
         api = kwq8_db.api()
         with (
@@ -141,7 +145,7 @@ def test_pre_request_function_runs_before_every_request(kwq8_db: TestDatabase) -
         with api.request(Identity.anon(), headers={"X-Block": "no"}) as cur:
             cur.execute("select 1")
     finally:
-        admin.execute("alter role authenticator reset pgrst.db_pre_request")
+        admin.execute(f"alter role authenticator in database {kwq8_db.name} reset pgrst.db_pre_request")
 
 
 def test_status_table() -> None:

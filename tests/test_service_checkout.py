@@ -93,6 +93,16 @@ def test_declined_payment_grants_nothing(service: Service, customer: Identity) -
     assert answer.status_code == 200 and answer.json()["outcome"] == "failed"
     assert service.payment(order_id)["status"] == "failed"
     assert service.grants(order_id) == 0 and service.monthly_credits(customer) == 0
+    # Back on the return page, the status answer says PAY_001 with the catalogue's Arabic text.
+    view = service.http.get(f"{service.origin}/billing/payments/{order_id}", headers=service.auth(customer)).json()
+    message = service.db.scalar("select message_ar from public.error_codes where code = 'PAY_001'")
+    assert view["status"] == "failed" and view["error"]["code"] == "PAY_001" and view["error"]["message"] == message
+
+
+def test_a_payment_that_did_not_fail_carries_no_error(service: Service, customer: Identity) -> None:
+    order_id = service.checkout(customer).json()["order_id"]
+    view = service.http.get(f"{service.origin}/billing/payments/{order_id}", headers=service.auth(customer)).json()
+    assert view["status"] == "pending" and view["error"] is None
 
 
 def test_cancelled_payment_grants_nothing(service: Service, customer: Identity) -> None:
@@ -182,6 +192,8 @@ def test_cancel_at_period_end(service: Service, customer: Identity) -> None:
     track_id = service.track_id(order_id)
     service.fake.set_outcome(track_id, "CAPTURED")
     service.deliver(service.webhook(track_id))
-    done = service.http.post(url, json={}, headers=service.auth(customer))
+    empty = service.http.post(url, json={}, headers=service.auth(customer))
+    assert (empty.status_code, empty.json()["code"]) == (400, "VAL_001")  # an empty body means nothing
+    done = service.http.post(url, json={"cancel": True}, headers=service.auth(customer))
     assert done.status_code == 200 and done.json()["cancel_at_period_end"] is True
     assert API_SECRET not in done.text

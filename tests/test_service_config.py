@@ -24,7 +24,7 @@ from kwq8.testing.database import TestDatabase
 from kwq8.testing.plugin import TEMPLATE_DB
 
 from .conftest import ROOT, run_cli
-from .service_helpers import API_KEY, API_SECRET, JWT_SECRET, token
+from .service_helpers import API_KEY, API_SECRET, JWT_SECRET, clear_rate_limits, token
 
 pytest_plugins = ("tests.service_fixtures",)
 
@@ -127,8 +127,10 @@ def test_serve_refuses_to_start_without_its_secrets() -> None:
 def _serve(billing_db: TestDatabase, fake: FakeUPayments, *, colour: bool = False) -> tuple[subprocess.Popen[str], str]:
     """`kwq8 serve` as a process on a free port, against the test database and the fake; its origin."""
     port = free_port()
+    # Without domain settings, whatever the calling shell has: the domain routes stay unconfigured.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("NAMECHEAP_", "VERCEL_", "KWQ8_DOMAIN_"))}
     env = {
-        **os.environ,
+        **inherited,
         **{name: "" for name in SERVICE_VARS},
         **BASE,
         "KWQ8_SERVICE_DB_URL": billing_db.url("postgres"),
@@ -151,6 +153,7 @@ def _serve(billing_db: TestDatabase, fake: FakeUPayments, *, colour: bool = Fals
 
 def test_serve_runs_the_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> None:
     fake_upayments.reset()
+    clear_rate_limits(billing_db)
     proc, origin = _serve(billing_db, fake_upayments)
     try:
         deadline = time.monotonic() + 20
@@ -210,6 +213,8 @@ def test_readyz_follows_the_database_while_healthz_stays_live_and_logs_have_no_a
                 time.sleep(0.1)
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"database": "ok", "upayments": "ok"}
+        # The test server has no Namecheap or Vercel settings: reported, yet still ready.
+        assert ready.json()["domains"] == {"sales": "not configured", "connect": "not configured"}
 
         busy = run_cli(
             "serve", "--port", str(port), env={**BASE, "KWQ8_SERVICE_DB_URL": billing_db.url("postgres")}, timeout=60

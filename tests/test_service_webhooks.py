@@ -171,7 +171,7 @@ def test_unusable_or_unknown_notifications(service: Service) -> None:
     unknown = service.deliver(signed(json.dumps({"track_id": "nope", "result": "CAPTURED"}).encode()))
     assert (unknown.status_code, unknown.json()["code"]) == (404, "PAY_002")
     garbage = service.deliver(signed(b"{not json"))
-    assert (garbage.status_code, garbage.json()["code"]) == (400, "VAL_001")
+    assert (garbage.status_code, garbage.json()["code"]) == (400, "REQ_010")
     assert service.fake.status_calls == []
 
 

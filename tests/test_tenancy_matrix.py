@@ -78,6 +78,25 @@ EXPECTATIONS: dict[str, dict[str, dict[str, str]]] = {
         "other": row(F, D, D, D),
         "service_role": row(A, A, A, A),
     },
+    # Domains (0013): owners read their contact, quotes and orders; only functions write them.
+    "public.domain_contacts": {
+        "anon": row(D, D, D, D),
+        "owner": row(A, D, D, D),
+        "other": row(F, D, D, D),
+        "service_role": row(A, D, D, D),
+    },
+    "public.domain_quotes": {
+        "anon": row(D, D, D, D),
+        "owner": row(A, D, D, D),
+        "other": row(F, D, D, D),
+        "service_role": row(A, D, D, D),
+    },
+    "public.domain_orders": {
+        "anon": row(D, D, D, D),
+        "owner": row(A, D, D, D),
+        "other": row(F, D, D, D),
+        "service_role": row(A, D, D, D),
+    },
     # Credits (0002): users read their own row and ledger; every write goes through billing
     # functions, so not even service_role holds a write grant.
     "public.users": {
@@ -268,6 +287,50 @@ def _count(table: str, where: str) -> Callable[[Tenants], Statement]:
     return lambda w: (f"select count(*) from {table} where {where}", {"project": w.project, "owner": w.owner.user_id})
 
 
+def _by_ids(table: str, key: str) -> Callable[[Tenants], Statement]:
+    return lambda w: (f"select * from {table} where id = %(id)s", {"id": w.ids[key]})
+
+
+def _delete_by_ids(table: str, key: str) -> Callable[[Tenants], Statement]:
+    return lambda w: (f"delete from {table} where id = %(id)s", {"id": w.ids[key]})
+
+
+def _domain_payment(w: Tenants) -> str:
+    return str(
+        w.db.scalar(
+            "insert into public.payments (order_id, user_id, purpose, kind, amount_kwd, idempotency_key, "
+            "request_fingerprint) values (%s, %s, 'domain', 'new', 4.25, %s, 'matrix') returning id",
+            (f"kwq8_{uuid.uuid4().hex}", w.owner.user_id, str(uuid.uuid4())),
+        )
+    )
+
+
+def _domain_world(w: Tenants) -> None:
+    """The owner's registrant contact, a quote and an order paid by a domain payment."""
+    w.db.sql(
+        "insert into public.domain_contacts (user_id, first_name, last_name, address1, city, state_province, "
+        "postal_code, country, phone, email) values (%s, 'Fatima', 'S', 'Block 3', 'Kuwait', 'Asimah', '13001', "
+        "'KW', '+965.55501234', 'owner@example.kw')",
+        (w.owner.user_id,),
+    )
+    quote = str(
+        w.db.scalar(
+            "insert into public.domain_quotes (user_id, project_id, fqdn, fqdn_unicode, years, premium, usd_price, "
+            "usd_kwd_rate, margin, price_kwd, expires_at) values (%s, %s, 'matrix.com', 'matrix.com', 1, false, "
+            "10.98, 0.307, 1.2, 4.25, now() + interval '15 minutes') returning id",
+            (w.owner.user_id, w.project),
+        )
+    )
+    order = str(
+        w.db.scalar(
+            "insert into public.domain_orders (user_id, project_id, quote_id, payment_id, fqdn, years) "
+            "values (%s, %s, %s, %s, 'matrix.com', 1) returning id",
+            (w.owner.user_id, w.project, quote, _domain_payment(w)),
+        )
+    )
+    w.ids.update(quote=quote, order=order, payment2=_domain_payment(w))
+
+
 CASES: dict[str, Case] = {
     "public.projects": Case(
         select=_by_id("public.projects", "project"),
@@ -364,6 +427,53 @@ CASES: dict[str, Case] = {
             {"id": w.ids["credit_transaction"]},
         ),
         inserted=_count("public.credit_transactions", "description = 'matrix cell'"),
+    ),
+    "public.domain_contacts": Case(
+        setup=lambda w: _domain_world(w),
+        select=lambda w: ("select * from public.domain_contacts where user_id = %(id)s", {"id": w.owner.user_id}),
+        insert=lambda w: (
+            "insert into public.domain_contacts (user_id, first_name, last_name, address1, city, state_province, "
+            "postal_code, country, phone, email) values (%(owner)s, 'M', 'Cell', 'a', 'c', 's', '1', 'KW', "
+            "'+965.5550000', 'matrix@example.kw') on conflict do nothing",
+            {"owner": w.owner.user_id},
+        ),
+        update=lambda w: (
+            "update public.domain_contacts set email = 'forged@example.com' where user_id = %(id)s",
+            {"id": w.owner.user_id},
+        ),
+        delete=lambda w: ("delete from public.domain_contacts where user_id = %(id)s", {"id": w.owner.user_id}),
+        inserted=_count("public.domain_contacts", "email = 'matrix@example.kw'"),
+    ),
+    "public.domain_quotes": Case(
+        setup=lambda w: _domain_world(w),
+        select=_by_ids("public.domain_quotes", "quote"),
+        insert=lambda w: (
+            "insert into public.domain_quotes (user_id, project_id, fqdn, fqdn_unicode, years, premium, usd_price, "
+            "usd_kwd_rate, margin, price_kwd, expires_at) values (%(owner)s, %(project)s, 'matrix-cell.com', "
+            "'matrix-cell.com', 1, false, 1, 1, 1, 0.001, now() + interval '1 year')",
+            {"owner": w.owner.user_id, "project": w.project},
+        ),
+        update=lambda w: (
+            "update public.domain_quotes set price_kwd = 0.001 where id = %(id)s",
+            {"id": w.ids["quote"]},
+        ),
+        delete=_delete_by_ids("public.domain_quotes", "quote"),
+        inserted=_count("public.domain_quotes", "fqdn = 'matrix-cell.com'"),
+    ),
+    "public.domain_orders": Case(
+        setup=lambda w: _domain_world(w),
+        select=_by_ids("public.domain_orders", "order"),
+        insert=lambda w: (
+            "insert into public.domain_orders (user_id, project_id, quote_id, payment_id, fqdn, years) "
+            "values (%(owner)s, %(project)s, %(quote)s, %(payment)s, 'matrix-cell2.com', 1)",
+            {"owner": w.owner.user_id, "project": w.project, "quote": w.ids["quote"], "payment": w.ids["payment2"]},
+        ),
+        update=lambda w: (
+            "update public.domain_orders set state = 'registered', registered_at = now() where id = %(id)s",
+            {"id": w.ids["order"]},
+        ),
+        delete=_delete_by_ids("public.domain_orders", "order"),
+        inserted=_count("public.domain_orders", "fqdn = 'matrix-cell2.com'"),
     ),
     "public.payments": Case(
         setup=lambda w: w.ids.update(

@@ -18,5 +18,7 @@ begin
 end
 $$;
 
-revoke all on function billing.active_plan(uuid) from public;
-grant execute on function billing.active_plan(uuid) to authenticated, service_role;
+revoke all on function billing.active_plan(uuid) from public, anon, authenticated;
+-- Only SECURITY DEFINER callers (spend, reserve, summary, quota) use it: a signed-in user calling
+-- it directly could read any user's plan.
+grant execute on function billing.active_plan(uuid) to service_role;

@@ -53,7 +53,8 @@ begin
             'transaction_id', v_capture.id, 'hold_id', v_hold.id, 'charged', v_hold.captured_amount,
             'released', (v_capture.metadata ->> 'released')::numeric, 'balance', v_capture.balance_after
         );
-    elsif v_hold.status = 'expired' then
+    elsif v_hold.status = 'expired' or (v_hold.status = 'active' and v_hold.expires_at <= billing.clock()) then
+        -- Checked here too: a hold past its expiry is dead whether or not a sweeper got to it.
         perform private.raise_error('CREDIT_009', format('hold %s expired at %s', v_hold.id, v_hold.expires_at));
     elsif v_hold.status <> 'active' then
         perform private.raise_error('CREDIT_008', format('hold %s is already %s', v_hold.id, v_hold.status));
@@ -82,12 +83,12 @@ end
 $$;
 
 create or replace function public.capture_hold(hold_id uuid, amount numeric default null)
-returns jsonb
+returns public.credit_capture
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.capture(hold_id, amount)
+    select * from jsonb_populate_record(null::public.credit_capture, billing.capture(hold_id, amount))
 $$;
 
 revoke all on function billing.lock_hold(uuid) from public;

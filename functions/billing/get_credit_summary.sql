@@ -54,12 +54,12 @@ end
 $$;
 
 create or replace function public.get_credit_summary()
-returns jsonb
+returns public.credit_summary
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.summary_for_caller()
+    select * from jsonb_populate_record(null::public.credit_summary, billing.summary_for_caller())
 $$;
 
 revoke all on function billing.summary_for_caller(), public.get_credit_summary() from public;

@@ -63,12 +63,15 @@ create or replace function public.grant_credits(
     user_id uuid, amount numeric, source text, expires_at timestamptz, idempotency_key text,
     description text default null
 )
-returns jsonb
+returns public.credit_grant
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.grant_credits(user_id, amount, source, expires_at, idempotency_key, description)
+    select * from jsonb_populate_record(
+        null::public.credit_grant,
+        billing.grant_credits(user_id, amount, source, expires_at, idempotency_key, description)
+    )
 $$;
 
 -- A plan's monthly credits for one billing period, called by the payments code on activation

@@ -73,12 +73,12 @@ end
 $$;
 
 create or replace function public.refund_transaction(transaction_id uuid, idempotency_key text, reason text)
-returns jsonb
+returns public.credit_refund
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.refund(transaction_id, idempotency_key, reason)
+    select * from jsonb_populate_record(null::public.credit_refund, billing.refund(transaction_id, idempotency_key, reason))
 $$;
 
 revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, text, text) from public;

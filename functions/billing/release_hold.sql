@@ -1,6 +1,9 @@
--- Release a hold in full (a generation was cancelled). Releasing twice returns the first
--- result; releasing a captured hold is refused; an expired hold has released itself already.
-create or replace function billing.release(p_hold uuid)
+-- Release a hold in full: the generation was cancelled, or it failed. Releasing twice returns
+-- the first result; releasing a captured hold is refused; an expired hold has released itself
+-- already. A failed generation (failure_reason 'generation_failed') gives the credits back like
+-- any release, records the reason on the ledger entry the user reads, and answers GEN_001 in
+-- `error`, which the generation server passes on to the browser as it is.
+create or replace function billing.release(p_hold uuid, p_failure_reason text)
 returns jsonb
 language plpgsql
 volatile
@@ -8,36 +11,51 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_hold billing.holds := billing.lock_hold(p_hold);
+    v_hold billing.holds;
     v_release public.credit_transactions;
+    v_error public.error_codes;
 begin
+    if p_failure_reason is not null and p_failure_reason not in ('cancelled', 'generation_failed') then
+        perform private.raise_error('VAL_006', 'failure_reason must be cancelled or generation_failed');
+    end if;
+    v_hold := billing.lock_hold(p_hold);
     if v_hold.status = 'captured' then
         perform private.raise_error('CREDIT_008', format('hold %s is already captured', v_hold.id));
     elsif v_hold.status = 'active' then
-        v_release := billing.release_into_ledger(v_hold, 'released', v_hold.amount);
+        v_release := billing.release_into_ledger(v_hold, coalesce(p_failure_reason, 'released'), v_hold.amount);
         update billing.holds set status = 'released', resolved_at = billing.clock() where id = v_hold.id;
     else
         select * into v_release from public.credit_transactions
         where hold_id = v_hold.id and transaction_type = 'release';
+    end if;
+    if v_release.metadata ->> 'reason' = 'generation_failed' then
+        select * into v_error from public.error_codes where code = 'GEN_001';
     end if;
     return jsonb_build_object(
         'transaction_id', v_release.id,
         'hold_id', v_hold.id,
         'status', case when v_hold.status = 'expired' then 'expired' else 'released' end,
         'released', v_release.credits_amount,
-        'balance', v_release.balance_after
+        'balance', v_release.balance_after,
+        'failure_reason', case when v_release.metadata ->> 'reason' in ('cancelled', 'generation_failed')
+            then v_release.metadata ->> 'reason' end,
+        'error', case when v_error.code is not null then jsonb_build_object(
+            'code', v_error.code, 'message', v_error.message_ar,
+            'details', v_error.message_en || ': the generation failed; its credits were returned'
+        ) end
     );
 end
 $$;
 
-create or replace function public.release_hold(hold_id uuid)
-returns jsonb
+-- failure_reason: null or 'cancelled' (the user stopped it), 'generation_failed' (GEN_001).
+create or replace function public.release_hold(hold_id uuid, failure_reason text default null)
+returns public.credit_release
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.release(hold_id)
+    select * from jsonb_populate_record(null::public.credit_release, billing.release(hold_id, failure_reason))
 $$;
 
-revoke all on function billing.release(uuid), public.release_hold(uuid) from public;
-grant execute on function billing.release(uuid), public.release_hold(uuid) to service_role;
+revoke all on function billing.release(uuid, text), public.release_hold(uuid, text) from public;
+grant execute on function billing.release(uuid, text), public.release_hold(uuid, text) to service_role;

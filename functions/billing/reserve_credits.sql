@@ -84,12 +84,12 @@ end
 $$;
 
 create or replace function public.reserve_credits(action text, idempotency_key text)
-returns jsonb
+returns public.credit_hold
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.reserve_for_caller(action, idempotency_key)
+    select * from jsonb_populate_record(null::public.credit_hold, billing.reserve_for_caller(action, idempotency_key))
 $$;
 
 revoke all on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text) from public;

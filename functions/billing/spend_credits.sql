@@ -172,13 +172,13 @@ $$;
 -- PL/pgSQL rather than SQL: a SQL function with a SET clause is parsed and planned on every
 -- call; PL/pgSQL keeps the plan for the session.
 create or replace function public.spend_credits(action text, idempotency_key text, description text default null)
-returns jsonb
+returns public.credit_spend
 language plpgsql
 volatile
 set search_path = ''
 as $$
 begin
-    return billing.spend_for_caller(action, idempotency_key, description);
+    return jsonb_populate_record(null::public.credit_spend, billing.spend_for_caller(action, idempotency_key, description));
 end
 $$;
 
@@ -207,12 +207,12 @@ end
 $$;
 
 create or replace function public.deduct_credits(user_id uuid, amount numeric, description text, idempotency_key text)
-returns jsonb
+returns public.credit_spend
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.deduct(user_id, amount, description, idempotency_key)
+    select * from jsonb_populate_record(null::public.credit_spend, billing.deduct(user_id, amount, description, idempotency_key))
 $$;
 
 revoke all on function billing.spend(uuid, text, numeric, text[], text, text, text) from public;

@@ -32,6 +32,10 @@ declare
     v_key text := 'payment:' || p_payment.order_id;
     v_result public.payments;
 begin
+    -- A domain payment delivers a queued registration, not a plan (functions/domains/checkout.sql).
+    if p_payment.purpose = 'domain' then
+        return domains.fulfil_payment(p_payment, p_track_id, p_provider_payment_id);
+    end if;
     select * into strict v_plan from public.plans as p where p.code = p_payment.plan;
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
     v_has_sub := found;

@@ -72,6 +72,7 @@ as $$
         'payment_id', p_payment.id,
         'order_id', p_payment.order_id,
         'user_id', p_payment.user_id,
+        'purpose', p_payment.purpose,
         'plan', p_payment.plan,
         'kind', p_payment.kind,
         'amount_kwd', p_payment.amount_kwd,

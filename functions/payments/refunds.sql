@@ -57,7 +57,9 @@ begin
     end if;
 
     select * into v_sub from public.subscriptions as s where s.user_id = p_payment.user_id for update;
-    if p_payment.fulfilment is distinct from 'fulfilled' then
+    if p_payment.purpose = 'domain' then
+        v_note := 'domain payment refunded';
+    elsif p_payment.fulfilment is distinct from 'fulfilled' then
         v_note := 'nothing was delivered for this payment';
     elsif not found or v_sub.status <> 'active' or v_sub.last_payment_id is distinct from p_payment.id then
         v_note := 'subscription not adjusted: it changed after this payment';
@@ -166,6 +168,14 @@ begin
     end if;
     if v_payment.track_id is null then
         perform private.raise_error('PAY_009', format('order %s has no track id to refund', p_order_id));
+    end if;
+    -- A domain is registered or refunded, never both.
+    if v_payment.purpose = 'domain' and exists (
+        select from public.domain_orders as o
+        where o.payment_id = v_payment.id and o.state in ('submitting', 'reconciling', 'registered')
+    ) then
+        perform private.raise_error('PAY_009', format('order %s bought a domain that is registered or being registered',
+            p_order_id));
     end if;
     insert into payments.refunds (payment_id, origin, amount_kwd, reason, status, created_at, updated_at)
     values (

@@ -98,6 +98,8 @@ class Lint:
     remediation: str
     sql: str
     params: Mapping[str, str] = field(default_factory=dict)
+    # This project's own lints document themselves in the repository, not in splinter.
+    docs: str | None = None
 
     def finding(self, obj: str, detail: str) -> Finding:
         return Finding(
@@ -108,7 +110,7 @@ class Lint:
             object=obj,
             detail=detail,
             remediation=self.remediation,
-            docs_url=DOCS_URL.format(self.doc),
+            docs_url=self.docs or DOCS_URL.format(self.doc),
         )
 
 
@@ -680,7 +682,52 @@ where
 order by 1, 2
 """
 
+# The Data API write limiter is PostgREST's db-pre-request function for this database (set by
+# migration 0011). Missing or pointing elsewhere, nothing limits Data API writes. PostgREST's
+# rule: the authenticator's setting for this database wins over its setting for every database.
+# Checked only where the limiter exists, so a database of another project is not flagged.
+DATA_API_LIMITER = """
+select
+    'role authenticator' as object,
+    case
+        when setting.value is null
+            then 'pgrst.db_pre_request is not set: Data API writes are not limited'
+        else 'pgrst.db_pre_request is ' || setting.value
+            || ', not payments.check_request: Data API writes are not limited'
+    end as detail
+from (
+    select (
+        select substr(c.config, strpos(c.config, '=') + 1)
+        from pg_db_role_setting as s
+        cross join lateral unnest(s.setconfig) as c (config)
+        where
+            s.setrole = (select r.oid from pg_roles as r where r.rolname = 'authenticator')
+            and s.setdatabase in (0, (select d.oid from pg_database as d where d.datname = current_database()))
+            and c.config like 'pgrst.db_pre_request=%%'
+        order by s.setdatabase desc
+        limit 1
+    ) as value
+) as setting
+where
+    to_regprocedure('payments.check_request()') is not null
+    and setting.value is distinct from 'payments.check_request'
+"""
+
 # --------------------------------------------------------------------------- the list
+
+LIMITER_LINT = Lint(
+    name="data_api_limiter_missing",
+    doc="",
+    title="Data API write limiter not configured",
+    level="ERROR",
+    categories=SECURITY,
+    remediation=(
+        "alter role authenticator in database <this database> set pgrst.db_pre_request = "
+        "'payments.check_request'; notify pgrst, 'reload config' (or run `kwq8 db migrate`)."
+    ),
+    sql=DATA_API_LIMITER,
+    docs="docs/data-api-limits.md",
+)
 
 LINTS: tuple[Lint, ...] = (
     Lint(
@@ -896,6 +943,7 @@ LINTS: tuple[Lint, ...] = (
         sql=SECURITY_DEFINER_FUNCTION_EXECUTABLE,
         params={"role": "authenticated"},
     ),
+    LIMITER_LINT,
 )
 
 LINTS_BY_NAME: dict[str, Lint] = {lint.name: lint for lint in LINTS}

@@ -12,10 +12,12 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from kwq8 import migrations, shim
+from kwq8 import advisors, migrations, shim
 from kwq8.cli_audit import register as register_audit
 from kwq8.cli_bench import bench_app
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
+from kwq8.cli_domains import domains_app
+from kwq8.cli_gen import gen_app
 from kwq8.cli_ledger import ledger_app
 from kwq8.cli_payments import payments_app
 from kwq8.cli_service import register as register_service
@@ -38,9 +40,11 @@ app.add_typer(db_app, name="db")
 register_audit(db_app)
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payments_app, name="payments")
+app.add_typer(domains_app, name="domains")
 register_service(app)
 register_token(app)
 app.add_typer(bench_app, name="bench")
+app.add_typer(gen_app, name="gen")
 
 
 def _version(value: bool) -> None:
@@ -249,8 +253,10 @@ def db_status(
     or an applied file was edited (with --check: on drift only)."""
     project, target = resolve(db_url)
     st = migrations.status(project, target)
+    with connection(target.url) as conn, advisors.catalog_search_path(conn):
+        limiter = advisors.run_lint(conn, advisors.LIMITER_LINT, {})
     if json_out:
-        print_json(st.as_dict())
+        print_json({**st.as_dict(), "data_api_limiter": {"ok": not limiter, "errors": [f.detail for f in limiter]}})
     else:
         err.print(f"target:   {target.describe()}")
         err.print(f"current:  {st.current or '(none)'}")
@@ -269,11 +275,14 @@ def db_status(
                 markup=False,
                 soft_wrap=True,
             )
+        for finding in limiter:
+            err.print(f"[red]error[/red]    {finding.detail} ({finding.remediation})")
         if st.up_to_date:
             err.print("[green]up to date[/green]")
         elif check and not st.drift:
             err.print("[green]no drift[/green]")
-    if st.drift or (not check and not st.up_to_date):
+    # --check is the drift gate alone; the deploy gate also wants nothing pending and the limiter on.
+    if st.drift or (not check and (not st.up_to_date or limiter)):
         raise typer.Exit(1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated
@@ -16,6 +17,7 @@ from kwq8.pgserver import port_is_free, port_owner
 
 if TYPE_CHECKING:
     from kwq8.payments.upayments import UPaymentsClient
+    from kwq8.service.config import ServiceSettings
     from kwq8.service.db import BillingDb
 
 jobs_app = typer.Typer(no_args_is_help=True, help="Run the scheduled database jobs by hand or from a scheduler.")
@@ -26,16 +28,15 @@ def serve(
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning or error.")] = "info",
 ) -> None:
-    """Run the billing service (checkout, UPayments webhooks) with uvicorn.
+    """Run the billing service (checkout, UPayments webhooks) with uvicorn and its guards.
 
-    Configured by environment variables only (see README, "The billing service").
+    Configured by environment variables only (docs/service.md).
     """
-    import uvicorn
-
     from kwq8.service.app import create_app
     from kwq8.service.config import ConfigError, ServiceSettings
     from kwq8.service.db import BillingDb
     from kwq8.service.logs import configure_logging
+    from kwq8.service.server import bounded_limits, guarded_server, raise_file_limit
 
     try:
         settings = ServiceSettings.from_env()
@@ -71,18 +72,26 @@ def serve(
         markup=False,
         highlight=False,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,  # the app logs each request itself, redacted
-        server_header=False,
-        proxy_headers=False,  # client IPs: KWQ8_TRUSTED_PROXY_HOPS decides what to trust
-        timeout_keep_alive=5,
-        h11_max_incomplete_event_size=16 * 1024,  # request line and headers
-        lifespan="on",
-    )
+    for warning in startup_warnings(settings):
+        err.print(f"WARNING: {warning}", style="bold red", markup=False, highlight=False)
+        logging.getLogger("kwq8.service").warning(warning)
+    limits = bounded_limits(settings.server_limits(), raise_file_limit())
+    guarded_server(app, limits, host=host, port=port, log_level=log_level).run()
+
+
+def startup_warnings(settings: ServiceSettings) -> list[str]:
+    """What an operator must not miss: how webhooks are treated without a secret."""
+    if settings.webhook_secret:
+        return []
+    if settings.allow_unsigned_webhooks:
+        return [
+            "no webhook secret: UNSIGNED webhooks are accepted (UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1, sandbox only); "
+            "anybody can make this service ask UPayments about any payment"
+        ]
+    return [
+        "no webhook secret (UPAYMENTS_API_SECRET or UPAYMENTS_WEBHOOK_SECRET): every webhook is refused; "
+        "payments settle only through customers' refreshes and `kwq8 jobs reconcile`"
+    ]
 
 
 @jobs_app.command("run")
@@ -182,5 +191,8 @@ def jobs_refunds(
 
 
 def register(app: typer.Typer) -> None:
+    from kwq8.cli_domains import jobs_domains
+
+    jobs_app.command("domains")(jobs_domains)
     app.command("serve")(serve)
     app.add_typer(jobs_app, name="jobs")

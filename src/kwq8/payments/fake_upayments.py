@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -47,10 +48,19 @@ class LocalServer:
     The socket is bound before the thread starts, so the port is known and nothing can take it
     in between. ``port=0`` picks a free port; a fixed one lets a test bring a server up on an
     address a client is already retrying. Startup waits at most ``startup_timeout_s``; shutdown is bounded as well.
+    ``server_factory`` builds another uvicorn.Server for the app (the billing service's guarded one).
     """
 
-    def __init__(self, app: Any, *, port: int = 0, startup_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        port: int = 0,
+        startup_timeout_s: float = 5.0,
+        server_factory: Callable[[Any], uvicorn.Server] | None = None,
+    ) -> None:
         self._app = app
+        self._server_factory = server_factory
         self._requested_port = port
         self._startup_timeout_s = startup_timeout_s
         self._socket: socket.socket | None = None
@@ -70,15 +80,18 @@ class LocalServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", self._requested_port))
-        config = uvicorn.Config(
-            self._app,
-            log_config=None,  # leave the test process's logging configuration alone
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
+        if self._server_factory is not None:
+            server = self._server_factory(self._app)
+        else:
+            config = uvicorn.Config(
+                self._app,
+                log_config=None,  # leave the test process's logging configuration alone
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+            server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="kwq8-local-server", daemon=True)
         self._socket, self._server, self._thread = sock, server, thread
         self.port = sock.getsockname()[1]

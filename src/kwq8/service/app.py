@@ -8,6 +8,8 @@ Routes
   POST /billing/webhooks/upayments    UPayments notifications (X-Signature when configured)
   GET  /healthz                       liveness
   GET  /readyz                        readiness: the database pool answers, UPayments is configured
+  /domains/...                        search, checkout, renew, connect, move, status, remove
+                                      (service/domain_routes.py)
 
 Every decision about money is made in SQL (functions/payments): the service authenticates,
 validates, limits, talks to UPayments and passes on what UPayments answered. A webhook is never
@@ -43,26 +45,28 @@ from kwq8.payments.signature import SignatureError, verify_webhook
 from kwq8.payments.upayments import UPaymentsClient, UPaymentsError
 from kwq8.service.config import WEBHOOK_PATH, ServiceSettings
 from kwq8.service.db import BillingDb
+from kwq8.service.domain_routes import DomainRoutes
 from kwq8.service.errors import ErrorCatalogue, ServiceError
 from kwq8.service.jwt_auth import AUTH_EXPIRED, AUTH_UNAVAILABLE, AuthError, Claims, JwtVerifier
 from kwq8.service.models import (
     FORBIDDEN_CHARACTERS,
-    ORDER_ID_PATTERN,
+    ORDER_ID,
     CancelRequest,
     CheckoutRequest,
     notification_payload,
     parse_json_body,
     parse_notification,
 )
-from kwq8.service.ratelimit import RateLimiter, client_ip
+from kwq8.service.ratelimit import LocalLimiter, RateLimiter, client_ip
 from kwq8.service.redact import redact
+from kwq8.service.server import LogThrottle
 
 log = logging.getLogger("kwq8.service")
 
 PROVIDER = "upayments"
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")
-_ORDER_RE = re.compile(ORDER_ID_PATTERN)
+_UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_KEY_RE = re.compile(r"[\x21-\x7e]{1,255}")
+_ORDER_RE = re.compile(ORDER_ID)
 
 
 class BillingService:
@@ -86,9 +90,20 @@ class BillingService:
         )
         self.clock = clock
         self.limiter = RateLimiter(self.db, settings.rate_window_s)
+        self.reset_local_state()
         self.catalogue = ErrorCatalogue(self.db.error_catalogue)
+        self.domains = DomainRoutes(self)
+
+    def reset_local_state(self) -> None:
+        """Forget what this instance keeps in memory (its rejected-webhook counters and log
+        throttle); what Postgres keeps is shared and stays."""
+        # Webhooks that fail verification are counted here, in memory: they must cost nothing,
+        # not even a write of a counter to Postgres.
+        self.rejected_webhooks = LocalLimiter(self.settings.rate_rejected_webhooks_per_ip, self.settings.rate_window_s)
+        self.throttle = LogThrottle(log)
 
     def close(self) -> None:
+        self.domains.close()
         self.upayments.close()
         self.verifier.close()
         self.db.close()
@@ -115,7 +130,7 @@ class BillingService:
             if exc.code == AUTH_UNAVAILABLE:
                 raise ServiceError("AUTH_006") from None
             raise ServiceError("AUTH_005") from None
-        if claims.role != "authenticated" or not _UUID_RE.match(claims.sub):
+        if claims.role != "authenticated" or not _UUID_RE.fullmatch(claims.sub):
             raise ServiceError("AUTH_005", "not a user's access token")
         if claims.raw.get("is_anonymous") is True:
             raise ServiceError("AUTH_004", "anonymous users cannot buy plans", "sign up first")
@@ -129,9 +144,8 @@ class BillingService:
             self.limiter.check(f"user:{claims.sub}:{purpose}", per_user)
         return claims
 
-    @staticmethod
-    def _view(payment: dict[str, Any]) -> dict[str, Any]:
-        view = {
+    def _view(self, payment: dict[str, Any]) -> dict[str, Any]:
+        view: dict[str, Any] = {
             "order_id": payment["order_id"],
             "status": payment["status"],
             "plan": payment["plan"],
@@ -143,6 +157,17 @@ class BillingService:
             "fulfilment": payment["fulfilment"],
             "credits_granted": None if payment["credits_granted"] is None else str(payment["credits_granted"]),
         }
+        # A failed (declined) payment carries PAY_001 as the error body every endpoint answers
+        # with, so the return page shows its Arabic message through the same toKwq8Error.
+        view["error"] = None
+        if payment["status"] == "failed":
+            entry = self.catalogue.get("PAY_001")
+            view["error"] = {
+                "code": "PAY_001",
+                "message": entry.message_ar,
+                "details": f"{entry.message_en}: UPayments did not capture the payment",
+                "hint": "start a new checkout",
+            }
         if payment.get("proration"):
             proration = payment["proration"]
             view["proration"] = {
@@ -170,9 +195,9 @@ class BillingService:
 
     async def checkout(self, request: Request) -> Response:
         claims = await run_in_threadpool(self._user, request, self.settings.rate_checkout_per_user, "checkout")
-        body: CheckoutRequest = parse_json_body(await request.body(), CheckoutRequest)
+        body: CheckoutRequest = await _json_body(request, CheckoutRequest)
         key = request.headers.get("idempotency-key") or str(uuid.uuid4())
-        if not _KEY_RE.match(key):
+        if not _KEY_RE.fullmatch(key):
             raise ServiceError("VAL_001", "Idempotency-Key must be 1-255 printable ASCII characters")
         payment, created = await run_in_threadpool(self._checkout, claims, body, key)
         return JSONResponse(self._view(payment), status_code=201 if created else 200)
@@ -185,20 +210,38 @@ class BillingService:
             payment_method=body.payment_method,
             idempotency_key=key,
         )
-        order_id = payment["order_id"]
         created = not payment["replay"]
+        payment = self.charge(
+            claims,
+            payment,
+            description=f"KWq8 {body.plan} plan ({payment['kind']})",
+            language=body.language,
+            payment_method=body.payment_method,
+        )
+        log.info(
+            "checkout created",
+            extra={"order_id": payment["order_id"], "user_id": claims.sub, "plan": body.plan, "kind": payment["kind"]},
+        )
+        return payment, created
+
+    def charge(
+        self, claims: Claims, payment: dict[str, Any], *, description: str, language: str, payment_method: str | None
+    ) -> dict[str, Any]:
+        """The UPayments charge of a pending checkout (plan or domain): created once, its track id
+        and link attached. A replay that already has its link is answered as it is."""
+        order_id = payment["order_id"]
         if payment["status"] != "pending" or payment["payment_url"]:
-            return payment, created  # a retry: the same answer, no second charge
+            return payment  # a retry: the same answer, no second charge
         try:
             charge = self.upayments.create_charge(
                 order_id=order_id,
                 amount=Decimal(payment["amount_kwd"]),
-                description=f"KWq8 {body.plan} plan ({payment['kind']})",
-                language=body.language,
+                description=description,
+                language=language,
                 return_url=_with_order(self.settings.return_url, order_id),
                 cancel_url=_with_order(self.settings.cancel_url, order_id),
                 notification_url=self.settings.notification_url,
-                payment_method=body.payment_method,
+                payment_method=payment_method,
                 customer={"uniqueId": claims.sub, "email": claims.email},
                 reference=order_id,
             )
@@ -218,23 +261,18 @@ class BillingService:
             ) from None
         if not charge.track_id:
             log.warning("upayments charge without a track id", extra={"order_id": order_id})
-            payment = {**payment, "payment_url": charge.link}
-        else:
-            payment = self.db.call(
-                "attach_checkout_charge", order_id=order_id, track_id=charge.track_id, payment_url=charge.link
-            )
-        log.info(
-            "checkout created",
-            extra={"order_id": order_id, "user_id": claims.sub, "plan": body.plan, "kind": payment["kind"]},
+            return {**payment, "payment_url": charge.link}
+        attached: dict[str, Any] = self.db.call(
+            "attach_checkout_charge", order_id=order_id, track_id=charge.track_id, payment_url=charge.link
         )
-        return payment, created
+        return attached
 
     # ------------------------------------------------------------------ payment status
 
     async def payment_status(self, request: Request) -> Response:
         order_id = request.path_params["order_id"]
         claims = await run_in_threadpool(self._user, request)
-        if not _ORDER_RE.match(order_id):
+        if not _ORDER_RE.fullmatch(order_id):
             raise ServiceError("PAY_002", "not an order id")
         payment = await run_in_threadpool(self._refresh, claims, order_id)
         return JSONResponse(self._view(payment))
@@ -246,6 +284,8 @@ class BillingService:
         # The customer is back from the payment page: ask UPayments rather than wait for the
         # webhook. Limited per user, as get-payment-status allows 30 calls a minute in all.
         self.limiter.check(f"user:{claims.sub}:status", self.settings.rate_status_per_user)
+        if self.settings.status_fresh_s and not self._first_check_of_window(order_id):
+            return payment  # asked a moment ago (by any user or instance): the answer stands
         try:
             self._take_status_call("user")
         except ServiceError:
@@ -267,11 +307,18 @@ class BillingService:
             log.info("payment confirmed by status check", extra={"order_id": order_id})
         return payment
 
+    def _first_check_of_window(self, order_id: str) -> bool:
+        """Whether this refresh is the first of the payment's KWQ8_STATUS_FRESH_S window: only
+        that one may ask UPayments, however many tabs, users or instances refresh."""
+        window = self.settings.status_fresh_s
+        hit = self.db.call("hit_rate_limit", bucket=f"status:{order_id}", max_hits=1, window_seconds=window)
+        return bool(hit["allowed"])
+
     # ------------------------------------------------------------------ cancel at period end
 
     async def cancel(self, request: Request) -> Response:
         claims = await run_in_threadpool(self._user, request, self.settings.rate_checkout_per_user, "subscription")
-        body: CancelRequest = parse_json_body(await request.body(), CancelRequest)
+        body: CancelRequest = await _json_body(request, CancelRequest)
         result = await run_in_threadpool(
             self.db.call, "set_cancel_at_period_end", user_id=claims.sub, cancel=body.cancel
         )
@@ -286,15 +333,33 @@ class BillingService:
 
     # ------------------------------------------------------------------ webhooks
 
+    def _reject_webhook(self, ip: str, reason: str, hint: str | None = None) -> ServiceError:
+        """A webhook that failed verification: counted per IP (in memory), logged once per
+        interval, answered PAY_006. The provider is never asked about it."""
+        self.rejected_webhooks.hit(ip)
+        self.throttle.warn("webhook-rejected", "webhook rejected", reason=reason, client_ip=ip)
+        return ServiceError("PAY_006", reason, hint)
+
     async def webhook(self, request: Request) -> Response:
+        ip = self._ip(request)
+        retry_after = self.rejected_webhooks.retry_after(ip)
+        if retry_after is not None:
+            # This address keeps sending webhooks that fail verification: refused unread.
+            self.throttle.warn("webhook-rate-limited", "webhooks refused: too many rejected", client_ip=ip)
+            raise ServiceError(
+                "RATE_001",
+                "too many webhooks that failed verification",
+                f"retry after {retry_after} seconds",
+                headers={"Retry-After": str(retry_after)},
+            )
         raw = await request.body()
         secret = self.settings.webhook_secret
+        verified_sender = bool(secret)
         if not secret:
             # Unsigned webhooks only where the sandbox configuration explicitly allows them
             # (ServiceSettings refuses that combination in production).
             if not (self.settings.allow_unsigned_webhooks and self.settings.environment == "sandbox"):
-                log.warning("unsigned webhook refused: no secret configured", extra={"client_ip": self._ip(request)})
-                raise ServiceError("PAY_006", "webhooks must be signed", "configure UPAYMENTS_WEBHOOK_SECRET")
+                raise self._reject_webhook(ip, "webhooks must be signed", "configure UPAYMENTS_WEBHOOK_SECRET")
         else:
             try:
                 verify_webhook(
@@ -308,17 +373,16 @@ class BillingService:
                 )
             except SignatureError as exc:
                 # Nothing is read or written for an unsigned request: not even a rate counter.
-                log.warning("webhook signature rejected", extra={"reason": exc.reason, "client_ip": self._ip(request)})
-                raise ServiceError("PAY_006", exc.reason) from None
+                raise self._reject_webhook(ip, exc.reason) from None
         # Parsed and validated before anything is written, the rate counter included. Only the
         # signed body counts: the query string is not covered by the signature.
         payload = notification_payload(raw, request.headers.get("content-type", ""))
         notification = parse_notification(payload)
-        await run_in_threadpool(self.limiter.check, f"webhook:{self._ip(request)}", self.settings.rate_webhook_per_ip)
-        answer, status_code = await run_in_threadpool(self._notification, notification, payload)
+        await run_in_threadpool(self.limiter.check, f"webhook:{ip}", self.settings.rate_webhook_per_ip)
+        answer, status_code = await run_in_threadpool(self._notification, notification, payload, verified_sender)
         return JSONResponse(answer, status_code=status_code)
 
-    def _notification(self, note: Any, payload: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    def _notification(self, note: Any, payload: dict[str, Any], signed: bool) -> tuple[dict[str, Any], int]:
         seen = self.db.call(
             "lookup_payment_event",
             provider=PROVIDER,
@@ -333,7 +397,9 @@ class BillingService:
             raise ServiceError("PAY_002", "no payment for this track id or order id")
         verified: dict[str, Any] | None = None
         if seen["payment_status"] not in ("paid", "refunded", "needs_review"):
-            self._take_status_call("webhook")
+            # An unsigned notification (sandbox, explicitly allowed) could come from anybody:
+            # it waits behind genuine ones and the reconciliation job for the budget.
+            self._take_status_call("webhook" if signed else "user")
             try:
                 status = self.upayments.get_payment_status(note.track_id)
             except ValueError as exc:
@@ -395,8 +461,17 @@ class BillingService:
         else:
             webhooks = "unsigned accepted" if self.settings.allow_unsigned_webhooks else "refused: no secret configured"
         ready = all(v == "ok" for v in checks.values())
-        body = {"status": "ready" if ready else "not ready", "checks": checks, "webhooks": webhooks}
+        body = {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "webhooks": webhooks,
+            "domains": self.domains.configured(),
+        }
         return JSONResponse(body, 200 if ready else 503)
+
+
+async def _json_body(request: Request, model: type[Any]) -> Any:
+    return parse_json_body(await request.body(), request.headers.get("content-type", ""), model)
 
 
 def _kwd(value: Any) -> str:
@@ -547,6 +622,102 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
 
+# The documented cap on a request head: request line and header lines together, and a count.
+MAX_HEADER_BYTES = 16 * 1024
+MAX_HEADERS = 100
+
+
+class HeaderLimitMiddleware:
+    """Refuse a request head over MAX_HEADER_BYTES or MAX_HEADERS with REQ_016 (431) and close
+    the connection. The server bounds a head while it arrives (server.py); a head that arrives
+    in one piece is only measured here."""
+
+    def __init__(self, app: ASGIApp, service: BillingService) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = scope["headers"]
+            size = len(scope.get("raw_path") or b"") + len(scope.get("query_string", b""))
+            size += sum(len(name) + len(value) + 4 for name, value in headers)
+            if len(headers) > MAX_HEADERS or size > MAX_HEADER_BYTES:
+                error = ServiceError(
+                    "REQ_016", f"the request head must be at most {MAX_HEADER_BYTES} bytes in {MAX_HEADERS} headers"
+                )
+                response = await run_in_threadpool(self.service.catalogue.response, error)
+                response.headers["Connection"] = "close"
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class CorsMiddleware:
+    """Cross-origin access for the site's pages (the billing service lives on another origin):
+    origins from KWQ8_ALLOWED_ORIGINS only, matched exactly. Bearer tokens, not cookies,
+    authenticate, so credentials are never allowed. A preflight from an allowed origin for an
+    allowed method and headers answers 204; any other preflight 403 REQ_017 without CORS headers,
+    which the browser reports as a network error. Answers to allowed origins (errors included)
+    carry Access-Control-Allow-Origin; others carry none, so their pages cannot read them.
+    Webhooks are not for browsers and get no CORS answer."""
+
+    METHODS = ("GET", "POST")
+    HEADERS = frozenset({"authorization", "content-type", "idempotency-key"})
+    EXPOSED = "Retry-After, X-Request-Id"
+    MAX_AGE_S = 600
+
+    def __init__(self, app: ASGIApp, service: BillingService) -> None:
+        self.app = app
+        self.service = service
+        self.origins = frozenset(service.settings.allowed_origins)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == WEBHOOK_PATH:
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if scope["method"] == "OPTIONS" and origin is not None and "access-control-request-method" in headers:
+            await self._preflight(origin, headers, scope, receive, send)
+            return
+        if origin is None or origin not in self.origins:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []),
+                    (b"access-control-allow-origin", origin.encode("latin-1")),
+                    (b"access-control-expose-headers", self.EXPOSED.encode()),
+                    (b"vary", b"Origin"),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)
+
+    async def _preflight(self, origin: str, headers: Headers, scope: Scope, receive: Receive, send: Send) -> None:
+        method = headers["access-control-request-method"].strip()
+        asked = {h.strip().lower() for h in headers.get("access-control-request-headers", "").split(",") if h.strip()}
+        if origin not in self.origins or method not in self.METHODS or not asked <= self.HEADERS:
+            error = ServiceError("REQ_017", "this origin, method or header is not allowed for cross-origin calls")
+            response = await run_in_threadpool(self.service.catalogue.response, error)
+            response.headers["Vary"] = "Origin"
+            await response(scope, receive, send)
+            return
+        response = Response(
+            status_code=204,
+            headers={
+                "Access-Control-Allow-Origin": origin,
+                "Access-Control-Allow-Methods": ", ".join(self.METHODS),
+                "Access-Control-Allow-Headers": ", ".join(sorted(self.HEADERS)),
+                "Access-Control-Max-Age": str(self.MAX_AGE_S),
+                "Vary": "Origin",
+            },
+        )
+        await response(scope, receive, send)
+
+
 # ---------------------------------------------------------------------- the app
 
 
@@ -590,9 +761,13 @@ def create_app(
             Route("/billing/payments/{order_id}", service.payment_status, methods=["GET"]),
             Route("/billing/subscription/cancel", service.cancel, methods=["POST"]),
             Route(WEBHOOK_PATH, service.webhook, methods=["POST"]),
+            *service.domains.routes(),
         ],
         middleware=[
             Middleware(RequestLogMiddleware, service=service),
+            # Outside every refusal, so that an allowed page can read them all.
+            Middleware(CorsMiddleware, service=service),
+            Middleware(HeaderLimitMiddleware, service=service),
             Middleware(BodyLimitMiddleware, service=service),
             # Inside the body limit, which has read the body: a refusal is then readable too.
             Middleware(ControlCharacterMiddleware, service=service),
@@ -600,5 +775,7 @@ def create_app(
         exception_handlers={ServiceError: service_error, HTTPException: http_error, Exception: unexpected},
         lifespan=lifespan,
     )
+    # "/healthz/" would otherwise be redirected to an absolute URL built from the Host header.
+    app.router.redirect_slashes = False
     app.state.service = service
     return app

@@ -71,7 +71,13 @@ class BillingDb:
 
     def call(self, function: str, **args: Any) -> Any:
         """``select public.<function>(name => value, ...)`` in one transaction; dicts go as jsonb."""
-        call = sql.SQL("select public.{}({})").format(
+        return self.call_in("public", function, **args)
+
+    def call_in(self, schema: str, function: str, **args: Any) -> Any:
+        """``select <schema>.<function>(name => value, ...)``: the domain functions live in the
+        ``domains`` schema, which the Data API does not expose."""
+        call = sql.SQL("select {}.{}({})").format(
+            sql.Identifier(schema),
             sql.Identifier(function),
             sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(name)) for name in args),
         )

@@ -240,6 +240,12 @@ class JwtVerifier:
         except jwt.InvalidTokenError as exc:
             raise _invalid(type(exc).__name__) from exc
 
+        # PyJWT converts with int(): "1893456000" as a string or 1e308 would pass as a time.
+        for name in ("exp", "iat", "nbf"):
+            if name in payload and not _is_timestamp(payload[name]):
+                raise _invalid(f"{name} must be a number of seconds")
+        if "is_anonymous" in payload and not isinstance(payload["is_anonymous"], bool):
+            raise _invalid("is_anonymous must be a boolean")
         sub = payload.get("sub")
         if not isinstance(sub, str) or not sub.strip():
             raise _invalid("sub must be a non-empty string")
@@ -251,3 +257,12 @@ class JwtVerifier:
             email=email if isinstance(email, str) and email else None,
             raw=payload,
         )
+
+
+# Seconds since the epoch up to the year 3000: a token's times are numbers, never strings,
+# booleans or values no clock reaches.
+MAX_TIMESTAMP = 32_503_680_000
+
+
+def _is_timestamp(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= MAX_TIMESTAMP

@@ -77,3 +77,8 @@ alter role postgres set search_path = "$user", public, extensions;
 alter role supabase_admin set search_path = "$user", public, auth, extensions;
 alter role supabase_auth_admin set search_path = auth;
 alter role supabase_storage_admin set search_path = storage;
+
+-- Supabase's supautils lets postgres set PostgREST's in-database configuration on the API roles
+-- (privileged_role_allowed_configs includes pgrst.*), as its rate-limiting guide does with
+-- db_pre_request; PostgreSQL's own SET privilege on the parameter does the same here.
+grant set on parameter pgrst.db_pre_request to postgres;

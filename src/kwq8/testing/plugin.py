@@ -23,6 +23,7 @@ from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from kwq8.config import Project, find_project
+from kwq8.db import connect
 from kwq8.errors import Kwq8Error
 from kwq8.pgserver import BOOTSTRAP_SUPERUSER, LOCAL_PASSWORD, free_port, state_root
 from kwq8.postgrest import Identity
@@ -76,6 +77,36 @@ def kwq8_project(pytestconfig: pytest.Config) -> Project:
     return find_project(Path(str(pytestconfig.rootpath)))
 
 
+# The Data API limiter and the anonymous submission caps are on in every migrated database.
+# Test databases raise them out of reach, so that tests of other rules (thousands of writes by
+# one user, many anonymous bookings without a forwarded address, the same booking twice) do not
+# meet them; the limits' own tests put the production defaults back (`production_api_limits`).
+TEST_API_LIMITS = {
+    "api_user_writes_per_window": 1_000_000,
+    "api_ip_writes_per_window": 1_000_000,
+    "anon_bookings_per_hour": 100_000,
+    "anon_messages_per_hour": 100_000,
+    "anon_submissions_max_per_hour": 100_000,
+    "anon_submissions_per_visitor": 100_000,
+    "duplicate_window": "0",
+}
+
+
+def raise_api_limits(url: str) -> None:
+    with connect(url, autocommit=True) as conn:
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(str(v))) for k, v in TEST_API_LIMITS.items()
+        )
+        conn.execute(sql.SQL("update payments.settings set {}").format(assignments))
+
+
+def production_api_limits(url: str) -> None:
+    """Put the migrations' defaults of the limits back (for tests of the limits themselves)."""
+    with connect(url, autocommit=True) as conn:
+        assignments = sql.SQL(", ").join(sql.SQL("{} = default").format(sql.Identifier(k)) for k in TEST_API_LIMITS)
+        conn.execute(sql.SQL("update payments.settings set {}").format(assignments))
+
+
 @pytest.fixture(scope="session")
 def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[Stack]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
@@ -93,6 +124,7 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
                 stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
         stack.create_database(TEMPLATE_DB)
         stack.prepare_database(TEMPLATE_DB, seed=False, test_extensions=True)
+        raise_api_limits(stack.url("postgres", TEMPLATE_DB))
         stack.create_database(SHARED_DB, template=TEMPLATE_DB)
         stack.configure_database(SHARED_DB, test_clock=True)
         yield stack
@@ -129,6 +161,7 @@ def kwq8_db(kwq8_stack: Stack) -> Iterator[TestDatabase]:
     janitor = _janitor(kwq8_stack, name)
     janitor.init()
     kwq8_stack.configure_database(name, test_clock=True)
+    kwq8_stack.copy_role_settings(TEMPLATE_DB, name)
     db = TestDatabase(kwq8_stack.port, name, schemas=tuple(kwq8_stack.project.exposed_schemas))
     try:
         yield db

@@ -1,0 +1,45 @@
+"""`kwq8 gen types`: the frontend contract, generated from the migrated database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from kwq8.cli_common import DbUrl, echo, err, out
+from kwq8.config import find_project
+from kwq8.contract import generate
+
+gen_app = typer.Typer(no_args_is_help=True, help="Generate the frontend contract.")
+
+
+@gen_app.command("types")
+def types(
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 when a committed file differs from the generated one."),
+    ] = False,
+    db_url: DbUrl = None,
+) -> None:
+    """Write types/database.ts, types/schemas.ts, types/errors.ts and docs/frontend.md.
+
+    Without --db-url they are generated from a scratch database migrated from this tree, so the
+    result depends on the migrations alone; with it, from that (migrated) database.
+    """
+    project = find_project()
+    if db_url:
+        files = generate.render(project, db_url)
+    else:
+        with generate.scratch_database(project, echo) as url:
+            files = generate.render(project, url)
+    if check:
+        diffs = generate.drift(project, files)
+        for diff in diffs:
+            out.print(diff, markup=False, highlight=False)
+        if diffs:
+            err.print(f"[red]{len(diffs)} generated file(s) out of date[/red]: run `kwq8 gen types` and commit them")
+            raise typer.Exit(1)
+        err.print(f"[green]up to date[/green]: {', '.join(generate.FILES)}")
+        return
+    changed = generate.write(project, files)
+    err.print(f"wrote {', '.join(changed)}" if changed else "already up to date")
