@@ -82,3 +82,20 @@ alter role supabase_storage_admin set search_path = storage;
 -- (privileged_role_allowed_configs includes pgrst.*), as its rate-limiting guide does with
 -- db_pre_request; PostgreSQL's own SET privilege on the parameter does the same here.
 grant set on parameter pgrst.db_pre_request to postgres;
+-- From PostgreSQL 16 on, CREATEROLE alone no longer lets postgres alter authenticator (it also
+-- needs ADMIN OPTION on it); on Supabase supautils grants that alteration. ADMIN without INHERIT or
+-- SET gives postgres none of authenticator's privileges, only the right to configure it.
+do $$
+begin
+    if current_setting('server_version_num')::int >= 160000
+        and not exists (
+            select from pg_auth_members as m
+            where
+                m.roleid = 'authenticator'::regrole
+                and m.member = 'postgres'::regrole
+                and m.admin_option
+        ) then
+        execute 'grant authenticator to postgres with admin true, inherit false, set false';
+    end if;
+end
+$$;
