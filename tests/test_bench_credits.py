@@ -35,11 +35,14 @@ def test_credits_benchmark_without_references(kwq8_stack: Stack) -> None:
 
 
 def _measured(hot: float, spread: float) -> credits.CreditsBenchResult:
-    """A result as a run would report it: 1,000 baseline calls/s, spend_credits at the given ratios."""
+    """A result as a run would report it: 1,000 baseline calls/s, spend_credits (with and without the
+    limiter) at the given ratios."""
     result = credits.CreditsBenchResult(clients=2, users=10, seconds=0.1, rounds=1, phases={})
     for workload, ratio in (("hot", hot), ("spread", spread)):
         result.phases[f"baseline_{workload}"] = credits.Phase(f"baseline_{workload}", [1000.0])
         result.phases[f"spend_{workload}"] = credits.Phase(f"spend_{workload}", [1000.0 * ratio])
+        # The Data API limiter costs nothing here: only the spend/baseline targets are under test.
+        result.phases[f"spend_unlimited_{workload}"] = credits.Phase(f"spend_unlimited_{workload}", [1000.0 * ratio])
     return result
 
 
