@@ -6,8 +6,8 @@ drop policy if exists project_assets_read on storage.objects;
 drop policy if exists project_assets_insert on storage.objects;
 drop policy if exists project_assets_update on storage.objects;
 drop policy if exists project_assets_delete on storage.objects;
--- As the Storage API does (Supabase refuses these deletes otherwise: storage.protect_delete).
--- The files themselves stay in the storage backend: empty the bucket through the API first.
+-- Storage refuses direct deletes unless the transaction says it is the Storage API's kind of
+-- delete (storage.protect_delete); this one is, for development databases only.
 select set_config('storage.allow_delete_query', 'true', true);
 delete from storage.objects
 where bucket_id = 'project-assets';

@@ -76,7 +76,7 @@ def test_cli_command(kwq8_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None
     app = typer.Typer()
     app.add_typer(cli_bench.bench_app, name="bench")
     name = f"bench_{uuid.uuid4().hex[:8]}"
-    args = ["bench", "rls", "--projects", "20", "--bookings", "600", "--runs", "5", "--warmup", "1"]
+    args = ["bench", "rls", "--projects", "20", "--bookings", "600", "--runs", "5", "--warmup", "1", "--no-fail"]
     result = CliRunner().invoke(app, [*args, "--database", name, "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)

@@ -10,6 +10,9 @@ from kwq8 import guards
 from kwq8.config import Project
 from kwq8.testing.database import TestDatabase
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 
 @pytest.fixture
 def conn(kwq8_tx: TestDatabase) -> Any:
@@ -33,6 +36,7 @@ def check_all(conn: Any, project: Project) -> dict[str, list[str]]:
         "functions executable by PUBLIC in private schemas": guards.functions_executable_by(
             conn, "public", ["private"], []
         ),
+        "update/delete without WHERE (pg-safeupdate)": guards.safeupdate_violations(conn, exposed),
     }
 
 
@@ -98,3 +102,17 @@ def test_guard_catches_private_function_open_to_public(conn: Any, kwq8_project: 
     assert check_all(conn, kwq8_project)["functions executable by PUBLIC in private schemas"] == []
     conn.execute("grant execute on function private.helper() to public")
     assert check_all(conn, kwq8_project)["functions executable by PUBLIC in private schemas"] == ["private.helper()"]
+
+
+def test_guard_catches_update_or_delete_without_where(conn: Any, kwq8_project: Project) -> None:
+    key = "update/delete without WHERE (pg-safeupdate)"
+    conn.execute(
+        "create function private.wipe() returns void language plpgsql set search_path = '' as $$ "
+        "begin delete from public.plans; end $$"
+    )
+    assert check_all(conn, kwq8_project)[key] == ["private.wipe(): delete from public.plans"]
+    conn.execute(
+        "create or replace function private.wipe() returns void language plpgsql set search_path = '' as $$ "
+        "begin delete from public.plans where code = 'x; delete'; -- update all\n end $$"
+    )
+    assert check_all(conn, kwq8_project)[key] == []

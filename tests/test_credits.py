@@ -23,6 +23,9 @@ from .credit_helpers import (
     subscribe,
 )
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 pytest_plugins = ("tests.credit_fixtures",)
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,6 +17,9 @@ from kwq8.migrations import MigrationFailed
 
 from .conftest import ScratchProject
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 
 def q(target: Target, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
     with connect(target.url) as conn:

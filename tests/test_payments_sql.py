@@ -28,6 +28,9 @@ from .payment_helpers import (
     user_plan,
 )
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 pytest_plugins = ("tests.credit_fixtures",)
 
 MID_PERIOD = "2026-05-25T21:00:00+00:00"  # half of the 31-day period May 10 -> June 10

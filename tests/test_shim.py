@@ -12,6 +12,9 @@ from kwq8.postgrest import Identity
 from kwq8.stack import Stack
 from kwq8.testing.database import TestDatabase
 
+# Also run on PostgreSQL 17 in CI (scripts/test).
+pytestmark = pytest.mark.pg17
+
 
 def test_roles_have_supabase_attributes(kwq8_tx: TestDatabase) -> None:
     rows = {

@@ -46,6 +46,7 @@ SYSTEM_SCHEMAS: tuple[str, ...] = (
     "graphql_public",
     "information_schema",
     "kwq8_meta",
+    "kwq8_shim",
     "net",
     "pgbouncer",
     "pgmq",

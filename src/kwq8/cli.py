@@ -8,6 +8,8 @@ import time
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.table import Table
 
 from kwq8 import advisors, migrations, shim
@@ -19,6 +21,7 @@ from kwq8.cli_gen import gen_app
 from kwq8.cli_ledger import ledger_app
 from kwq8.cli_payments import payments_app
 from kwq8.cli_service import register as register_service
+from kwq8.cli_token import register as register_token
 from kwq8.config import find_project
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
@@ -39,8 +42,27 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(payments_app, name="payments")
 app.add_typer(domains_app, name="domains")
 register_service(app)
+register_token(app)
 app.add_typer(bench_app, name="bench")
 app.add_typer(gen_app, name="gen")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"kwq8 {version('kwq8')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """KWq8 backend toolkit: local Supabase-compatible stack, migrations, lint and tests."""
+
 
 Port = Annotated[
     int | None,
@@ -51,43 +73,67 @@ Port = Annotated[
 # --------------------------------------------------------------------------- stack
 
 
-def _print_status(info: dict[str, object]) -> None:
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    for key in (
-        "project_id",
-        "running",
-        "port",
-        "db_url",
-        "server_version",
-        "revision",
-        "pending_revisions",
-        "changed_repeatables",
-        "state_dir",
-    ):
+def _human(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "none"
+    return "-" if value is None else str(value)
+
+
+def _print_status(info: dict[str, object], console: Console = err) -> None:
+    """The stack's state as a two-column table for people (`--json` is for programs)."""
+    running = bool(info.get("running"))
+    table = Table(
+        "", "", show_header=False, box=box.SIMPLE, pad_edge=False, title=f"kwq8 local stack ({info['project_id']})"
+    )
+    table.add_row("state", f"running on port {info['port']}" if running else "stopped")
+    labels = (
+        ("orphan", "orphaned server"),
+        ("db_url", "database URL"),
+        ("server_version", "server"),
+        ("revision", "revision"),
+        ("pending_revisions", "pending revisions"),
+        ("changed_repeatables", "changed functions/policies"),
+        ("drift", "drifted files"),
+        ("error", "error"),
+        ("state_dir", "state directory"),
+    )
+    for key, label in labels:
         if key in info:
-            table.add_row(key, str(info[key]))
-    err.print(table)
+            table.add_row(label, _human(info[key]))
+    console.print(table, soft_wrap=True)
     keys = info.get("api_keys")
     if isinstance(keys, dict):
         # One line each and never wrapped: they are copied from here into .env files.
-        err.print(f"anon key: {keys['anon']}", soft_wrap=True, highlight=False)
-        err.print(f"service_role key: {keys['service_role']}", soft_wrap=True, highlight=False)
+        console.print(f"anon key: {keys['anon']}", soft_wrap=True, highlight=False)
+        console.print(f"service_role key: {keys['service_role']}", soft_wrap=True, highlight=False)
 
 
 @stack_app.command("start")
 def stack_start(
     port: Port = None,
     no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
+    no_migrate: Annotated[
+        bool,
+        typer.Option("--no-migrate", help="Do not migrate; refuse (exit 1, with the list) if anything is pending."),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Start PostgreSQL with the Supabase shim, migrated and seeded. A second start only reports."""
+    """Start PostgreSQL with the Supabase shim, migrated to head and seeded. A second start migrates what is pending."""
     stack = Stack(find_project(), port=port)
-    report = stack.start(seed=not no_seed, echo=echo)
+    report = stack.start(migrate=not no_migrate, seed=not no_seed, echo=echo)
     info = stack.status()
     info["already_running"] = report.already_running
     info["start_seconds"] = round(report.seconds, 2)
+    if report.migrated is not None:
+        info["migrated_revisions"] = report.migrated.applied
+    if report.port_ignored is not None:
+        info["port_ignored"] = report.port_ignored
+        err.print(
+            f"[yellow]note:[/yellow] --port {report.port_ignored} ignored: the stack already runs on port "
+            f"{info['port']} (`kwq8 stack stop` first to move it)"
+        )
     if json_out:
         print_json(info)
         return
@@ -102,7 +148,7 @@ def stack_start(
 @stack_app.command("stop")
 def stack_stop() -> None:
     """Stop the local PostgreSQL server cleanly (data is kept)."""
-    stopped = Stack(find_project()).stop()
+    stopped = Stack(find_project()).stop(echo=echo)
     err.print("[green]stopped[/green]" if stopped else "not running")
 
 
@@ -113,7 +159,7 @@ def stack_status(json_out: JsonOut = False) -> None:
     if json_out:
         print_json(info)
     else:
-        _print_status(info)
+        _print_status(info, out)
     if not info["running"]:
         raise typer.Exit(1)
 
@@ -159,9 +205,14 @@ def db_migrate(
     reapply_all: Annotated[
         bool, typer.Option("--reapply-all", help="Re-apply every function and policy file.")
     ] = False,
+    no_body_check: Annotated[
+        bool,
+        typer.Option("--no-body-check", help="Skip plpgsql_check of the functions the migration creates."),
+    ] = False,
     json_out: JsonOut = False,
 ) -> None:
-    """Apply pending revisions and changed function/policy files, atomically."""
+    """Apply pending revisions and changed function/policy files, atomically; plpgsql_check every
+    function created or replaced, rolling back on an error."""
     project, target = resolve(db_url, mutating=True, yes=yes)
     with connection(target.url) as conn:
         # The migrations assume Supabase's roles and auth schema; say so before the first error.
@@ -173,6 +224,7 @@ def db_migrate(
         lock_timeout_s=lock_timeout,
         ddl_lock_timeout=ddl_lock_timeout,
         reapply_all=reapply_all,
+        check_bodies=not no_body_check,
         echo=echo,
     )
     elapsed = time.monotonic() - began
@@ -189,8 +241,16 @@ def db_migrate(
 
 
 @db_app.command("status")
-def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
-    """Current revision, pending revisions and changed repeatable files. Exit 1 if anything is pending."""
+def db_status(
+    db_url: DbUrl = None,
+    json_out: JsonOut = False,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Only verify applied files against the checkout: exit 1 on drift alone."),
+    ] = False,
+) -> None:
+    """Current revision, pending revisions, changed repeatable files and drift. Exit 1 if anything is pending
+    or an applied file was edited (with --check: on drift only)."""
     project, target = resolve(db_url)
     st = migrations.status(project, target)
     with connection(target.url) as conn, advisors.catalog_search_path(conn):
@@ -206,11 +266,23 @@ def db_status(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
             err.print(f"[yellow]pending[/yellow]  {rev.revision} {rev.message}{flag}")
         for change in st.repeatables:
             err.print(f"[yellow]{change.state:8}[/yellow] {change.rel}")
+        for d in st.drift:
+            err.print(f"[bold red]drift[/bold red]    {d.describe()}", soft_wrap=True)
+        if st.drift:
+            err.print(
+                "hint: an applied migration never runs again; restore the file (git checkout) and put the "
+                "change in a new revision (`kwq8 db new`)",
+                markup=False,
+                soft_wrap=True,
+            )
         for finding in limiter:
             err.print(f"[red]error[/red]    {finding.detail} ({finding.remediation})")
         if st.up_to_date:
             err.print("[green]up to date[/green]")
-    if not st.up_to_date or limiter:
+        elif check and not st.drift:
+            err.print("[green]no drift[/green]")
+    # --check is the drift gate alone; the deploy gate also wants nothing pending and the limiter on.
+    if st.drift or (not check and (not st.up_to_date or limiter)):
         raise typer.Exit(1)
 
 
@@ -246,9 +318,15 @@ def db_new(
         out.print(path.relative_to(project.root).as_posix())
 
 
-@db_app.command("downgrade")
+# `-1` is how alembic users type "one step back": click would take it for an unknown option.
+@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
-    target_revision: Annotated[str, typer.Argument(metavar="REVISION", help="Revision id, -N or base.")],
+    target_revision: Annotated[
+        str,
+        typer.Argument(
+            metavar="REVISION", help="A revision id (0007, 0007_name), -N (N steps back), REV-N, head-N, or base."
+        ),
+    ],
     db_url: DbUrl = None,
     yes: Yes = False,
     lock_timeout: LockTimeout = 60.0,

@@ -29,7 +29,18 @@ LevelOption = Annotated[
 ]
 
 
-def audit(db_url: DbUrl = None, json_out: JsonOut = False, level: LevelOption = MinLevel.info) -> None:
+def audit(
+    db_url: DbUrl = None,
+    json_out: JsonOut = False,
+    level: LevelOption = MinLevel.info,
+    supabase: Annotated[
+        bool,
+        typer.Option(
+            "--supabase/--no-supabase",
+            help="Also run the pinned Supabase CLI's advisors (`supabase db advisors`), as the dashboard shows them.",
+        ),
+    ] = False,
+) -> None:
     """Run the database advisors (Supabase's security and performance lints).
 
     Exits 1 when an ERROR or WARN finding is shown, so CI can gate on it.
@@ -38,6 +49,13 @@ def audit(db_url: DbUrl = None, json_out: JsonOut = False, level: LevelOption = 
     echo(f"auditing {target.describe()} (exposed schemas: {', '.join(project.exposed_schemas)})")
     with connection(target.url, autocommit=True) as conn:
         findings = advisors.run_advisors(conn, project.exposed_schemas)
+    if supabase:
+        from kwq8 import supabase_cli
+
+        echo("supabase db advisors (pinned Supabase CLI)")
+        ours = {(f.name, f.object) for f in findings}
+        findings += [f for f in supabase_cli.advisors(project, target.url) if (f.name, f.object) not in ours]
+        findings = advisors.sort_findings(findings)
     shown = advisors.at_least(findings, level.value)
     if json_out:
         print_json([f.as_dict() for f in shown])
@@ -94,6 +112,7 @@ def policies(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
             out.print(line, markup=False, highlight=False)
     noun = "policy" if len(rows) == 1 else "policies"
     err.print(f"{len(rows)} {noun} on {len(grants)} relation(s) in {', '.join(schemas)}")
+    err.print(policy_matrix.LEGEND, soft_wrap=True, markup=False)
 
 
 def register(db_app: typer.Typer) -> None:

@@ -27,6 +27,18 @@ def local_stack() -> Stack:
     return stack
 
 
+NoFail = Annotated[bool, typer.Option("--no-fail", help="Exit 0 even when a target is missed (exploring, not gating).")]
+
+
+def _missed(missed: list[str], no_fail: bool) -> None:
+    """A benchmark is a gate: a missed target is a non-zero exit, unless the operator explores."""
+    if not missed:
+        return
+    err.print(f"[bold red]target missed:[/bold red] {'; '.join(missed)}", soft_wrap=True)
+    if not no_fail:
+        raise typer.Exit(1)
+
+
 @bench_app.command("rls")
 def rls(
     projects: Annotated[int, typer.Option("--projects", min=2, help="Projects to create (10 per owner).")] = 10_000,
@@ -39,9 +51,11 @@ def rls(
         float | None,
         typer.Option("--max-ratio", help="Exit 1 when the p50 or p95 ratio exceeds this (e.g. 1.3)."),
     ] = None,
+    no_fail: NoFail = False,
     json_out: JsonOut = False,
 ) -> None:
-    """An owner's latest 50 bookings of one project through RLS vs the same query bypassing RLS."""
+    """An owner's latest 50 bookings of one project through RLS vs the same query bypassing RLS.
+    Exit 1 when the target ratio is missed (unless --no-fail)."""
     from kwq8.bench import rls as bench
 
     result = bench.run(
@@ -83,6 +97,11 @@ def rls(
         raise Kwq8Error("the benchmark's sanity checks failed: RLS and bypass disagree or RLS leaked rows")
     if max_ratio is not None and max(result.ratio_p50, result.ratio_p95) > max_ratio:
         raise typer.Exit(1)
+    if not result.target_met:
+        _missed(
+            [f"RLS/bypass ratio p50 {result.ratio_p50:.2f}x, p95 {result.ratio_p95:.2f}x > {bench.TARGET_RATIO}x"],
+            no_fail,
+        )
 
 
 @bench_app.command("credits")
@@ -99,9 +118,11 @@ def credits(
             help="Also measure the baseline's statements as an RPC and the credit model's required writes alone.",
         ),
     ] = True,
+    no_fail: NoFail = False,
     json_out: JsonOut = False,
 ) -> None:
-    """spend_credits throughput for one hot user and for random users, against a bare baseline."""
+    """spend_credits throughput for one hot user and for random users, against a bare baseline.
+    Exit 1 when a target ratio is missed (unless --no-fail)."""
     from kwq8.bench import credits as bench
 
     result = bench.run_on_stack(
@@ -124,3 +145,4 @@ def credits(
         )
     if result.audit_violations:
         raise Kwq8Error("the ledger audit found violations after the benchmark")
+    _missed(result.missed_targets(), no_fail)

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from kwq8.config import Project, find_project
-from kwq8.db import Target
+from kwq8.db import Target, check_url
 from kwq8.errors import Kwq8Error
 from kwq8.stack import Stack
 
@@ -43,6 +43,7 @@ def print_json(data: Any) -> None:
 def resolve(db_url: str | None, *, mutating: bool = False, yes: bool = False) -> tuple[Project, Target]:
     project = find_project()
     if db_url:
+        check_url(db_url)
         target = Target(db_url)
         if mutating and target.is_remote and not yes:
             confirm_remote(target)

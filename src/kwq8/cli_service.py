@@ -14,6 +14,7 @@ import typer
 from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, print_json, resolve
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
+from kwq8.pgserver import port_is_free, port_owner
 
 if TYPE_CHECKING:
     from kwq8.payments.upayments import UPaymentsClient
@@ -48,6 +49,13 @@ def serve(
         ) from None
     if log_level.lower() not in ("debug", "info", "warning", "error"):
         raise Kwq8Error("--log-level must be debug, info, warning or error", exit_code=2)
+    if not port_is_free(port, host):
+        owner = port_owner(port)
+        raise Kwq8Error(
+            f"port {port} on {host} is already in use" + (f" by {owner.describe()}" if owner else ""),
+            hint="stop that process, or pass --port N",
+            exit_code=3,
+        )
     configure_logging(level=log_level)
     db = BillingDb(settings.db_url, role=settings.db_role, pool_size=settings.db_pool_size)
     try:

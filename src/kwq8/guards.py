@@ -6,6 +6,7 @@ future table without RLS or a function open to anon fails CI instead of reaching
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import psycopg
@@ -26,6 +27,7 @@ SYSTEM_SCHEMAS = (
     "pgsodium",
     "net",
     "kwq8_meta",
+    "kwq8_shim",
 )
 
 
@@ -131,3 +133,41 @@ def table_privileges_of(conn: psycopg.Connection[Any], role: str, schemas: list[
         if extra:
             violations.append(f"{name} ({', '.join(extra)})")
     return violations
+
+
+_SQL_NOISE = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"", re.DOTALL)
+_DOLLAR_QUOTE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$.*?\$\1\$", re.DOTALL)
+# A statement starts the body or follows a PL/pgSQL block word (`begin`, `then`, `else`, `loop`);
+# `for update` and `on conflict do update` are not statements of their own.
+_WRITE = re.compile(
+    r"^\s*(?:(?:begin|then|else|loop)\s+)*(?:with\b.*?\)\s*)?(update|delete)\b", re.IGNORECASE | re.DOTALL
+)
+
+
+def unfiltered_writes(body: str) -> list[str]:
+    """`update`/`delete` statements without a WHERE clause in a function body. Supabase's
+    pg-safeupdate refuses them in Data API sessions (authenticator), where RPCs run."""
+    text = _DOLLAR_QUOTE.sub(" '' ", _SQL_NOISE.sub(" ", body))
+    found = []
+    for statement in re.split(r";|\bdeclare\b.*?\bbegin\b", text, flags=re.IGNORECASE | re.DOTALL):
+        match = _WRITE.match(statement)
+        if match and not re.search(r"\bwhere\b", statement[match.end() :], re.IGNORECASE):
+            found.append(" ".join(statement[match.start(1) :].split())[:80])
+    return found
+
+
+def safeupdate_violations(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
+    """Project functions (outside the platform's schemas) with an update or delete that has no
+    WHERE: called through the Data API they fail with "UPDATE/DELETE requires a WHERE clause"."""
+    rows = conn.execute(
+        """
+        select p.oid::regprocedure::text, p.prosrc
+        from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+        join pg_language l on l.oid = p.prolang
+        where l.lanname in ('plpgsql', 'sql') and n.nspname <> all(%s)
+          and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')
+        order by 1
+    """,
+        (list(SYSTEM_SCHEMAS),),
+    ).fetchall()
+    return [f"{name}: {stmt}" for name, body in rows for stmt in unfiltered_writes(body or "")]

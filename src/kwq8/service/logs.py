@@ -12,7 +12,13 @@ from typing import IO, Any
 
 from kwq8.service.redact import RedactingFilter, redact
 
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+# uvicorn's `color_message` repeats `msg` with ANSI colour codes for terminals: not for JSON lines.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -7,7 +7,7 @@ grant usage on schema auth to anon, authenticated, service_role, postgres;
 
 create table if not exists auth.users (
     instance_id uuid,
-    id uuid primary key default extensions.gen_random_uuid(),
+    id uuid primary key,
     aud varchar(255) default 'authenticated',
     role varchar(255) default 'authenticated',
     email varchar(255),
@@ -43,6 +43,72 @@ create table if not exists auth.users (
     is_anonymous boolean not null default false
 );
 create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
+-- Supabase Auth gives every user an id itself: inserting without one fails there, so here too.
+alter table auth.users alter column id drop default;
+
+-- What Supabase Auth keeps per sign-in method, session and refresh token (its migrations up to
+-- 20231117164230_add_id_pkey_identities and 20240427152123_add_session_tag), for SQL that joins
+-- or cleans up after them.
+do $$
+begin
+    if to_regtype('auth.aal_level') is null then
+        create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
+    end if;
+end
+$$;
+
+create table if not exists auth.identities (
+    provider_id text not null,
+    user_id uuid not null references auth.users (id) on delete cascade,
+    identity_data jsonb not null,
+    provider text not null,
+    last_sign_in_at timestamptz,
+    created_at timestamptz,
+    updated_at timestamptz,
+    email text generated always as (lower(identity_data ->> 'email')) stored,
+    id uuid primary key default extensions.gen_random_uuid(),
+    constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+
+create table if not exists auth.sessions (
+    id uuid primary key,
+    user_id uuid not null references auth.users (id) on delete cascade,
+    created_at timestamptz,
+    updated_at timestamptz,
+    factor_id uuid,
+    aal auth.aal_level,
+    not_after timestamptz,
+    refreshed_at timestamp,
+    user_agent text,
+    ip inet,
+    tag text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+
+create table if not exists auth.refresh_tokens (
+    instance_id uuid,
+    id bigserial primary key,
+    token varchar(255) unique,
+    user_id varchar(255),
+    revoked boolean,
+    created_at timestamptz,
+    updated_at timestamptz,
+    parent varchar(255),
+    session_id uuid references auth.sessions (id) on delete cascade
+);
+create index if not exists refresh_tokens_session_id_revoked_idx on auth.refresh_tokens (session_id, revoked);
+
+alter table auth.identities enable row level security;
+alter table auth.sessions enable row level security;
+alter table auth.refresh_tokens enable row level security;
+alter table auth.identities owner to supabase_auth_admin;
+alter table auth.sessions owner to supabase_auth_admin;
+alter table auth.refresh_tokens owner to supabase_auth_admin;
+alter type auth.aal_level owner to supabase_auth_admin;
+alter sequence auth.refresh_tokens_id_seq owner to supabase_auth_admin;
+grant all on auth.identities, auth.sessions, auth.refresh_tokens to postgres, dashboard_user;
+grant all on sequence auth.refresh_tokens_id_seq to postgres, dashboard_user;
 alter table auth.users enable row level security;
 alter table auth.users owner to supabase_auth_admin;
 grant all on auth.users to postgres;

@@ -80,15 +80,9 @@ grant all on storage.buckets, storage.objects to anon, authenticated, service_ro
 grant all on storage.buckets, storage.objects to postgres;
 grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text)
 to public;
--- Supabase lets `postgres` write policies on storage tables through supautils' policy_grants;
--- plain PostgreSQL only lets the owner do that, so postgres is made a member of the owner role.
-grant supabase_storage_admin to postgres;
-
--- As storage-api's migration 0055-prevent-direct-deletes: deleting rows of storage.objects or
--- storage.buckets in SQL would orphan the files, so it is refused unless the transaction says it
--- is the Storage API (which sets storage.allow_delete_query = 'true' on every request).
-create or replace function storage.protect_delete()
-returns trigger
+-- Supabase Storage refuses direct deletes (its protect_delete triggers): objects are removed
+-- through the Storage API, which sets storage.allow_delete_query for its own statements.
+create or replace function storage.protect_delete() returns trigger
 language plpgsql
 as $$
 begin
@@ -99,10 +93,37 @@ begin
     return null;
 end
 $$;
+alter function storage.protect_delete() owner to supabase_storage_admin;
 drop trigger if exists protect_buckets_delete on storage.buckets;
 create trigger protect_buckets_delete before delete on storage.buckets
 for each statement execute function storage.protect_delete();
 drop trigger if exists protect_objects_delete on storage.objects;
 create trigger protect_objects_delete before delete on storage.objects
 for each statement execute function storage.protect_delete();
-alter function storage.protect_delete() owner to supabase_storage_admin;
+
+-- On Supabase `postgres` owns nothing in storage, yet may create, alter and drop policies on
+-- storage.objects and storage.buckets: supautils' policy_grants lets it. Plain PostgreSQL lets
+-- only the owner, so the toolkit sends exactly those statements (and nothing else) through this
+-- function; everything else owner-only (alter table, create trigger) fails as on Supabase.
+create schema if not exists kwq8_shim authorization supabase_admin;
+revoke all on schema kwq8_shim from public;
+grant usage on schema kwq8_shim to postgres;
+create or replace function kwq8_shim.storage_policy_ddl(p_statement text) returns void
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_body text := rtrim(p_statement, E'; \n\r\t');
+begin
+    if v_body !~* '^\s*(create|alter|drop)\s+policy\s'
+        or v_body !~* '\son\s+"?storage"?\s*\.\s*"?(objects|buckets)"?(\s|$)'
+        or position(';' in v_body) > 0 then
+        raise exception 'not one policy statement on storage.objects or storage.buckets: %', left(p_statement, 200)
+        using errcode = '42501';
+    end if;
+    execute v_body;
+end
+$$;
+revoke all on function kwq8_shim.storage_policy_ddl(text) from public;
+grant execute on function kwq8_shim.storage_policy_ddl(text) to postgres;

@@ -15,7 +15,9 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 from psycopg import sql
 from pytest_postgresql.janitor import DatabaseJanitor
@@ -39,6 +41,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="keep the test cluster after the run (for debugging)",
     )
+
+
+_MISSING_EXTENSIONS: dict[str, list[str]] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires_extension(name): needs this PostgreSQL extension")
+
+
+@pytest.fixture(autouse=True)
+def _kwq8_requires_extension(request: pytest.FixtureRequest) -> None:
+    """Tests marked requires_extension("x") are skipped where the server does not ship x (the
+    PostgreSQL 17 build has no pg_cron, pgTAP or plpgsql_check); the summary counts them."""
+    marks = list(request.node.iter_markers("requires_extension"))
+    if not marks:
+        return
+    stack: Stack = request.getfixturevalue("kwq8_stack")
+    with psycopg.connect(stack.admin_url("template1"), autocommit=True) as conn:
+        available = {r[0] for r in conn.execute("select name from pg_available_extensions").fetchall()}
+    for mark in marks:
+        name = str(mark.args[0])
+        if name not in available:
+            _MISSING_EXTENSIONS.setdefault(name, []).append(request.node.nodeid)
+            pytest.skip(f"PostgreSQL {stack.project.major_version} here has no {name} extension")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for name, tests in sorted(_MISSING_EXTENSIONS.items()):
+        terminalreporter.write_line(f"kwq8: {len(tests)} test(s) not run for lack of the {name} extension")
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +123,7 @@ def kwq8_stack(kwq8_project: Project, pytestconfig: pytest.Config) -> Iterator[S
                     raise
                 stack = Stack(kwq8_project, state_dir=state, port=free_port(), fast=True)
         stack.create_database(TEMPLATE_DB)
-        stack.prepare_database(TEMPLATE_DB, seed=False)
+        stack.prepare_database(TEMPLATE_DB, seed=False, test_extensions=True)
         raise_api_limits(stack.url("postgres", TEMPLATE_DB))
         # Test users start with no credits, so every balance a test asserts is its own doing;
         # tests of the sign-up grant switch it back on (billing.settings.signup_grant_credits).

@@ -1,0 +1,61 @@
+"""`kwq8 token`: a signed access token for the local stack, as Supabase Auth would issue it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from kwq8.cli_common import DbUrl, out, resolve
+from kwq8.db import connection
+from kwq8.errors import Kwq8Error
+from kwq8.keys import api_key, user_access_token
+
+# The seed's demo user: an active Basic plan with its monthly credits (supabase/seed.sql).
+DEMO_USER = "demo@kwq8.test"
+
+
+class Role(StrEnum):
+    authenticated = "authenticated"
+    anon = "anon"
+    service_role = "service_role"
+
+
+def token(
+    user: Annotated[
+        str, typer.Option("--user", help="Email (or id) of the auth user the token is for (role authenticated).")
+    ] = DEMO_USER,
+    role: Annotated[Role, typer.Option("--role", help="anon and service_role print the project's API key.")] = (
+        Role.authenticated
+    ),
+    expires_in: Annotated[int, typer.Option("--expires-in", min=60, max=7 * 86400, help="Seconds.")] = 3600,
+    db_url: DbUrl = None,
+) -> None:
+    """Print a JWT signed with the project's JWT secret: `Authorization: Bearer $(kwq8 token)`."""
+    project, target = resolve(db_url)
+    secret = project.auth.jwt_secret
+    if role is not Role.authenticated:
+        out.print(api_key(secret, role.value), soft_wrap=True)
+        return
+    with connection(target.url) as conn:
+        row = conn.execute(
+            "select id::text, email, raw_app_meta_data, raw_user_meta_data from auth.users "
+            "where lower(email) = lower(%s) or id::text = %s",
+            (user, user),
+        ).fetchone()
+    if row is None:
+        raise Kwq8Error(
+            f"no auth user {user!r} in {target.describe()}",
+            hint=f"the seed creates {DEMO_USER} (`kwq8 stack reset`), or insert one into auth.users",
+        )
+    out.print(
+        user_access_token(
+            secret, row[0], email=row[1], app_metadata=row[2], user_metadata=row[3], expires_in=expires_in
+        ),
+        soft_wrap=True,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("token")(token)
