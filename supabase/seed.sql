@@ -107,19 +107,3 @@ values (
     '[{"type": "TXT", "name": "_kwq8-challenge", "value": "seed-token"}]'
 );
 
--- A demo user for a new operator's first calls (`kwq8 token` signs for them by default): an
--- active Basic plan for a month and its 100 monthly credits, so `spend_credits` succeeds at once.
-insert into auth.users (id, email, aud, role, raw_app_meta_data, raw_user_meta_data, email_confirmed_at)
-values (
-    '5eed0000-0000-4000-8000-000000000003', 'demo@kwq8.test', 'authenticated', 'authenticated',
-    '{"provider": "email", "providers": ["email"]}', '{"full_name": "KWq8 Demo"}', now()
-);
-
-update public.users
-set plan = 'basic', plan_period_start = now(), plan_period_end = now() + interval '1 month'
-where id = '5eed0000-0000-4000-8000-000000000003';
-
-select billing.grant_credits(
-    '5eed0000-0000-4000-8000-000000000003', 100, 'monthly', now() + interval '1 month',
-    'seed:demo-monthly', 'Basic plan monthly credits (local seed)'
-);

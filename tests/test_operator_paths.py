@@ -259,7 +259,7 @@ def test_token_signs_an_access_token_supabase_auth_would_issue(kwq8_db: TestData
     assert (
         missing.code == 1
         and "no auth user 'nobody@example.kw'" in missing.stderr
-        and "demo@kwq8.test" in missing.stderr
+        and "khaled@example.test" in missing.stderr
     )
 
 
@@ -267,7 +267,7 @@ def test_the_seeded_demo_user_can_spend_at_once(kwq8_db: TestDatabase) -> None:
     seed = (ROOT / "supabase" / "seed.sql").read_text()
     with connect(kwq8_db.url()) as conn, conn.transaction():
         execute_file(conn, seed, "supabase/seed.sql")
-    demo = Identity.user("5eed0000-0000-4000-8000-000000000003", "demo@kwq8.test")
+    demo = Identity.user("5eed0000-0000-4000-8000-000000000002", "khaled@example.test")
     result = kwq8_db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": "first-call"}, as_=demo)
     assert Decimal(str(result["balance"])) > 0
 

@@ -12,8 +12,9 @@ from kwq8.db import connection
 from kwq8.errors import Kwq8Error
 from kwq8.keys import api_key, user_access_token
 
-# The seed's demo user: an active Basic plan with its monthly credits (supabase/seed.sql).
-DEMO_USER = "demo@kwq8.test"
+# The seed's Basic-plan user, with its monthly credits (supabase/seed.sql): the default for a new
+# operator's first calls, so the first spend succeeds.
+DEMO_USER = "khaled@example.test"
 
 
 class Role(StrEnum):
