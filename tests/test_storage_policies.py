@@ -30,6 +30,7 @@ RENDER = "storage.render.image_authenticated"
 LIST = "storage.object.list"
 LIST_V2 = "storage.object.list_v2"
 SIGN = "storage.object.sign"
+SIGN_MANY = "storage.object.sign_many"
 UPLOAD = "storage.object.upload"
 UPDATE = "storage.object.upload_update"
 MOVE = "storage.object.move"
@@ -229,9 +230,9 @@ def test_nobody_changes_another_projects_files(kwq8_tx: TestDatabase, world: Ten
     assert objects(db) == before
 
 
-# Every request that scans: the list endpoints, S3 listing, signing, and a query with no
-# operation named. (Single-object reads look a name up exactly; see the next test.)
-@pytest.mark.parametrize("operation", [LIST, LIST_V2, SIGN, "", "storage.s3.object.list", "storage.bucket.empty"])
+# Every request that scans: the list endpoints, S3 listing, and a query with no operation named.
+# (Single-object reads, signing included, look names up exactly; see the next test.)
+@pytest.mark.parametrize("operation", [LIST, LIST_V2, "", "storage.s3.object.list", "storage.bucket.empty"])
 def test_nobody_lists_another_projects_files(kwq8_tx: TestDatabase, world: Tenants, operation: str) -> None:
     db = kwq8_tx
     # A whole-bucket or whole-folder scan returns none of the owner's files, public ones included;
@@ -248,13 +249,15 @@ def test_published_projects_public_assets_are_readable_one_at_a_time(kwq8_tx: Te
     db, p = kwq8_tx, world.project
     hero = f"{p}/public/hero.jpg"
     for who in (ANON, world.other):
-        for operation in (GET, INFO, RENDER):
+        # Signing included: a published site's <img> URLs are signed URLs (createSignedUrl(s)).
+        for operation in (GET, INFO, RENDER, SIGN, SIGN_MANY):
             assert get(db, who, hero, operation) == [hero], (who.role, operation)
         assert get(db, who, f"{p}/public/css/site.css") == [f"{p}/public/css/site.css"]
-        # Not the private files, not by listing, not by signing a URL, not with no operation named.
-        assert get(db, who, f"{p}/logo.png") == []
-        assert get(db, who, f"{p}/drafts/plan.pdf") == []
-        for operation in (LIST, LIST_V2, SIGN, UPLOAD, ""):
+        # Not the private files (signed or not), not by listing, not with no operation named.
+        for operation in (GET, SIGN, SIGN_MANY):
+            assert get(db, who, f"{p}/logo.png", operation) == []
+            assert get(db, who, f"{p}/drafts/plan.pdf", operation) == []
+        for operation in (LIST, LIST_V2, UPLOAD, ""):
             assert get(db, who, hero, operation) == [], (who.role, operation)
 
 
@@ -263,8 +266,9 @@ def test_unpublished_projects_show_nothing(kwq8_tx: TestDatabase, world: Tenants
     db = kwq8_tx
     hero = f"{world.project}/public/hero.jpg"
     db.sql("update public.projects set status = %s where id = %s", (status, world.project))
-    assert get(db, ANON, hero) == []
-    assert get(db, world.other, hero) == []
+    for operation in (GET, SIGN, SIGN_MANY):
+        assert get(db, ANON, hero, operation) == []
+        assert get(db, world.other, hero, operation) == []
     # The owner keeps full access to their own files.
     assert get(db, world.owner, hero) == [hero]
     draft = add_project(db, world.owner, status="draft")
