@@ -61,7 +61,9 @@ def test_an_owner_only_change_to_auth_or_storage_fails_the_migration_as_on_supab
     assert _scalar(blank_db, "select to_regclass('public.notes')") is None
 
 
-def test_policies_on_storage_tables_still_work_as_supautils_allows(scratch: ScratchProject, blank_db: Target) -> None:
+def test_policies_on_storage_tables_still_work_as_supautils_allows(
+    scratch: ScratchProject, blank_db: Target, kwq8_stack: Stack
+) -> None:
     scratch.revision(
         1,
         "assets",
@@ -75,9 +77,35 @@ def test_policies_on_storage_tables_still_work_as_supautils_allows(scratch: Scra
     assert "auth.uid()" in _scalar(blank_db, qual)
     assert run_cli("db", "downgrade", "base", "--db-url", blank_db.url, cwd=scratch.root).code == 0
     assert _scalar(blank_db, qual) is None
-    # The stand-in runs policy statements on those two tables and nothing else.
-    with connect(blank_db.url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="not one policy"):
-        conn.execute("select kwq8_shim.storage_policy_ddl('alter table storage.objects add column x int')")
+    # Straight from psql (as supabase db push sends them): policy statements on those two tables,
+    # and nothing else, not even a policy on another storage table; the lent owner never sticks.
+    with connect(blank_db.url, autocommit=True) as conn:
+        conn.execute("create policy p on storage.buckets for select to anon using (public)")
+        conn.execute("drop policy p on storage.buckets")
+        for statement in (
+            "alter table storage.objects add column x int",
+            "create index on storage.objects (owner)",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="must be owner"):
+                conn.execute(statement)
+        member = "select pg_has_role('postgres', 'supabase_storage_admin', 'member')"
+        assert conn.execute(member).fetchone() == (False,)
+    # Storage's other tables (its migrations, S3 uploads) take no policies from `postgres`.
+    dbname = blank_db.url.rsplit("/", 1)[1].split("?")[0]
+    with connect(kwq8_stack.url("supabase_admin", dbname), autocommit=True) as admin:
+        admin.execute("create table storage.s3_uploads (id text)")
+        admin.execute("alter table storage.s3_uploads owner to supabase_storage_admin")
+        admin.execute("create policy kept on storage.s3_uploads using (true)")
+    with connect(blank_db.url, autocommit=True) as conn:
+        for statement in (
+            "create policy p on storage.s3_uploads using (true)",
+            "alter policy kept on storage.s3_uploads using (false)",
+            "drop policy kept on storage.s3_uploads",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="other than objects and buckets"):
+                conn.execute(statement)
+        assert conn.execute(member).fetchone() == (False,)
+        assert conn.execute("select count(*) from pg_policies where tablename = 's3_uploads'").fetchone() == (1,)
 
 
 def test_direct_deletes_from_storage_are_refused_as_by_supabase_storage(blank_db: Target) -> None:

@@ -268,28 +268,9 @@ def execute_file(conn: psycopg.Connection[Any], text: str, rel: str) -> None:
     for line, statement in split_statements(text):
         try:
             with conn.cursor() as cur:
-                cur.execute(_through_shim(conn, statement).encode())
+                cur.execute(statement.encode())
         except psycopg.Error as exc:
             raise _failure(exc, statement, rel, offset_line=line) from exc
-
-
-_STORAGE_POLICY_DDL = re.compile(
-    r"^\s*(?:create|alter|drop)\s+policy\s.*?\son\s+\"?storage\"?\s*\.\s*\"?(?:objects|buckets)\"?(?:\s|$)",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def _through_shim(conn: psycopg.Connection[Any], statement: str) -> str:
-    """A policy statement on Storage's tables, sent through the local shim's stand-in for
-    supautils' policy_grants when the database has one (see shim/30_storage.sql); elsewhere,
-    as on Supabase, the statement itself."""
-    body = re.sub(r"^(?:\s*--[^\n]*\n)+", "", statement)
-    if not _STORAGE_POLICY_DDL.match(body):
-        return statement
-    row = conn.execute("select to_regprocedure('kwq8_shim.storage_policy_ddl(text)') is not null").fetchone()
-    if not row or not row[0]:
-        return statement
-    return "select kwq8_shim.storage_policy_ddl(" + psycopg.sql.Literal(body).as_string(conn) + ")"
 
 
 # --------------------------------------------------------------------------- reading state

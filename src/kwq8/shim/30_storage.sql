@@ -102,28 +102,97 @@ create trigger protect_objects_delete before delete on storage.objects
 for each statement execute function storage.protect_delete();
 
 -- On Supabase `postgres` owns nothing in storage, yet may create, alter and drop policies on
--- storage.objects and storage.buckets: supautils' policy_grants lets it. Plain PostgreSQL lets
--- only the owner, so the toolkit sends exactly those statements (and nothing else) through this
--- function; everything else owner-only (alter table, create trigger) fails as on Supabase.
+-- storage.objects and storage.buckets: supautils' policy_grants lets it, whatever the client
+-- (kwq8 db migrate, supabase db push, psql). Plain PostgreSQL lets only the owner, so for exactly
+-- one policy statement at a time the shim lends `postgres` membership in the tables' owner, and
+-- takes it back before the statement ends (the grant is never committed, so no other session
+-- sees it). A policy statement on any other storage table is refused; everything else
+-- owner-only (alter table, create trigger) fails as on Supabase.
 create schema if not exists kwq8_shim authorization supabase_admin;
 revoke all on schema kwq8_shim from public;
 grant usage on schema kwq8_shim to postgres;
-create or replace function kwq8_shim.storage_policy_ddl(p_statement text) returns void
+drop function if exists kwq8_shim.storage_policy_ddl(text);
+
+create or replace function kwq8_shim.lend_storage_owner(p_lend boolean) returns void
 language plpgsql
 security definer
 set search_path = ''
 as $$
-declare
-    v_body text := rtrim(p_statement, E'; \n\r\t');
 begin
-    if v_body !~* '^\s*(create|alter|drop)\s+policy\s'
-        or v_body !~* '\son\s+"?storage"?\s*\.\s*"?(objects|buckets)"?(\s|$)'
-        or position(';' in v_body) > 0 then
-        raise exception 'not one policy statement on storage.objects or storage.buckets: %', left(p_statement, 200)
-        using errcode = '42501';
+    if p_lend and not pg_has_role('postgres', 'supabase_storage_admin', 'member') then
+        grant supabase_storage_admin to postgres;
+        perform set_config('kwq8_shim.storage_owner_lent', 'on', true);
+    elsif not p_lend and current_setting('kwq8_shim.storage_owner_lent', true) = 'on' then
+        revoke supabase_storage_admin from postgres;
+        perform set_config('kwq8_shim.storage_owner_lent', '', true);
     end if;
-    execute v_body;
 end
 $$;
-revoke all on function kwq8_shim.storage_policy_ddl(text) from public;
-grant execute on function kwq8_shim.storage_policy_ddl(text) to postgres;
+revoke all on function kwq8_shim.lend_storage_owner(boolean) from public;
+grant execute on function kwq8_shim.lend_storage_owner(boolean) to postgres;
+
+create or replace function kwq8_shim.storage_policy_start() returns event_trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if current_user = 'postgres' then
+        perform kwq8_shim.lend_storage_owner(true);
+    end if;
+end
+$$;
+
+-- The statement's target, known once it ran: only storage.objects and storage.buckets may be
+-- reached this way (a refusal rolls the statement back, and the lent membership with it).
+create or replace function kwq8_shim.storage_policy_end() returns event_trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if current_setting('kwq8_shim.storage_owner_lent', true) is distinct from 'on' then
+        return;
+    end if;
+    if exists (
+        select
+        from pg_event_trigger_ddl_commands() as c
+        inner join pg_catalog.pg_policy as p on c.classid = 'pg_catalog.pg_policy'::regclass and p.oid = c.objid
+        where p.polrelid not in ('storage.objects'::regclass, 'storage.buckets'::regclass)
+            and (select relowner from pg_catalog.pg_class where oid = p.polrelid) = 'supabase_storage_admin'::regrole
+    ) then
+        raise exception 'permission denied: policies on storage tables other than objects and buckets'
+        using errcode = '42501';
+    end if;
+    perform kwq8_shim.lend_storage_owner(false);
+end
+$$;
+
+create or replace function kwq8_shim.storage_policy_drop() returns event_trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    if current_setting('kwq8_shim.storage_owner_lent', true) = 'on' and exists (
+        select
+        from pg_event_trigger_dropped_objects() as d
+        where d.object_type = 'policy'
+            and d.address_names[1] = 'storage'
+            and d.address_names[2] not in ('objects', 'buckets')
+    ) then
+        raise exception 'permission denied: policies on storage tables other than objects and buckets'
+        using errcode = '42501';
+    end if;
+end
+$$;
+
+drop event trigger if exists kwq8_shim_storage_policy_start;
+create event trigger kwq8_shim_storage_policy_start on ddl_command_start
+when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+execute function kwq8_shim.storage_policy_start();
+drop event trigger if exists kwq8_shim_storage_policy_drop;
+create event trigger kwq8_shim_storage_policy_drop on sql_drop
+when tag in ('DROP POLICY')
+execute function kwq8_shim.storage_policy_drop();
+drop event trigger if exists kwq8_shim_storage_policy_end;
+create event trigger kwq8_shim_storage_policy_end on ddl_command_end
+when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
+execute function kwq8_shim.storage_policy_end();
