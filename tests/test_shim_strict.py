@@ -208,7 +208,7 @@ def test_supabase_cli_inspect_runs_clean(migrated_app_db: Target) -> None:
 
 
 def test_audit_runs_the_pinned_supabase_cli_advisors_with_nothing_above_info(migrated_app_db: Target) -> None:
-    result = run_cli("db", "audit", "--supabase", "--json", "--db-url", migrated_app_db.url)
+    result = run_cli("db", "audit", "--json", "--db-url", migrated_app_db.url)
     assert result.code == 0, result.stderr
     findings = json.loads(result.stdout)
     assert findings and {f["level"] for f in findings} == {"INFO"}, findings

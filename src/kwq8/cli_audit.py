@@ -37,11 +37,15 @@ def audit(
         bool,
         typer.Option(
             "--supabase/--no-supabase",
-            help="Also run the pinned Supabase CLI's advisors (`supabase db advisors`), as the dashboard shows them.",
+            help=(
+                "Run Supabase's advisors from the pinned Supabase CLI (`supabase db advisors`), as the "
+                "dashboard shows them, beside KWq8's own lints (--no-supabase: KWq8's lints only)."
+            ),
         ),
-    ] = False,
+    ] = True,
 ) -> None:
-    """Run the database advisors (Supabase's security and performance lints).
+    """Run the database advisors: Supabase's security and performance lints (from the pinned
+    Supabase CLI) and KWq8's own.
 
     Exits 1 when an ERROR or WARN finding is shown, so CI can gate on it.
     """
@@ -52,7 +56,7 @@ def audit(
     if supabase:
         from kwq8 import supabase_cli
 
-        echo("supabase db advisors (pinned Supabase CLI)")
+        echo("with supabase db advisors (pinned Supabase CLI)")
         ours = {(f.name, f.object) for f in findings}
         findings += [f for f in supabase_cli.advisors(project, target.url) if (f.name, f.object) not in ours]
         findings = advisors.sort_findings(findings)
