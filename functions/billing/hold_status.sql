@@ -119,21 +119,21 @@ end
 $$;
 
 create or replace function public.extend_hold(user_id uuid, hold_id uuid)
-returns jsonb
+returns public.hold_extension
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.extend_hold(user_id, hold_id)
+    select * from jsonb_populate_record(null::public.hold_extension, billing.extend_hold(user_id, hold_id))
 $$;
 
 create or replace function public.get_hold(hold_id uuid)
-returns jsonb
+returns public.hold_state
 language sql
 stable
 set search_path = ''
 as $$
-    select billing.hold_for_caller(hold_id)
+    select * from jsonb_populate_record(null::public.hold_state, billing.hold_for_caller(hold_id))
 $$;
 
 revoke all on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid), billing.extend_hold(uuid, uuid),

@@ -68,12 +68,12 @@ as $$
 $$;
 
 create or replace function public.run_credit_sweepers()
-returns jsonb
+returns public.credit_sweep
 language sql
 volatile
 set search_path = ''
 as $$
-    select billing.run_credit_sweepers()
+    select * from jsonb_populate_record(null::public.credit_sweep, billing.run_credit_sweepers())
 $$;
 
 revoke all on function billing.release_expired_holds(integer), billing.expire_grants(integer),

@@ -62,12 +62,12 @@ as $$
 $$;
 
 create or replace function public.set_domain_contact(contact jsonb)
-returns jsonb
+returns public.domain_contact
 language sql
 volatile
 set search_path = ''
 as $$
-    select domains.set_contact_for_caller(contact)
+    select * from jsonb_populate_record(null::public.domain_contact, domains.set_contact_for_caller(contact))
 $$;
 
 -- The term and the pricing inputs of a checkout: years within max_years, a configured rate and

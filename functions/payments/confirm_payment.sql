@@ -184,12 +184,12 @@ $$;
 create or replace function public.confirm_payment(
     order_id text, track_id text, provider_payment_id text, amount_kwd numeric, currency text default 'KWD'
 )
-returns jsonb
+returns public.payment_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.confirm_payment(order_id, track_id, provider_payment_id, amount_kwd, currency)
+    select * from jsonb_populate_record(null::public.payment_result, payments.confirm_payment(order_id, track_id, provider_payment_id, amount_kwd, currency))
 $$;
 
 revoke all on function payments.fulfil(public.payments, text, text) from public;

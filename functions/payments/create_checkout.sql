@@ -247,48 +247,48 @@ end
 $$;
 
 create or replace function public.create_checkout(user_id uuid, plan text, payment_method text, idempotency_key text)
-returns jsonb
+returns public.payment_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.create_checkout(user_id, plan, payment_method, idempotency_key)
+    select * from jsonb_populate_record(null::public.payment_result, payments.create_checkout(user_id, plan, payment_method, idempotency_key))
 $$;
 
 create or replace function public.attach_checkout_charge(order_id text, track_id text, payment_url text)
-returns jsonb
+returns public.payment_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.attach_charge(order_id, track_id, payment_url)
+    select * from jsonb_populate_record(null::public.payment_result, payments.attach_charge(order_id, track_id, payment_url))
 $$;
 
 create or replace function public.record_checkout_error(order_id text, error text)
-returns jsonb
+returns public.payment_state
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.record_charge_error(order_id, error)
+    select * from jsonb_populate_record(null::public.payment_state, payments.record_charge_error(order_id, error))
 $$;
 
 create or replace function public.preview_checkout(user_id uuid, plan text)
-returns jsonb
+returns public.checkout_quote
 language sql
 stable
 set search_path = ''
 as $$
-    select payments.preview_checkout(user_id, plan)
+    select * from jsonb_populate_record(null::public.checkout_quote, payments.preview_checkout(user_id, plan))
 $$;
 
 create or replace function public.get_payment(order_id text, user_id uuid)
-returns jsonb
+returns public.payment_state
 language sql
 stable
 set search_path = ''
 as $$
-    select payments.get_payment(order_id, user_id)
+    select * from jsonb_populate_record(null::public.payment_state, payments.get_payment(order_id, user_id))
 $$;
 
 revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),

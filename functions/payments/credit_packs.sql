@@ -100,12 +100,12 @@ $$;
 create or replace function public.create_pack_checkout(
     user_id uuid, credit_pack text, payment_method text, idempotency_key text
 )
-returns jsonb
+returns public.payment_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.create_pack_checkout(user_id, credit_pack, payment_method, idempotency_key)
+    select * from jsonb_populate_record(null::public.payment_result, payments.create_pack_checkout(user_id, credit_pack, payment_method, idempotency_key))
 $$;
 
 revoke all on function payments.create_pack_checkout(uuid, text, text, text),

@@ -37,12 +37,12 @@ end
 $$;
 
 create or replace function public.hit_rate_limit(bucket text, max_hits integer, window_seconds integer)
-returns jsonb
+returns public.rate_limit_hit
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.hit_rate_limit(bucket, max_hits, window_seconds)
+    select * from jsonb_populate_record(null::public.rate_limit_hit, payments.hit_rate_limit(bucket, max_hits, window_seconds))
 $$;
 
 revoke all on function payments.hit_rate_limit(text, integer, integer),
@@ -91,12 +91,12 @@ end
 $$;
 
 create or replace function public.take_status_call(priority text)
-returns jsonb
+returns public.status_call
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.take_status_call(priority)
+    select * from jsonb_populate_record(null::public.status_call, payments.take_status_call(priority))
 $$;
 
 revoke all on function payments.take_status_call(text), public.take_status_call(text) from public;

@@ -66,21 +66,21 @@ end
 $$;
 
 create or replace function public.reconcile_candidates(max_rows integer default 100)
-returns jsonb
+returns setof public.reconcile_candidate
 language sql
 stable
 set search_path = ''
 as $$
-    select payments.reconcile_candidates(max_rows)
+    select * from jsonb_populate_recordset(null::public.reconcile_candidate, payments.reconcile_candidates(max_rows))
 $$;
 
 create or replace function public.record_status_check(order_id text, verified jsonb)
-returns jsonb
+returns public.status_check_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.record_status_check(order_id, verified)
+    select * from jsonb_populate_record(null::public.status_check_result, payments.record_status_check(order_id, verified))
 $$;
 
 revoke all on function payments.reconcile_candidates(integer), payments.record_status_check(text, jsonb),

@@ -225,23 +225,23 @@ end
 $$;
 
 create or replace function public.lookup_payment_event(provider text, track_id text, result text, order_id text)
-returns jsonb
+returns public.payment_event_lookup
 language sql
 stable
 set search_path = ''
 as $$
-    select payments.lookup_event(provider, track_id, result, order_id)
+    select * from jsonb_populate_record(null::public.payment_event_lookup, payments.lookup_event(provider, track_id, result, order_id))
 $$;
 
 create or replace function public.record_payment_event(
     provider text, track_id text, notified_result text, verified jsonb, payload jsonb
 )
-returns jsonb
+returns public.payment_event_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.record_payment_event(provider, track_id, notified_result, verified, payload)
+    select * from jsonb_populate_record(null::public.payment_event_result, payments.record_payment_event(provider, track_id, notified_result, verified, payload))
 $$;
 
 revoke all on function payments.apply_status(public.payments, text, jsonb, boolean, boolean) from public;

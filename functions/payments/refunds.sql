@@ -274,21 +274,21 @@ end
 $$;
 
 create or replace function public.request_refund(order_id text, reason text)
-returns jsonb
+returns public.refund_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.request_refund(order_id, reason)
+    select * from jsonb_populate_record(null::public.refund_result, payments.request_refund(order_id, reason))
 $$;
 
 create or replace function public.refund_batch(max_rows integer default 20)
-returns jsonb
+returns setof public.refund_batch_item
 language sql
 stable
 set search_path = ''
 as $$
-    select payments.refund_batch(max_rows)
+    select * from jsonb_populate_recordset(null::public.refund_batch_item, payments.refund_batch(max_rows))
 $$;
 
 create or replace function public.begin_refund(refund_id uuid, refund_order_id text)
@@ -301,12 +301,12 @@ as $$
 $$;
 
 create or replace function public.finish_refund(refund_id uuid, outcome text, provider jsonb, error text)
-returns jsonb
+returns public.refund_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.finish_refund(refund_id, outcome, provider, error)
+    select * from jsonb_populate_record(null::public.refund_result, payments.finish_refund(refund_id, outcome, provider, error))
 $$;
 
 revoke all on function payments.take_back(public.payments, payments.refunds, text),

@@ -53,12 +53,12 @@ end
 $$;
 
 create or replace function public.schedule_plan_change(user_id uuid, plan text)
-returns jsonb
+returns public.plan_change
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.schedule_plan_change(user_id, plan)
+    select * from jsonb_populate_record(null::public.plan_change, payments.schedule_plan_change(user_id, plan))
 $$;
 
 revoke all on function payments.schedule_plan_change(uuid, text), public.schedule_plan_change(uuid, text) from public;

@@ -178,21 +178,21 @@ end
 $$;
 
 create or replace function public.run_payment_jobs()
-returns jsonb
+returns public.payment_jobs_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.run_jobs()
+    select * from jsonb_populate_record(null::public.payment_jobs_result, payments.run_jobs())
 $$;
 
 create or replace function public.set_cancel_at_period_end(user_id uuid, cancel boolean)
-returns jsonb
+returns public.subscription_state
 language sql
 volatile
 set search_path = ''
 as $$
-    select payments.set_cancel_at_period_end(user_id, cancel)
+    select * from jsonb_populate_record(null::public.subscription_state, payments.set_cancel_at_period_end(user_id, cancel))
 $$;
 
 revoke all on function payments.end_subscription(public.subscriptions),

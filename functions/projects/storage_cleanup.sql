@@ -96,21 +96,21 @@ end
 $$;
 
 create or replace function public.storage_cleanup_batch(max_projects integer default 10)
-returns jsonb
+returns setof public.storage_cleanup_item
 language sql
 volatile
 set search_path = ''
 as $$
-    select private.storage_cleanup_batch(max_projects)
+    select * from jsonb_populate_recordset(null::public.storage_cleanup_item, private.storage_cleanup_batch(max_projects))
 $$;
 
 create or replace function public.finish_storage_cleanup(project_id uuid, error text default null)
-returns jsonb
+returns public.storage_cleanup_result
 language sql
 volatile
 set search_path = ''
 as $$
-    select private.finish_storage_cleanup(project_id, error)
+    select * from jsonb_populate_record(null::public.storage_cleanup_result, private.finish_storage_cleanup(project_id, error))
 $$;
 
 revoke all on function private.queue_storage_cleanup(), private.storage_folder_objects(text, uuid, integer),

@@ -54,7 +54,11 @@ def run(
     try:
         with connect(db_url, autocommit=True, application_name="kwq8 storage cleanup") as conn:
             for _ in range(max_rounds):
-                batch = _call(conn, "select public.storage_cleanup_batch(%s)", (max_projects,))
+                batch = _call(
+                    conn,
+                    "select coalesce(jsonb_agg(to_jsonb(b)), '[]'::jsonb) from public.storage_cleanup_batch(%s) as b",
+                    (max_projects,),
+                )
                 if not batch:
                     break
                 progress = False
@@ -78,7 +82,9 @@ def run(
                         error = f"Storage API call failed: {type(exc).__name__}"
                     if error:
                         report.errors += 1
-                    result = _call(conn, "select public.finish_storage_cleanup(%s, %s)", (item["project_id"], error))
+                    result = _call(
+                        conn, "select to_jsonb(public.finish_storage_cleanup(%s, %s))", (item["project_id"], error)
+                    )
                     report.done += int(bool(result and result["done"]))
                 if not progress:
                     break

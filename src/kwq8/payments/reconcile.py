@@ -39,7 +39,7 @@ class ReconcileReport:
 
 def reconcile(db: BillingDb, client: UPaymentsClient, *, limit: int = 100) -> ReconcileReport:
     report = ReconcileReport()
-    candidates: list[dict[str, Any]] = db.call("reconcile_candidates", max_rows=limit)
+    candidates: list[dict[str, Any]] = db.call_rows("reconcile_candidates", max_rows=limit)
     for index, candidate in enumerate(candidates):
         if not db.call("take_status_call", priority="reconcile")["allowed"]:
             report.deferred = len(candidates) - index
@@ -88,7 +88,7 @@ def process_refunds(db: BillingDb, client: UPaymentsClient, *, limit: int = 20) 
     'needs_review' rather than trying again. The refund order id comes from the payment's
     current status answer, which also shows a refund UPayments already made."""
     report = RefundReport()
-    batch: list[dict[str, Any]] = db.call("refund_batch", max_rows=limit)
+    batch: list[dict[str, Any]] = db.call_rows("refund_batch", max_rows=limit)
     for index, refund in enumerate(batch):
         if not db.call("take_status_call", priority="reconcile")["allowed"]:
             report.deferred = len(batch) - index

@@ -70,23 +70,35 @@ class BillingDb:
             conn.execute("select 1")
 
     def call(self, function: str, **args: Any) -> Any:
-        """``select public.<function>(name => value, ...)`` in one transaction; dicts go as jsonb."""
+        """``public.<function>(name => value, ...)`` in one transaction, its result as JSON (a
+        composite result as its object, as PostgREST answers it); dicts go as jsonb."""
         return self.call_in("public", function, **args)
 
+    def call_rows(self, function: str, **args: Any) -> list[Any]:
+        """A set-returning ``public.<function>``: its rows as a list of JSON objects."""
+        rows: list[Any] = self._run(
+            "public", function, args, "select coalesce(jsonb_agg(to_jsonb(r)), '[]'::jsonb) from {} as r"
+        )
+        return rows
+
     def call_in(self, schema: str, function: str, **args: Any) -> Any:
-        """``select <schema>.<function>(name => value, ...)``: the domain functions live in the
+        """``<schema>.<function>(name => value, ...)``: the domain functions live in the
         ``domains`` schema, which the Data API does not expose."""
-        call = sql.SQL("select {}.{}({})").format(
+        return self._run(schema, function, args, "select to_jsonb({})")
+
+    def _run(self, schema: str, function: str, args: dict[str, Any], template: str) -> Any:
+        call = sql.SQL("{}.{}({})").format(
             sql.Identifier(schema),
             sql.Identifier(function),
             sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(name)) for name in args),
         )
+        statement = sql.SQL(template).format(call)  # type: ignore[arg-type]
         params = [Jsonb(v) if isinstance(v, dict | list) else v for v in args.values()]
         try:
             with self.pool.connection() as conn, conn.transaction():
                 if self._role:
                     conn.execute(sql.SQL("set local role {}").format(sql.Identifier(self._role)))
-                row = conn.execute(call, params).fetchone()
+                row = conn.execute(statement, params).fetchone()
         except PoolTimeout as exc:
             log.error("database pool exhausted or unreachable calling %s", function)
             raise ServiceError("SYS_002", "database unavailable") from exc
