@@ -963,7 +963,13 @@ export type Database = {
     Functions: {
       attach_checkout_charge: {
         Args: { order_id: string; payment_url: string; track_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_result"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       begin_refund: {
         Args: { refund_id: string; refund_order_id: string }
@@ -987,7 +993,13 @@ export type Database = {
           provider_payment_id: string
           track_id: string
         }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_result"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       create_checkout: {
         Args: {
@@ -996,7 +1008,13 @@ export type Database = {
           plan: string
           user_id: string
         }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_result"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       create_pack_checkout: {
         Args: {
@@ -1005,7 +1023,13 @@ export type Database = {
           payment_method: string
           user_id: string
         }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_result"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       deduct_credits: {
         Args: {
@@ -1022,7 +1046,16 @@ export type Database = {
           isSetofReturn: false
         }
       }
-      extend_hold: { Args: { hold_id: string; user_id: string }; Returns: Json }
+      extend_hold: {
+        Args: { hold_id: string; user_id: string }
+        Returns: Database["public"]["CompositeTypes"]["hold_extension"]
+        SetofOptions: {
+          from: "*"
+          to: "hold_extension"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
       finish_refund: {
         Args: {
           error: string
@@ -1030,11 +1063,23 @@ export type Database = {
           provider: Json
           refund_id: string
         }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["refund_result"]
+        SetofOptions: {
+          from: "*"
+          to: "refund_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       finish_storage_cleanup: {
         Args: { error?: string; project_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["storage_cleanup_result"]
+        SetofOptions: {
+          from: "*"
+          to: "storage_cleanup_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       get_credit_summary: {
         Args: Record<PropertyKey, never>
@@ -1057,10 +1102,25 @@ export type Database = {
           name_en: string
         }[]
       }
-      get_hold: { Args: { hold_id: string }; Returns: Json }
+      get_hold: {
+        Args: { hold_id: string }
+        Returns: Database["public"]["CompositeTypes"]["hold_state"]
+        SetofOptions: {
+          from: "*"
+          to: "hold_state"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
       get_payment: {
         Args: { order_id: string; user_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_state"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_state"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       grant_credits: {
         Args: {
@@ -1081,7 +1141,13 @@ export type Database = {
       }
       hit_rate_limit: {
         Args: { bucket: string; max_hits: number; window_seconds: number }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["rate_limit_hit"]
+        SetofOptions: {
+          from: "*"
+          to: "rate_limit_hit"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       lookup_payment_event: {
         Args: {
@@ -1090,16 +1156,43 @@ export type Database = {
           result: string
           track_id: string
         }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_event_lookup"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_event_lookup"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       preview_checkout: {
         Args: { plan: string; user_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["checkout_quote"]
+        SetofOptions: {
+          from: "*"
+          to: "checkout_quote"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
-      reconcile_candidates: { Args: { max_rows?: number }; Returns: Json }
+      reconcile_candidates: {
+        Args: { max_rows?: number }
+        Returns: Database["public"]["CompositeTypes"]["reconcile_candidate"][]
+        SetofOptions: {
+          from: "*"
+          to: "reconcile_candidate"
+          isOneToOne: false
+          isSetofReturn: true
+        }
+      }
       record_checkout_error: {
         Args: { error: string; order_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_state"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_state"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       record_payment_event: {
         Args: {
@@ -1109,13 +1202,34 @@ export type Database = {
           track_id: string
           verified: Json
         }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["payment_event_result"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_event_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       record_status_check: {
         Args: { order_id: string; verified: Json }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["status_check_result"]
+        SetofOptions: {
+          from: "*"
+          to: "status_check_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
-      refund_batch: { Args: { max_rows?: number }; Returns: Json }
+      refund_batch: {
+        Args: { max_rows?: number }
+        Returns: Database["public"]["CompositeTypes"]["refund_batch_item"][]
+        SetofOptions: {
+          from: "*"
+          to: "refund_batch_item"
+          isOneToOne: false
+          isSetofReturn: true
+        }
+      }
       refund_transaction: {
         Args: {
           idempotency_key: string
@@ -1143,7 +1257,13 @@ export type Database = {
       }
       request_refund: {
         Args: { order_id: string; reason: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["refund_result"]
+        SetofOptions: {
+          from: "*"
+          to: "refund_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       reserve_credits: {
         Args: { action: string; idempotency_key: string }
@@ -1155,17 +1275,56 @@ export type Database = {
           isSetofReturn: false
         }
       }
-      run_credit_sweepers: { Args: Record<PropertyKey, never>; Returns: Json }
-      run_payment_jobs: { Args: Record<PropertyKey, never>; Returns: Json }
+      run_credit_sweepers: {
+        Args: Record<PropertyKey, never>
+        Returns: Database["public"]["CompositeTypes"]["credit_sweep"]
+        SetofOptions: {
+          from: "*"
+          to: "credit_sweep"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
+      run_payment_jobs: {
+        Args: Record<PropertyKey, never>
+        Returns: Database["public"]["CompositeTypes"]["payment_jobs_result"]
+        SetofOptions: {
+          from: "*"
+          to: "payment_jobs_result"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
       schedule_plan_change: {
         Args: { plan: string; user_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["plan_change"]
+        SetofOptions: {
+          from: "*"
+          to: "plan_change"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
       set_cancel_at_period_end: {
         Args: { cancel: boolean; user_id: string }
-        Returns: Json
+        Returns: Database["public"]["CompositeTypes"]["subscription_state"]
+        SetofOptions: {
+          from: "*"
+          to: "subscription_state"
+          isOneToOne: true
+          isSetofReturn: false
+        }
       }
-      set_domain_contact: { Args: { contact: Json }; Returns: Json }
+      set_domain_contact: {
+        Args: { contact: Json }
+        Returns: Database["public"]["CompositeTypes"]["domain_contact"]
+        SetofOptions: {
+          from: "*"
+          to: "domain_contact"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
       spend_credits: {
         Args: { action: string; description?: string; idempotency_key: string }
         Returns: Database["public"]["CompositeTypes"]["credit_spend"]
@@ -1176,8 +1335,26 @@ export type Database = {
           isSetofReturn: false
         }
       }
-      storage_cleanup_batch: { Args: { max_projects?: number }; Returns: Json }
-      take_status_call: { Args: { priority: string }; Returns: Json }
+      storage_cleanup_batch: {
+        Args: { max_projects?: number }
+        Returns: Database["public"]["CompositeTypes"]["storage_cleanup_item"][]
+        SetofOptions: {
+          from: "*"
+          to: "storage_cleanup_item"
+          isOneToOne: false
+          isSetofReturn: true
+        }
+      }
+      take_status_call: {
+        Args: { priority: string }
+        Returns: Database["public"]["CompositeTypes"]["status_call"]
+        SetofOptions: {
+          from: "*"
+          to: "status_call"
+          isOneToOne: true
+          isSetofReturn: false
+        }
+      }
     }
     Enums: {
       [_ in never]: never
@@ -1188,6 +1365,23 @@ export type Database = {
         message: string | null
         details: string | null
         hint: string | null
+      }
+      checkout_proration: {
+        from_plan: string | null
+        from_price_kwd: number | null
+        to_price_kwd: number | null
+        period_end: string | null
+        fraction: number | null
+        credits: number | null
+      }
+      checkout_quote: {
+        plan: string | null
+        kind: string | null
+        amount_kwd: number | null
+        currency: string | null
+        proration:
+          | Database["public"]["CompositeTypes"]["checkout_proration"]
+          | null
       }
       credit_capture: {
         transaction_id: string | null
@@ -1266,6 +1460,179 @@ export type Database = {
         name_en: string | null
         monthly_credits: number | null
         daily_bonus: number | null
+      }
+      credit_sweep: {
+        holds_released: number | null
+        grants_expired: number | null
+      }
+      domain_contact: {
+        first_name: string | null
+        last_name: string | null
+        organization: string | null
+        address1: string | null
+        address2: string | null
+        city: string | null
+        state_province: string | null
+        postal_code: string | null
+        country: string | null
+        phone: string | null
+        email: string | null
+        updated_at: string | null
+      }
+      hold_extension: {
+        hold_id: string | null
+        expires_at: string | null
+        extensions_left: number | null
+      }
+      hold_state: {
+        hold_id: string | null
+        action: string | null
+        amount: number | null
+        status: string | null
+        captured_amount: number | null
+        expires_at: string | null
+      }
+      payment_event_lookup: {
+        event_final: boolean | null
+        event_outcome: string | null
+        payment_known: boolean | null
+        order_id: string | null
+        payment_status: string | null
+      }
+      payment_event_result: {
+        event_id: number | null
+        duplicate: boolean | null
+        outcome: string | null
+        final: boolean | null
+        status_disagrees: boolean | null
+        payment: Database["public"]["CompositeTypes"]["payment_state"] | null
+      }
+      payment_jobs_result: {
+        subscriptions_ended: number | null
+        subscription_credits_expired: number | null
+        checkouts_abandoned: number | null
+        holds_released: number | null
+        grants_expired: number | null
+        domain_orders_cancelled: number | null
+        domains_lapsed: number | null
+        domains_renewal_due: number | null
+        registrar_budget_rows_deleted: number | null
+        rate_limit_rows_deleted: number | null
+      }
+      payment_result: {
+        payment_id: string | null
+        order_id: string | null
+        user_id: string | null
+        purpose: string | null
+        plan: string | null
+        credit_pack: string | null
+        kind: string | null
+        amount_kwd: number | null
+        currency: string | null
+        payment_method: string | null
+        status: string | null
+        status_reason: string | null
+        fulfilment: string | null
+        credits_granted: number | null
+        proration:
+          | Database["public"]["CompositeTypes"]["checkout_proration"]
+          | null
+        track_id: string | null
+        payment_url: string | null
+        created_at: string | null
+        paid_at: string | null
+        closed_at: string | null
+        replay: boolean | null
+      }
+      payment_state: {
+        payment_id: string | null
+        order_id: string | null
+        user_id: string | null
+        purpose: string | null
+        plan: string | null
+        credit_pack: string | null
+        kind: string | null
+        amount_kwd: number | null
+        currency: string | null
+        payment_method: string | null
+        status: string | null
+        status_reason: string | null
+        fulfilment: string | null
+        credits_granted: number | null
+        proration:
+          | Database["public"]["CompositeTypes"]["checkout_proration"]
+          | null
+        track_id: string | null
+        payment_url: string | null
+        created_at: string | null
+        paid_at: string | null
+        closed_at: string | null
+      }
+      plan_change: {
+        plan: string | null
+        status: string | null
+        current_period_start: string | null
+        current_period_end: string | null
+        cancel_at_period_end: boolean | null
+        scheduled_plan: string | null
+        change_at: string | null
+      }
+      rate_limit_hit: {
+        allowed: boolean | null
+        hits: number | null
+        limit: number | null
+        retry_after: number | null
+      }
+      reconcile_candidate: {
+        order_id: string | null
+        track_id: string | null
+        status: string | null
+      }
+      refund_batch_item: {
+        refund_id: string | null
+        order_id: string | null
+        track_id: string | null
+        amount_kwd: number | null
+      }
+      refund_result: {
+        refund_id: string | null
+        order_id: string | null
+        origin: string | null
+        amount_kwd: number | null
+        status: string | null
+        reason: string | null
+        credits_clawed_back: number | null
+        credits_shortfall: number | null
+        note: string | null
+        last_error: string | null
+        completed_at: string | null
+        replay: boolean | null
+      }
+      status_call: {
+        allowed: boolean | null
+        priority: string | null
+        retry_after: number | null
+      }
+      status_check_result: {
+        outcome: string | null
+        payment: Database["public"]["CompositeTypes"]["payment_state"] | null
+      }
+      storage_cleanup_item: {
+        project_id: string | null
+        bucket_id: string | null
+        names: string[] | null
+      }
+      storage_cleanup_result: {
+        project_id: string | null
+        remaining: number | null
+        done: boolean | null
+      }
+      subscription_state: {
+        plan: string | null
+        status: string | null
+        current_period_start: string | null
+        current_period_end: string | null
+        cancel_at_period_end: boolean | null
       }
     }
   }

@@ -260,6 +260,21 @@ const composite_api_error = z.object({
   details: z.string().nullable(),
   hint: z.string().nullable(),
 });
+const composite_checkout_proration = z.object({
+  from_plan: z.string().nullable(),
+  from_price_kwd: z.number().nullable(),
+  to_price_kwd: z.number().nullable(),
+  period_end: z.string().nullable(),
+  fraction: z.number().nullable(),
+  credits: z.number().nullable(),
+});
+const composite_checkout_quote = z.object({
+  plan: z.string().nullable(),
+  kind: z.string().nullable(),
+  amount_kwd: z.number().nullable(),
+  currency: z.string().nullable(),
+  proration: composite_checkout_proration.nullable(),
+});
 const composite_credit_capture = z.object({
   transaction_id: z.guid().nullable(),
   hold_id: z.guid().nullable(),
@@ -331,6 +346,175 @@ const composite_credit_summary = z.object({
   held: z.number().nullable(),
   active_holds: z.array(composite_credit_summary_hold).nullable(),
   grants: z.array(composite_credit_summary_grant).nullable(),
+});
+const composite_credit_sweep = z.object({
+  holds_released: z.number().int().nullable(),
+  grants_expired: z.number().int().nullable(),
+});
+const composite_domain_contact = z.object({
+  first_name: z.string().nullable(),
+  last_name: z.string().nullable(),
+  organization: z.string().nullable(),
+  address1: z.string().nullable(),
+  address2: z.string().nullable(),
+  city: z.string().nullable(),
+  state_province: z.string().nullable(),
+  postal_code: z.string().nullable(),
+  country: z.string().nullable(),
+  phone: z.string().nullable(),
+  email: z.string().nullable(),
+  updated_at: z.string().nullable(),
+});
+const composite_hold_extension = z.object({
+  hold_id: z.guid().nullable(),
+  expires_at: z.string().nullable(),
+  extensions_left: z.number().int().nullable(),
+});
+const composite_hold_state = z.object({
+  hold_id: z.guid().nullable(),
+  action: z.string().nullable(),
+  amount: z.number().nullable(),
+  status: z.string().nullable(),
+  captured_amount: z.number().nullable(),
+  expires_at: z.string().nullable(),
+});
+const composite_payment_event_lookup = z.object({
+  event_final: z.boolean().nullable(),
+  event_outcome: z.string().nullable(),
+  payment_known: z.boolean().nullable(),
+  order_id: z.string().nullable(),
+  payment_status: z.string().nullable(),
+});
+const composite_payment_state = z.object({
+  payment_id: z.guid().nullable(),
+  order_id: z.string().nullable(),
+  user_id: z.guid().nullable(),
+  purpose: z.string().nullable(),
+  plan: z.string().nullable(),
+  credit_pack: z.string().nullable(),
+  kind: z.string().nullable(),
+  amount_kwd: z.number().nullable(),
+  currency: z.string().nullable(),
+  payment_method: z.string().nullable(),
+  status: z.string().nullable(),
+  status_reason: z.string().nullable(),
+  fulfilment: z.string().nullable(),
+  credits_granted: z.number().nullable(),
+  proration: composite_checkout_proration.nullable(),
+  track_id: z.string().nullable(),
+  payment_url: z.string().nullable(),
+  created_at: z.string().nullable(),
+  paid_at: z.string().nullable(),
+  closed_at: z.string().nullable(),
+});
+const composite_payment_event_result = z.object({
+  event_id: z.number().int().nullable(),
+  duplicate: z.boolean().nullable(),
+  outcome: z.string().nullable(),
+  final: z.boolean().nullable(),
+  status_disagrees: z.boolean().nullable(),
+  payment: composite_payment_state.nullable(),
+});
+const composite_payment_jobs_result = z.object({
+  subscriptions_ended: z.number().int().nullable(),
+  subscription_credits_expired: z.number().int().nullable(),
+  checkouts_abandoned: z.number().int().nullable(),
+  holds_released: z.number().int().nullable(),
+  grants_expired: z.number().int().nullable(),
+  domain_orders_cancelled: z.number().int().nullable(),
+  domains_lapsed: z.number().int().nullable(),
+  domains_renewal_due: z.number().int().nullable(),
+  registrar_budget_rows_deleted: z.number().int().nullable(),
+  rate_limit_rows_deleted: z.number().int().nullable(),
+});
+const composite_payment_result = z.object({
+  payment_id: z.guid().nullable(),
+  order_id: z.string().nullable(),
+  user_id: z.guid().nullable(),
+  purpose: z.string().nullable(),
+  plan: z.string().nullable(),
+  credit_pack: z.string().nullable(),
+  kind: z.string().nullable(),
+  amount_kwd: z.number().nullable(),
+  currency: z.string().nullable(),
+  payment_method: z.string().nullable(),
+  status: z.string().nullable(),
+  status_reason: z.string().nullable(),
+  fulfilment: z.string().nullable(),
+  credits_granted: z.number().nullable(),
+  proration: composite_checkout_proration.nullable(),
+  track_id: z.string().nullable(),
+  payment_url: z.string().nullable(),
+  created_at: z.string().nullable(),
+  paid_at: z.string().nullable(),
+  closed_at: z.string().nullable(),
+  replay: z.boolean().nullable(),
+});
+const composite_plan_change = z.object({
+  plan: z.string().nullable(),
+  status: z.string().nullable(),
+  current_period_start: z.string().nullable(),
+  current_period_end: z.string().nullable(),
+  cancel_at_period_end: z.boolean().nullable(),
+  scheduled_plan: z.string().nullable(),
+  change_at: z.string().nullable(),
+});
+const composite_rate_limit_hit = z.object({
+  allowed: z.boolean().nullable(),
+  hits: z.number().int().nullable(),
+  limit: z.number().int().nullable(),
+  retry_after: z.number().int().nullable(),
+});
+const composite_reconcile_candidate = z.object({
+  order_id: z.string().nullable(),
+  track_id: z.string().nullable(),
+  status: z.string().nullable(),
+});
+const composite_refund_batch_item = z.object({
+  refund_id: z.guid().nullable(),
+  order_id: z.string().nullable(),
+  track_id: z.string().nullable(),
+  amount_kwd: z.number().nullable(),
+});
+const composite_refund_result = z.object({
+  refund_id: z.guid().nullable(),
+  order_id: z.string().nullable(),
+  origin: z.string().nullable(),
+  amount_kwd: z.number().nullable(),
+  status: z.string().nullable(),
+  reason: z.string().nullable(),
+  credits_clawed_back: z.number().nullable(),
+  credits_shortfall: z.number().nullable(),
+  note: z.string().nullable(),
+  last_error: z.string().nullable(),
+  completed_at: z.string().nullable(),
+  replay: z.boolean().nullable(),
+});
+const composite_status_call = z.object({
+  allowed: z.boolean().nullable(),
+  priority: z.string().nullable(),
+  retry_after: z.number().int().nullable(),
+});
+const composite_status_check_result = z.object({
+  outcome: z.string().nullable(),
+  payment: composite_payment_state.nullable(),
+});
+const composite_storage_cleanup_item = z.object({
+  project_id: z.guid().nullable(),
+  bucket_id: z.string().nullable(),
+  names: z.array(z.string()).nullable(),
+});
+const composite_storage_cleanup_result = z.object({
+  project_id: z.guid().nullable(),
+  remaining: z.number().int().nullable(),
+  done: z.boolean().nullable(),
+});
+const composite_subscription_state = z.object({
+  plan: z.string().nullable(),
+  status: z.string().nullable(),
+  current_period_start: z.string().nullable(),
+  current_period_end: z.string().nullable(),
+  cancel_at_period_end: z.boolean().nullable(),
 });
 
 // Row, Insert and Update of every exposed table and view. Inserts and updates are held to the
@@ -882,6 +1066,8 @@ export const Tables = {
 
 export const CompositeTypes = {
   api_error: composite_api_error,
+  checkout_proration: composite_checkout_proration,
+  checkout_quote: composite_checkout_quote,
   credit_capture: composite_credit_capture,
   credit_grant: composite_credit_grant,
   credit_hold: composite_credit_hold,
@@ -893,6 +1079,25 @@ export const CompositeTypes = {
   credit_summary_grant: composite_credit_summary_grant,
   credit_summary_hold: composite_credit_summary_hold,
   credit_summary_plan: composite_credit_summary_plan,
+  credit_sweep: composite_credit_sweep,
+  domain_contact: composite_domain_contact,
+  hold_extension: composite_hold_extension,
+  hold_state: composite_hold_state,
+  payment_event_lookup: composite_payment_event_lookup,
+  payment_event_result: composite_payment_event_result,
+  payment_jobs_result: composite_payment_jobs_result,
+  payment_result: composite_payment_result,
+  payment_state: composite_payment_state,
+  plan_change: composite_plan_change,
+  rate_limit_hit: composite_rate_limit_hit,
+  reconcile_candidate: composite_reconcile_candidate,
+  refund_batch_item: composite_refund_batch_item,
+  refund_result: composite_refund_result,
+  status_call: composite_status_call,
+  status_check_result: composite_status_check_result,
+  storage_cleanup_item: composite_storage_cleanup_item,
+  storage_cleanup_result: composite_storage_cleanup_result,
+  subscription_state: composite_subscription_state,
 } as const;
 
 // Arguments and result of every RPC (supabase.rpc(name, args)). Unknown argument names are
@@ -904,7 +1109,7 @@ export const Functions = {
       track_id: z.string(),
       payment_url: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_result,
   },
   begin_refund: {
     Args: z.strictObject({
@@ -929,7 +1134,7 @@ export const Functions = {
       amount_kwd: z.number(),
       currency: z.string().optional(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_result,
   },
   create_checkout: {
     Args: z.strictObject({
@@ -938,7 +1143,7 @@ export const Functions = {
       payment_method: z.string(),
       idempotency_key: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_result,
   },
   create_pack_checkout: {
     Args: z.strictObject({
@@ -947,7 +1152,7 @@ export const Functions = {
       payment_method: z.string(),
       idempotency_key: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_result,
   },
   deduct_credits: {
     Args: z.strictObject({
@@ -963,7 +1168,7 @@ export const Functions = {
       user_id: z.guid(),
       hold_id: z.guid(),
     }),
-    Returns: z.json(),
+    Returns: composite_hold_extension,
   },
   finish_refund: {
     Args: z.strictObject({
@@ -972,14 +1177,14 @@ export const Functions = {
       provider: z.json(),
       error: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_refund_result,
   },
   finish_storage_cleanup: {
     Args: z.strictObject({
       project_id: z.guid(),
       error: z.string().optional(),
     }),
-    Returns: z.json(),
+    Returns: composite_storage_cleanup_result,
   },
   get_credit_summary: {
     Args: z.strictObject({}),
@@ -995,14 +1200,14 @@ export const Functions = {
     Args: z.strictObject({
       hold_id: z.guid(),
     }),
-    Returns: z.json(),
+    Returns: composite_hold_state,
   },
   get_payment: {
     Args: z.strictObject({
       order_id: z.string(),
       user_id: z.guid(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_state,
   },
   grant_credits: {
     Args: z.strictObject({
@@ -1021,7 +1226,7 @@ export const Functions = {
       max_hits: z.number().int(),
       window_seconds: z.number().int(),
     }),
-    Returns: z.json(),
+    Returns: composite_rate_limit_hit,
   },
   lookup_payment_event: {
     Args: z.strictObject({
@@ -1030,27 +1235,27 @@ export const Functions = {
       result: z.string(),
       order_id: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_event_lookup,
   },
   preview_checkout: {
     Args: z.strictObject({
       user_id: z.guid(),
       plan: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_checkout_quote,
   },
   reconcile_candidates: {
     Args: z.strictObject({
       max_rows: z.number().int().optional(),
     }),
-    Returns: z.json(),
+    Returns: z.array(composite_reconcile_candidate),
   },
   record_checkout_error: {
     Args: z.strictObject({
       order_id: z.string(),
       error: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_state,
   },
   record_payment_event: {
     Args: z.strictObject({
@@ -1060,20 +1265,20 @@ export const Functions = {
       verified: z.json(),
       payload: z.json(),
     }),
-    Returns: z.json(),
+    Returns: composite_payment_event_result,
   },
   record_status_check: {
     Args: z.strictObject({
       order_id: z.string(),
       verified: z.json(),
     }),
-    Returns: z.json(),
+    Returns: composite_status_check_result,
   },
   refund_batch: {
     Args: z.strictObject({
       max_rows: z.number().int().optional(),
     }),
-    Returns: z.json(),
+    Returns: z.array(composite_refund_batch_item),
   },
   refund_transaction: {
     Args: z.strictObject({
@@ -1097,7 +1302,7 @@ export const Functions = {
       order_id: z.string(),
       reason: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_refund_result,
   },
   reserve_credits: {
     Args: z.strictObject({
@@ -1108,31 +1313,31 @@ export const Functions = {
   },
   run_credit_sweepers: {
     Args: z.strictObject({}),
-    Returns: z.json(),
+    Returns: composite_credit_sweep,
   },
   run_payment_jobs: {
     Args: z.strictObject({}),
-    Returns: z.json(),
+    Returns: composite_payment_jobs_result,
   },
   schedule_plan_change: {
     Args: z.strictObject({
       user_id: z.guid(),
       plan: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_plan_change,
   },
   set_cancel_at_period_end: {
     Args: z.strictObject({
       user_id: z.guid(),
       cancel: z.boolean(),
     }),
-    Returns: z.json(),
+    Returns: composite_subscription_state,
   },
   set_domain_contact: {
     Args: z.strictObject({
       contact: z.json(),
     }),
-    Returns: z.json(),
+    Returns: composite_domain_contact,
   },
   spend_credits: {
     Args: z.strictObject({
@@ -1146,13 +1351,13 @@ export const Functions = {
     Args: z.strictObject({
       max_projects: z.number().int().optional(),
     }),
-    Returns: z.json(),
+    Returns: z.array(composite_storage_cleanup_item),
   },
   take_status_call: {
     Args: z.strictObject({
       priority: z.string(),
     }),
-    Returns: z.json(),
+    Returns: composite_status_call,
   },
 } as const;
 
