@@ -92,7 +92,7 @@ class BillingDb:
             sql.Identifier(function),
             sql.SQL(", ").join(sql.SQL("{} => %s").format(sql.Identifier(name)) for name in args),
         )
-        statement = sql.SQL(template).format(call)  # type: ignore[arg-type]
+        statement = sql.SQL(template).format(call)
         params = [Jsonb(v) if isinstance(v, dict | list) else v for v in args.values()]
         try:
             with self.pool.connection() as conn, conn.transaction():
