@@ -72,5 +72,5 @@ def test_the_check_sees_json_results(kwq8_tx: TestDatabase) -> None:
             public.zz_table(), public.zz_typed() to service_role;
         """
     )
-    found = {row["fn"] for row in db.sql(UNTYPED)} - set(EXCEPTIONS)
+    found = {row["fn"] for row in db.sql(UNTYPED) if row["fn"].startswith("zz_")}
     assert found == {"zz_bare()", "zz_setof()", "zz_composite()", "zz_array()", "zz_table()", "zz_typed()"}
