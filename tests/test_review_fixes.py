@@ -7,12 +7,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from kwq8.postgrest import Identity
 from kwq8.testing.database import TestDatabase
 
-from .credit_helpers import NOW, SERVICE, audit_clean, grant, key
+from .credit_helpers import SERVICE, audit_clean, grant, key
 
 pytest_plugins = ("tests.credit_fixtures",)
 
