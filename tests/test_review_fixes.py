@@ -4,17 +4,22 @@ by concurrent workers, a checkout retried after a crash, and the DOM_ codes of t
 
 from __future__ import annotations
 
+import threading
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
+from kwq8.payments.fake_upayments import FakeUPayments
+from kwq8.payments.reconcile import process_refunds
+from kwq8.payments.upayments import UPaymentsClient, UPaymentsConfig
 from kwq8.postgrest import Identity
+from kwq8.service.db import BillingDb
 from kwq8.testing.database import TestDatabase
 
-from .credit_helpers import NOW, SERVICE, audit_clean, grant, key
+from .credit_helpers import SERVICE, audit_clean, grant, key
+from .payment_helpers import paid_order, payment, payments_audit_clean
+from .service_helpers import API_KEY, API_SECRET
 
-pytest_plugins = ("tests.credit_fixtures",)
+pytest_plugins = ("tests.credit_fixtures", "tests.service_fixtures", "tests.upayments_fixtures")
 
 # page_generation costs 3 and a hold lives hold_ttl (15 minutes) from NOW.
 EXPIRES = "2026-05-10T09:15:00+00:00"
@@ -90,3 +95,68 @@ def test_get_credit_usage_counts_a_hold_past_its_expiry_as_released(db: TestData
     assert db.rpc("run_credit_sweepers", {}, as_=SERVICE)["holds_released"] == 1
     assert usage() == expected_usage(db, user) == expected
     audit_clean(db)
+
+
+# --------------------------------------------------------------------------- refunds sent once
+
+
+def refund_workers(kwq8_db: TestDatabase, fake: FakeUPayments, count: int) -> list[tuple[BillingDb, UPaymentsClient]]:
+    """Independent workers: each its own database pool and its own UPayments client."""
+    workers = []
+    for _ in range(count):
+        billing = BillingDb(kwq8_db.url("postgres"), role="service_role", pool_size=1)
+        billing.open()
+        client = UPaymentsClient(
+            UPaymentsConfig(api_key=API_KEY, base_url=fake.base_url, api_secret=API_SECRET, timeout_s=5.0)
+        )
+        workers.append((billing, client))
+    return workers
+
+
+def test_two_refund_workers_holding_the_same_batch_send_each_refund_once(
+    kwq8_db: TestDatabase, billing: BillingDb, client: UPaymentsClient, fake: FakeUPayments
+) -> None:
+    orders = [paid_order(kwq8_db, billing, client, fake) for _ in range(3)]
+    for order_id in orders:
+        kwq8_db.rpc("request_refund", {"order_id": order_id, "reason": "customer asked"}, as_=SERVICE)
+    workers = refund_workers(kwq8_db, fake, 2)
+    # Slow status answers: both workers read the same batch and ask UPayments about the same
+    # refund at the same time, so both reach begin_refund for it; create-refund is slow too, so
+    # one worker is still inside the call while the other comes to the refund.
+    fake.timeout_next("status", delay_s=0.4, count=6)
+    fake.timeout_next("refund", delay_s=0.4, count=3)
+    start = threading.Barrier(2)
+    reports: list[dict[str, Any]] = []
+
+    def work(billing_db: BillingDb, upayments: UPaymentsClient) -> None:
+        start.wait()
+        reports.append(process_refunds(billing_db, upayments).as_dict())
+
+    threads = [threading.Thread(target=work, args=worker) for worker in workers]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        for billing_db, upayments in workers:
+            upayments.close()
+            billing_db.close()
+    assert len(reports) == 2
+    # The fake's own record: one create-refund per refund, for its order's charge.
+    sent = sorted(r.json()["orderId"] for r in fake.refunds)
+    tracks = [payment(kwq8_db, order_id)["track_id"] for order_id in orders]
+    assert len(sent) == 3 and sent == sorted({"R" + fake.transaction(t)["tran_id"] for t in tracks})
+    assert {payment(kwq8_db, order_id)["status"] for order_id in orders} == {"refunded"}
+    payments_audit_clean(kwq8_db)
+
+
+def test_a_refund_whose_worker_died_after_claiming_it_is_not_sent_again(
+    kwq8_db: TestDatabase, billing: BillingDb, client: UPaymentsClient, fake: FakeUPayments
+) -> None:
+    order_id = paid_order(kwq8_db, billing, client, fake)
+    refund = kwq8_db.rpc("request_refund", {"order_id": order_id, "reason": "customer asked"}, as_=SERVICE)
+    # The dead worker claimed it (committed) and may have sent it: nobody can know.
+    assert kwq8_db.rpc("begin_refund", {"refund_id": refund["refund_id"], "refund_order_id": "R"}, as_=SERVICE) is True
+    assert dict(process_refunds(billing, client).outcomes) == {}
+    assert fake.refunds == []
