@@ -5,21 +5,32 @@ by concurrent workers, a checkout retried after a crash, and the DOM_ codes of t
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
+
+import pytest
+from psycopg import sql as psql
 
 from kwq8.payments.fake_upayments import FakeUPayments
 from kwq8.payments.reconcile import process_refunds
 from kwq8.payments.upayments import UPaymentsClient, UPaymentsConfig
 from kwq8.postgrest import Identity
 from kwq8.service.db import BillingDb
+from kwq8.service.errors import ServiceError
 from kwq8.testing.database import TestDatabase
 
 from .credit_helpers import SERVICE, audit_clean, grant, key
-from .payment_helpers import paid_order, payment, payments_audit_clean
+from .domain_helpers import MARGIN, RATE, DomainEnv
+from .payment_helpers import attach, paid_order, payment, payments_audit_clean
 from .service_helpers import API_KEY, API_SECRET
 
-pytest_plugins = ("tests.credit_fixtures", "tests.service_fixtures", "tests.upayments_fixtures")
+pytest_plugins = (
+    "tests.credit_fixtures",
+    "tests.domain_fixtures",
+    "tests.service_fixtures",
+    "tests.upayments_fixtures",
+)
 
 # page_generation costs 3 and a hold lives hold_ttl (15 minutes) from NOW.
 EXPIRES = "2026-05-10T09:15:00+00:00"
@@ -160,3 +171,113 @@ def test_a_refund_whose_worker_died_after_claiming_it_is_not_sent_again(
     assert kwq8_db.rpc("begin_refund", {"refund_id": refund["refund_id"], "refund_order_id": "R"}, as_=SERVICE) is True
     assert dict(process_refunds(billing, client).outcomes) == {}
     assert fake.refunds == []
+
+
+# --------------------------------------------------------------------------- one order per name
+
+
+def checkout_args(env: DomainEnv, user: Identity, project: str, fqdn: str) -> dict[str, Any]:
+    """Arguments of domains.create_checkout for a name the service has just checked and priced."""
+    env.billing.call_in("domains", "record_availability", p_results=[{"fqdn": fqdn, "available": True}])
+    env.billing.call_in(
+        "domains", "record_pricing", p_prices=[{"tld": "com", "action": "register", "years": 1, "usd_price": "10.98"}]
+    )
+    return {
+        "p_user": user.user_id,
+        "p_project": project,
+        "p_fqdn": fqdn,
+        "p_unicode": fqdn,
+        "p_tld": "com",
+        "p_years": 1,
+        "p_rate": RATE,
+        "p_margin": MARGIN,
+        "p_key": key(),
+    }
+
+
+def while_open(env: DomainEnv, first: str, first_args: dict[str, Any], second: Callable[[], Any]) -> Any:
+    """Run `first` (a domains or public function) in a transaction left open while `second`
+    runs in another session, then commit it. Returns what `second` answered or raised."""
+    outcome: list[Any] = []
+
+    def run_second() -> None:
+        try:
+            outcome.append(second())
+        except ServiceError as exc:
+            outcome.append(exc)
+
+    conn = env.db.connect()
+    with conn.transaction():
+        conn.execute("set local role service_role")
+        conn.execute(
+            psql.SQL("select {}({})").format(
+                psql.SQL(first),
+                psql.SQL(", ").join(psql.SQL("{} => %s").format(psql.Identifier(name)) for name in first_args),
+            ),
+            list(first_args.values()),
+        )
+        thread = threading.Thread(target=run_second)
+        thread.start()
+        thread.join(1.0)  # the second session runs into whatever the first holds
+    thread.join(15)
+    assert not thread.is_alive() and len(outcome) == 1
+    return outcome[0]
+
+
+def orders_for(env: DomainEnv, fqdn: str) -> list[dict[str, Any]]:
+    return env.db.sql(
+        "select o.user_id, o.state, o.error_code, p.order_id, p.status, r.status as refund"
+        " from public.domain_orders o join public.payments p on p.id = o.payment_id"
+        " left join payments.refunds r on r.payment_id = p.id where o.fqdn = %s order by o.created_at",
+        (fqdn,),
+    )
+
+
+@pytest.mark.parametrize("who", ["another user", "the same user"])
+def test_two_concurrent_checkouts_of_one_name_open_one_order(env: DomainEnv, who: str) -> None:
+    first_user, first_project = env.owner()
+    second_user, second_project = env.owner() if who == "another user" else (first_user, first_project)
+    fqdn = "race-" + key()[:8] + ".com"
+    first = checkout_args(env, first_user, first_project, fqdn)
+    second = checkout_args(env, second_user, second_project, fqdn)
+    answer = while_open(
+        env, "domains.create_checkout", first, lambda: env.billing.call_in("domains", "create_checkout", **second)
+    )
+    assert isinstance(answer, ServiceError) and answer.code == "DOM_001", answer
+    assert [(str(o["user_id"]), o["state"]) for o in orders_for(env, fqdn)] == [
+        (first_user.user_id, "awaiting_payment")
+    ]
+    assert env.audit() == []
+
+
+def test_two_concurrent_captures_for_one_name_register_one_and_refund_the_other(env: DomainEnv) -> None:
+    fqdn = "paid-race-" + key()[:8] + ".com"
+    first_user, first_project = env.owner()
+    first = env.billing.call_in("domains", "create_checkout", **checkout_args(env, first_user, first_project, fqdn))
+    # Its quote ran out unpaid, so another user may check the name out; then both captures
+    # arrive at the same time (the first customer paid at the last moment).
+    env.db.sql("update public.domain_quotes set expires_at = now() - interval '1 second' where fqdn = %s", (fqdn,))
+    second_user, second_project = env.owner()
+    second = env.billing.call_in("domains", "create_checkout", **checkout_args(env, second_user, second_project, fqdn))
+
+    def captured(payment_json: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "order_id": payment_json["order_id"],
+            "track_id": attach(env.db, payment_json["order_id"]),
+            "provider_payment_id": "100000000000000001",
+            "amount_kwd": Decimal(str(payment_json["amount_kwd"])),
+            "currency": "KWD",
+        }
+
+    first_capture, second_capture = captured(first), captured(second)
+    answer = while_open(
+        env, "public.confirm_payment", first_capture, lambda: env.billing.call("confirm_payment", **second_capture)
+    )
+    assert answer["status"] == "paid"
+    orders = orders_for(env, fqdn)
+    assert [(o["order_id"], o["state"], o["status"]) for o in orders] == [
+        (first["order_id"], "queued", "paid"),
+        (second["order_id"], "failed", "paid"),
+    ]
+    assert (orders[1]["error_code"], orders[1]["refund"], orders[0]["refund"]) == ("DOM_001", "requested", None)
+    assert env.audit() == []
