@@ -281,3 +281,82 @@ def test_two_concurrent_captures_for_one_name_register_one_and_refund_the_other(
     ]
     assert (orders[1]["error_code"], orders[1]["refund"], orders[0]["refund"]) == ("DOM_001", "requested", None)
     assert env.audit() == []
+
+
+# --------------------------------------------------------------------------- DOM_ codes for bad input
+
+
+def refused(env: DomainEnv, function: str, **args: Any) -> str:
+    with pytest.raises(ServiceError) as error:
+        env.billing.call_in("domains", function, **args)
+    return error.value.code
+
+
+def answer(fqdn: Any, **fields: Any) -> dict[str, Any]:
+    return {"fqdn": fqdn, "available": True, "premium": False, "premium_usd": None} | fields
+
+
+def test_record_availability_refuses_bad_answers_with_their_codes_and_writes_nothing(env: DomainEnv) -> None:
+    good = answer("good-name.com")
+    for bad, code in (
+        (answer("x" * 250 + ".com"), "DOM_002"),
+        (answer(None), "DOM_002"),
+        (answer("bad name.com"), "DOM_002"),
+        (answer("bad_name.com"), "DOM_002"),
+        (answer("com"), "DOM_002"),
+        (answer("shop.kwq8.com"), "DOM_002"),
+        (answer("shop.xyz"), "DOM_003"),
+        (answer("fine.com", available="maybe"), "VAL_001"),
+        (answer("fine.com", available=None), "VAL_001"),
+        ({"fqdn": "fine.com"}, "VAL_001"),
+        (answer("fine.com", premium="sometimes"), "VAL_001"),
+        (answer("fine.com", premium=True, premium_usd="-5"), "VAL_001"),
+        (answer("fine.com", premium=True, premium_usd="lots"), "VAL_001"),
+        ("fine.com", "VAL_001"),
+    ):
+        assert refused(env, "record_availability", p_results=[good, bad]) == code, bad
+    assert env.db.sql("select fqdn from domains.availability") == []
+    # The same name twice in one batch: the last answer counts.
+    twice = [good, answer("good-name.com", available=False)]
+    assert env.billing.call_in("domains", "record_availability", p_results=twice) == 1
+    assert env.db.sql("select fqdn, available from domains.availability") == [
+        {"fqdn": "good-name.com", "available": False}
+    ]
+
+
+def price(tld: Any, **fields: Any) -> dict[str, Any]:
+    return {"tld": tld, "action": "register", "years": 1, "usd_price": "10.98"} | fields
+
+
+def test_record_pricing_refuses_bad_prices_with_their_codes_and_writes_nothing(env: DomainEnv) -> None:
+    for bad, code in (
+        (price(""), "DOM_003"),
+        (price(None), "DOM_003"),
+        (price("c_m"), "DOM_003"),
+        (price("com", years="x"), "VAL_001"),
+        (price("com", years=11), "VAL_001"),
+        (price("com", years=0), "VAL_001"),
+        (price("com", years=None), "VAL_001"),
+        (price("com", action="buy"), "VAL_001"),
+        (price("com", usd_price="-1"), "VAL_001"),
+        (price("com", usd_price="free"), "VAL_001"),
+        (price("com", usd_price=None), "VAL_001"),
+        ({"tld": "com", "action": "register", "years": 1}, "VAL_001"),
+        ("com", "VAL_001"),
+    ):
+        assert refused(env, "record_pricing", p_prices=[price("net"), bad]) == code, bad
+    assert env.db.sql("select tld from domains.pricing") == []
+    twice = [price("net"), price("net", usd_price="12.5")]
+    assert env.billing.call_in("domains", "record_pricing", p_prices=twice) == 1
+    assert env.db.sql("select tld, usd_price from domains.pricing") == [{"tld": "net", "usd_price": Decimal("12.5")}]
+
+
+def test_a_display_name_that_is_too_long_is_dom_002_and_writes_nothing(env: DomainEnv) -> None:
+    user, project = env.owner()
+    long_name = "ك" * 254
+    checkout = checkout_args(env, user, project, "long-display.com") | {"p_unicode": long_name}
+    assert refused(env, "create_checkout", **checkout) == "DOM_002"
+    connect = {"p_user": user.user_id, "p_project": project, "p_records": [], "p_verified": False}
+    assert refused(env, "connect_domain", **connect, p_fqdn="own-site.com", p_unicode=long_name) == "DOM_002"
+    for table in ("public.domain_quotes", "public.domain_orders", "public.payments", "public.domains"):
+        assert env.db.scalar(f"select count(*) from {table}") == 0, table

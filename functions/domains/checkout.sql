@@ -201,6 +201,7 @@ begin
         perform private.raise_error('CREDIT_014', 'user_id is required');
     end if;
     perform domains.require_fqdn(p_fqdn);
+    perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint(

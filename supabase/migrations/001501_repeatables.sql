@@ -26,11 +26,11 @@
 -- kwq8 repeatable: functions/billing/uuid_v7.sql a709c08b059c5819d31c2581301fe9d81268eb1f3a854355a2e1a8a6403d20f3
 -- kwq8 repeatable: functions/billing/validation.sql 5c3a0a569ae49d70d0175ec388bc4fa34f639f9de301bcd818e3a33bb48bc0d9
 -- kwq8 repeatable: functions/domains/budget.sql ce7f34c20d9129cba2a40aa9a1970c282957b363b8d8ecd3a67b50acef66b4fd
--- kwq8 repeatable: functions/domains/checkout.sql 7dd71e7d2ba29d18f40177897ece9fbca868f335bb72c239b08825691f841d1d
+-- kwq8 repeatable: functions/domains/checkout.sql cc5877fddf4978668f3efbe8f0b716b40bd2ef713787e6728071af931d24ba78
 -- kwq8 repeatable: functions/domains/jobs.sql 4899e9e1393f193f10f56138ecfd51fe7ebc9a7ff798cd660bd9b680e87860f8
 -- kwq8 repeatable: functions/domains/orders.sql aec4bf45f9b362f883c3636bf7945b3bc8119eb0bed4768f21b1089e178ae343
--- kwq8 repeatable: functions/domains/search.sql 77ecb5e776d6240d6879ae033564ef58ffcef72a7cef7f318a5706ac5cdac334
--- kwq8 repeatable: functions/domains/setup.sql 19a1c836487e6e2b2f49d207c5a6ed203f35916fb43872566d5d0c4ef2164e21
+-- kwq8 repeatable: functions/domains/search.sql 06943318d1aa737ae9fa681de4a3497c295460e5ce9d9a0ecfa6188940d4ea14
+-- kwq8 repeatable: functions/domains/setup.sql 272018b4b4f2ee2aebed4a2f25f37356288858d6799484b70a817c2a2d491d07
 -- kwq8 repeatable: functions/payments/audit_payments.sql 2209c53189ffad3be1f7637c83948d2e6d08e2df4f4299cdb22d1d5ba94eb899
 -- kwq8 repeatable: functions/payments/confirm_payment.sql 508b6b09277eb5214fd421f6c84c8fbff9fbed36dca0299b12150889875f3bb4
 -- kwq8 repeatable: functions/payments/create_checkout.sql b5c92024918185c39a68001ac56ff3e626f5e08fe92f3d11faf21c1f164588d2
@@ -74,7 +74,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: f534ff08b87d9040370d467e84620262004c23a0cdaab549d6b6dfeb8fb78761
+-- kwq8 body: 978c8291097213c78939d8ea42f2b23d01cdfcd71ee321d9a1a39d59baed2ea8
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -304,6 +304,7 @@ begin
         perform private.raise_error('CREDIT_014', 'user_id is required');
     end if;
     perform domains.require_fqdn(p_fqdn);
+    perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint(
@@ -563,8 +564,604 @@ grant execute on function domains.create_checkout(uuid, uuid, text, text, text, 
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
 domains.renewal_state(uuid, text, integer) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', '7dd71e7d2ba29d18f40177897ece9fbca868f335bb72c239b08825691f841d1d', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_contact_for_caller"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "lock_name"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', '7dd71e7d2ba29d18f40177897ece9fbca868f335bb72c239b08825691f841d1d');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', 'cc5877fddf4978668f3efbe8f0b716b40bd2ef713787e6728071af931d24ba78', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_contact_for_caller"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "lock_name"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', 'cc5877fddf4978668f3efbe8f0b716b40bd2ef713787e6728071af931d24ba78');
+
+-- functions/domains/search.sql
+-- Search and pricing. The service normalises the asked name (idna, Public Suffix List) and
+-- builds the candidates; what Namecheap said about each (domains.check) is kept for
+-- availability_ttl, its price list (users.getPricing) for pricing_ttl. Prices in KWD are
+-- decided here only, for search results and quotes alike:
+--     price_kwd = ceil(usd * rate * margin / price_step) * price_step       (step 0.250 KWD)
+
+create or replace function domains.price_kwd(p_usd numeric, p_rate numeric, p_margin numeric)
+returns numeric
+language sql
+stable
+set search_path = ''
+as $$
+    select (ceil(p_usd * p_rate * p_margin / s.price_step_kwd) * s.price_step_kwd)::numeric(12, 3)
+    from domains.settings as s
+$$;
+
+-- A name of ours: lower-case ASCII labels (IDNs in punycode), at most 253 characters, never
+-- under kwq8.com; the same rule as public.domains.fqdn.
+create or replace function domains.require_fqdn(p_fqdn text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_fqdn is null or char_length(p_fqdn) > 253
+        or p_fqdn !~ '^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$' then
+        perform private.raise_error('DOM_002', 'a domain name is lower-case ASCII labels separated by dots');
+    end if;
+    if p_fqdn ~ '(^|\.)kwq8\.com$' then
+        perform private.raise_error('DOM_002', 'names under kwq8.com are not sold');
+    end if;
+    return p_fqdn;
+end
+$$;
+
+-- The configured TLD a name ends with, or DOM_003.
+create or replace function domains.require_tld(p_fqdn text, p_tld text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if p_tld is null or not exists (select from domains.settings as s where p_tld = any(s.tlds))
+        or right(p_fqdn, char_length(p_tld) + 1) <> '.' || p_tld then
+        perform private.raise_error('DOM_003', format('.%s is not sold here', coalesce(p_tld, '?')));
+    end if;
+    return p_tld;
+end
+$$;
+
+-- The name as the owner reads it (its Unicode form; the ASCII name when none is given), as
+-- long as public.domains.fqdn_unicode allows.
+create or replace function domains.require_display_name(p_unicode text, p_fqdn text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if char_length(coalesce(p_unicode, p_fqdn)) not between 3 and 253 then
+        perform private.raise_error('DOM_002', 'the Unicode form of a name is 3 to 253 characters');
+    end if;
+    return coalesce(p_unicode, p_fqdn);
+end
+$$;
+
+-- What the service must still ask Namecheap: the names without a fresh answer and whether the
+-- price list is stale. Also the TLDs to suggest.
+create or replace function domains.search_state(p_names jsonb)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'tlds', to_jsonb(s.tlds),
+        'max_years', s.max_years,
+        'unchecked', coalesce((
+            select jsonb_agg(n.name order by n.ord)
+            from jsonb_array_elements_text(coalesce(p_names, '[]'::jsonb)) with ordinality as n (name, ord)
+            where not exists (
+                select from domains.availability as a
+                where a.fqdn = n.name and a.checked_at > now() - s.availability_ttl
+            )
+        ), '[]'::jsonb),
+        'pricing_stale', not exists (
+            select from domains.pricing as p
+            where p.action = 'register' and p.fetched_at > now() - s.pricing_ttl
+        ) or exists (
+            select from unnest(s.tlds) as t (tld)
+            where not exists (
+                select from domains.pricing as p
+                where p.tld = t.tld and p.action = 'register' and p.years = 1 and p.fetched_at > now() - s.pricing_ttl
+            )
+        )
+    )
+    from domains.settings as s
+$$;
+
+-- A USD amount as Namecheap gives it (a JSON number or a decimal string) that fits the price
+-- columns; VAL_001 naming p_what otherwise.
+create or replace function domains.require_usd(p_value jsonb, p_what text)
+returns numeric
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if coalesce(jsonb_typeof(p_value), 'null') not in ('number', 'string')
+        or p_value #>> '{}' !~ '^[0-9]{1,8}(\.[0-9]+)?$' then
+        perform private.raise_error(
+            'VAL_001', format('%s must be a USD amount, not %s', p_what, left(coalesce(p_value::text, 'null'), 50))
+        );
+    end if;
+    return (p_value #>> '{}')::numeric;
+end
+$$;
+
+-- A JSON true or false (or its text); VAL_001 naming p_what otherwise.
+create or replace function domains.require_flag(p_value jsonb, p_what text)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if coalesce(jsonb_typeof(p_value), 'null') not in ('boolean', 'string')
+        or lower(p_value #>> '{}') not in ('true', 'false') then
+        perform private.raise_error(
+            'VAL_001', format('%s must be true or false, not %s', p_what, left(coalesce(p_value::text, 'null'), 50))
+        );
+    end if;
+    return (p_value #>> '{}')::boolean;
+end
+$$;
+
+-- domains.check answers: [{fqdn, available, premium, premium_usd}], each a name of a TLD sold
+-- here (DOM_002, DOM_003, VAL_001 otherwise). All are checked before any is stored.
+create or replace function domains.record_availability(p_results jsonb)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_answer record;
+    v_fqdn text;
+    v_count integer;
+begin
+    if p_results is null or jsonb_typeof(p_results) <> 'array' or jsonb_array_length(p_results) > 50 then
+        perform private.raise_error('VAL_001', 'results must be an array of at most 50 answers');
+    end if;
+    for v_answer in
+        select r.value, r.ord - 1 as ord from jsonb_array_elements(p_results) with ordinality as r (value, ord)
+    loop
+        if jsonb_typeof(v_answer.value) <> 'object' then
+            perform private.raise_error('VAL_001', format('results[%s] must be an object', v_answer.ord));
+        end if;
+        v_fqdn := domains.require_fqdn(lower(v_answer.value ->> 'fqdn'));
+        if domains.tld_of(v_fqdn) is null then
+            perform private.raise_error(
+                'DOM_003', format('.%s is not sold here', substring(v_fqdn from '\.(.*)$'))
+            );
+        end if;
+        perform domains.require_flag(v_answer.value -> 'available', format('results[%s].available', v_answer.ord));
+        perform domains.require_flag(coalesce(v_answer.value -> 'premium', 'false'),
+            format('results[%s].premium', v_answer.ord));
+        if coalesce(jsonb_typeof(v_answer.value -> 'premium_usd'), 'null') <> 'null' then
+            perform domains.require_usd(
+                v_answer.value -> 'premium_usd', format('results[%s].premium_usd', v_answer.ord)
+            );
+        end if;
+    end loop;
+    -- A name answered twice in one batch keeps its last answer.
+    insert into domains.availability as a (fqdn, available, premium, premium_usd, checked_at)
+    select distinct on (lower(r.value ->> 'fqdn'))
+        lower(r.value ->> 'fqdn'), (r.value ->> 'available')::boolean,
+        coalesce((r.value ->> 'premium')::boolean, false), nullif(r.value ->> 'premium_usd', '')::numeric, now()
+    from jsonb_array_elements(p_results) with ordinality as r (value, ord)
+    order by lower(r.value ->> 'fqdn'), r.ord desc
+    on conflict (fqdn) do update
+    set available = excluded.available, premium = excluded.premium, premium_usd = excluded.premium_usd,
+        checked_at = excluded.checked_at;
+    get diagnostics v_count = row_count;
+    return v_count;
+end
+$$;
+
+-- users.getPricing answers: [{tld, action, years, usd_price}], for every TLD Namecheap sells
+-- (DOM_003 for a malformed TLD, VAL_001 for the rest). All are checked before any is stored.
+create or replace function domains.record_pricing(p_prices jsonb)
+returns integer
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_price record;
+    v_count integer;
+begin
+    if p_prices is null or jsonb_typeof(p_prices) <> 'array' then
+        perform private.raise_error('VAL_001', 'prices must be an array');
+    end if;
+    for v_price in
+        select r.value, r.ord - 1 as ord from jsonb_array_elements(p_prices) with ordinality as r (value, ord)
+    loop
+        if jsonb_typeof(v_price.value) <> 'object' then
+            perform private.raise_error('VAL_001', format('prices[%s] must be an object', v_price.ord));
+        end if;
+        if coalesce(lower(v_price.value ->> 'tld'), '') !~ '^[a-z0-9-]+(\.[a-z0-9-]+)*$' then
+            perform private.raise_error(
+                'DOM_003', format('prices[%s]: .%s is not a TLD', v_price.ord, left(v_price.value ->> 'tld', 50))
+            );
+        end if;
+        if v_price.value ->> 'action' is null or v_price.value ->> 'action' not in ('register', 'renew') then
+            perform private.raise_error('VAL_001', format('prices[%s].action must be register or renew', v_price.ord));
+        end if;
+        if coalesce(v_price.value ->> 'years', '') !~ '^([1-9]|10)$' then
+            perform private.raise_error('VAL_001', format('prices[%s].years must be 1 to 10', v_price.ord));
+        end if;
+        perform domains.require_usd(v_price.value -> 'usd_price', format('prices[%s].usd_price', v_price.ord));
+    end loop;
+    -- A price given twice in one batch keeps the last one.
+    insert into domains.pricing as p (tld, action, years, usd_price, fetched_at)
+    select distinct on (lower(r.value ->> 'tld'), r.value ->> 'action', (r.value ->> 'years')::integer)
+        lower(r.value ->> 'tld'), r.value ->> 'action', (r.value ->> 'years')::integer,
+        (r.value ->> 'usd_price')::numeric, now()
+    from jsonb_array_elements(p_prices) with ordinality as r (value, ord)
+    order by lower(r.value ->> 'tld'), r.value ->> 'action', (r.value ->> 'years')::integer, r.ord desc
+    on conflict (tld, action, years) do update
+    set usd_price = excluded.usd_price, fetched_at = excluded.fetched_at;
+    get diagnostics v_count = row_count;
+    return v_count;
+end
+$$;
+
+-- The USD price of a name for a term: the premium price from domains.check (premium names are
+-- sold for one year), else the cached list price. Null when unknown.
+create or replace function domains.usd_price(p_fqdn text, p_tld text, p_years integer)
+returns numeric
+language sql
+stable
+set search_path = ''
+as $$
+    select case
+        when a.premium then case when p_years = 1 then a.premium_usd end
+        else (
+            select p.usd_price from domains.pricing as p
+            where p.tld = p_tld and p.action = 'register' and p.years = p_years
+        )
+    end
+    from domains.availability as a
+    where a.fqdn = p_fqdn
+$$;
+
+-- The search answer: each name with availability, premium flag and price in KWD.
+-- p_names: [{fqdn, unicode, tld}], the asked name first.
+create or replace function domains.search_results(p_names jsonb, p_years integer, p_rate numeric, p_margin numeric)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(jsonb_agg(jsonb_build_object(
+        'fqdn', n.value ->> 'fqdn',
+        'unicode', n.value ->> 'unicode',
+        'available', a.available and u.usd is not null,
+        'premium', coalesce(a.premium, false),
+        'years', p_years,
+        'price_kwd', case when a.available and u.usd is not null then domains.price_kwd(u.usd, p_rate, p_margin) end
+    ) order by n.ordinality), '[]'::jsonb)
+    from jsonb_array_elements(p_names) with ordinality as n (value, ordinality)
+    left join domains.availability as a on a.fqdn = n.value ->> 'fqdn'
+    cross join lateral (
+        select domains.usd_price(n.value ->> 'fqdn', n.value ->> 'tld', p_years) as usd
+    ) as u
+$$;
+
+revoke all on function domains.price_kwd(numeric, numeric, numeric), domains.require_fqdn(text),
+domains.require_tld(text, text), domains.require_display_name(text, text), domains.require_usd(jsonb, text),
+domains.require_flag(jsonb, text), domains.usd_price(text, text, integer) from public;
+revoke all on function domains.search_state(jsonb), domains.record_availability(jsonb),
+domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) from public;
+grant execute on function domains.search_state(jsonb), domains.record_availability(jsonb),
+domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/search.sql', 'function', '06943318d1aa737ae9fa681de4a3497c295460e5ce9d9a0ecfa6188940d4ea14', '[{"type": "function", "schema": "domains", "name": "price_kwd"}, {"type": "function", "schema": "domains", "name": "require_fqdn"}, {"type": "function", "schema": "domains", "name": "require_tld"}, {"type": "function", "schema": "domains", "name": "require_display_name"}, {"type": "function", "schema": "domains", "name": "search_state"}, {"type": "function", "schema": "domains", "name": "require_usd"}, {"type": "function", "schema": "domains", "name": "require_flag"}, {"type": "function", "schema": "domains", "name": "record_availability"}, {"type": "function", "schema": "domains", "name": "record_pricing"}, {"type": "function", "schema": "domains", "name": "usd_price"}, {"type": "function", "schema": "domains", "name": "search_results"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/search.sql', '06943318d1aa737ae9fa681de4a3497c295460e5ce9d9a0ecfa6188940d4ea14');
+
+-- functions/domains/setup.sql
+-- Setting a domain up for its site, one resumable step at a time (public.domains.step), each
+-- retried with backoff by the domain job and shown to the owner (status, step, Arabic message):
+--   registered here: dns_hosts -> vercel_add -> vercel_verify -> vercel_config -> done
+--   connected:       await_records (verify + config until they pass, or verify_deadline) -> done
+-- A failed step ends in 'failed' with a DOM_ code.
+
+create or replace function domains.step_message(p_step text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case p_step
+        when 'dns_hosts' then 'جارٍ إعداد سجلات DNS للنطاق'
+        when 'vercel_add' then 'جارٍ ربط النطاق بموقعك'
+        when 'vercel_verify' then 'جارٍ التحقق من ملكية النطاق'
+        when 'vercel_config' then 'بانتظار انتشار سجلات DNS'
+        when 'await_records' then 'أضف سجلات DNS الموضحة لدى مزود نطاقك، وسنتحقق منها تلقائياً'
+        when 'done' then 'النطاق يعمل'
+        when 'failed' then 'تعذر إعداد النطاق'
+    end
+$$;
+
+create or replace function domains.status_of_step(p_step text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+    select case
+        when p_step in ('dns_hosts', 'vercel_add') then 'pending'
+        when p_step = 'done' then 'active'
+        when p_step = 'failed' then 'failed'
+        else 'verifying'
+    end
+$$;
+
+-- Claim the next domain whose step is due, for one lease; null when there is none.
+create or replace function domains.claim_domain(p_worker text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+begin
+    select * into v_domain from public.domains as d
+    where d.step not in ('done', 'failed') and (d.next_check_at is null or d.next_check_at <= now())
+        and (d.lease_until is null or d.lease_until <= clock_timestamp())
+    order by d.next_check_at nulls first
+    limit 1
+    for update skip locked;
+    if not found then
+        return null;
+    end if;
+    update public.domains
+    set lease_until = clock_timestamp() + (select s.lease from domains.settings as s), updated_at = now()
+    where id = v_domain.id
+    returning * into v_domain;
+    return jsonb_build_object(
+        'domain_id', v_domain.id, 'fqdn', v_domain.fqdn, 'step', v_domain.step, 'origin', v_domain.origin,
+        'attempts', v_domain.check_attempts, 'verify_deadline', v_domain.verify_deadline,
+        'verification_records', v_domain.verification_records
+    );
+end
+$$;
+
+-- The outcome of a step: 'next' (go on to p_next), 'retry' (the same step after the backoff or
+-- p_delay_s, e.g. Vercel's Retry-After) or 'fail' (p_code). A connected domain still waiting
+-- past its verify_deadline fails with DOM_012. p_records replaces the DNS records the owner sees.
+create or replace function domains.finish_step(
+    p_domain uuid, p_step text, p_outcome text, p_next text, p_delay_s integer, p_records jsonb, p_code text,
+    p_error text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+    v_step text;
+    v_code text := p_code;
+begin
+    if p_outcome is null or p_outcome not in ('next', 'retry', 'fail') then
+        perform private.raise_error('VAL_001', 'outcome must be next, retry or fail');
+    end if;
+    if p_records is not null and jsonb_typeof(p_records) <> 'array' then
+        perform private.raise_error('VAL_001', 'records must be an array');
+    end if;
+    select * into v_domain from public.domains as d where d.id = p_domain for update;
+    if not found then
+        perform private.raise_error('DOM_014', format('no domain %s', p_domain));
+    end if;
+    if v_domain.step <> p_step then
+        return jsonb_build_object('step', v_domain.step, 'status', v_domain.status, 'replay', true);
+    end if;
+    v_step := case p_outcome when 'next' then p_next when 'fail' then 'failed' else v_domain.step end;
+    if p_outcome = 'retry' and v_domain.verify_deadline is not null and v_domain.verify_deadline <= now() then
+        -- Still waiting for the owner's records at the deadline: verification failed.
+        v_step := 'failed';
+        v_code := 'DOM_012';
+    end if;
+    if v_step is null or v_step not in (
+        'dns_hosts', 'vercel_add', 'vercel_verify', 'vercel_config', 'await_records', 'done', 'failed'
+    ) then
+        perform private.raise_error('VAL_001', format('unknown step %s', coalesce(v_step, 'null')));
+    end if;
+    update public.domains
+    set step = v_step, status = domains.status_of_step(v_step), step_message_ar = domains.step_message(v_step),
+        verified_at = case when v_step = 'done' then coalesce(verified_at, now()) else verified_at end,
+        verification_records = coalesce(p_records, verification_records),
+        error_code = case
+            when v_step = 'failed' then coalesce(v_code, 'DOM_008')
+            when p_outcome = 'retry' then v_code
+        end,
+        last_error = case when p_outcome = 'next' then null else left(p_error, 500) end,
+        check_attempts = case when p_outcome = 'retry' then check_attempts + 1 else 0 end,
+        next_check_at = case
+            when v_step in ('done', 'failed') then null
+            when p_outcome = 'retry' then now() + coalesce(make_interval(secs => p_delay_s), domains.backoff(check_attempts))
+            else now()
+        end,
+        lease_until = null, updated_at = now()
+    where id = v_domain.id
+    returning * into v_domain;
+    return jsonb_build_object('step', v_domain.step, 'status', v_domain.status, 'replay', false);
+end
+$$;
+
+-- Before a domain is connected: the owner's project, and the name is on no project yet.
+create or replace function domains.check_connect(p_user uuid, p_project uuid, p_fqdn text)
+returns jsonb
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+    perform domains.require_fqdn(p_fqdn);
+    if p_user is null or not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
+        perform private.raise_error('DOM_014', 'no such project of this owner');
+    end if;
+    if exists (select from public.domains as d where d.fqdn = p_fqdn) then
+        perform private.raise_error('DOM_009', format('%s is already connected to a project', p_fqdn));
+    end if;
+    return jsonb_build_object('fqdn', p_fqdn, 'project_id', p_project);
+end
+$$;
+
+-- An owner's own domain, added to the Vercel project by the service: stored with the records
+-- the owner must create; the job verifies it until verify_deadline (7 days).
+create or replace function domains.connect_domain(
+    p_user uuid, p_project uuid, p_fqdn text, p_unicode text, p_records jsonb, p_verified boolean
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+begin
+    perform domains.check_connect(p_user, p_project, p_fqdn);
+    perform domains.require_display_name(p_unicode, p_fqdn);
+    if p_records is null or jsonb_typeof(p_records) <> 'array' then
+        perform private.raise_error('VAL_001', 'records must be an array');
+    end if;
+    begin
+        insert into public.domains (
+            project_id, fqdn, fqdn_unicode, origin, status, step, step_message_ar, verification_records,
+            verify_deadline, next_check_at
+        )
+        values (
+            p_project, p_fqdn, coalesce(p_unicode, p_fqdn), 'connected', 'verifying', 'await_records',
+            domains.step_message('await_records'), p_records,
+            now() + (select s.verify_deadline from domains.settings as s),
+            now() + case when p_verified then interval '0' else interval '1 minute' end
+        )
+        returning * into v_domain;
+    exception
+        when unique_violation then
+            perform private.raise_error('DOM_009', format('%s is already connected to a project', p_fqdn));
+    end;
+    return domains.domain_json(v_domain);
+end
+$$;
+
+create or replace function domains.domain_json(p_domain public.domains)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+    select jsonb_build_object(
+        'domain_id', p_domain.id, 'project_id', p_domain.project_id, 'fqdn', p_domain.fqdn,
+        'unicode', p_domain.fqdn_unicode, 'origin', p_domain.origin, 'status', p_domain.status,
+        'step', p_domain.step, 'message_ar', p_domain.step_message_ar, 'error_code', p_domain.error_code,
+        'records', p_domain.verification_records, 'verified_at', p_domain.verified_at,
+        'verify_deadline', p_domain.verify_deadline, 'registration_expires_at', p_domain.registration_expires_at,
+        'renewal_due', p_domain.renewal_due, 'lapsed', p_domain.lapsed
+    )
+$$;
+
+-- An owner's domain by name (DOM_014 for anyone else's); p_user null: an operator's look-up.
+create or replace function domains.owned_domain(p_user uuid, p_fqdn text)
+returns public.domains
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_domain public.domains;
+begin
+    select d.* into v_domain from public.domains as d
+    inner join public.projects as p on d.project_id = p.id
+    where d.fqdn = p_fqdn and (p_user is null or p.user_id = p_user);
+    if not found then
+        perform private.raise_error('DOM_014', format('no domain %s', coalesce(p_fqdn, 'null')));
+    end if;
+    return v_domain;
+end
+$$;
+
+create or replace function domains.domain_status(p_user uuid, p_fqdn text)
+returns jsonb
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select domains.domain_json(domains.owned_domain(p_user, p_fqdn)) || jsonb_build_object(
+        'order', (
+            select jsonb_build_object(
+                'action', o.action, 'state', o.state, 'error_code', o.error_code, 'registered_at', o.registered_at
+            )
+            from public.domain_orders as o where o.fqdn = p_fqdn order by o.created_at desc limit 1
+        )
+    )
+$$;
+
+-- Move a domain to another project of the same owner. Every KWq8 site is served by the one
+-- Vercel project, which routes by host name: nothing changes at Vercel.
+create or replace function domains.move_domain(p_user uuid, p_fqdn text, p_project uuid)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains := domains.owned_domain(p_user, p_fqdn);
+begin
+    if p_user is null or not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
+        perform private.raise_error('DOM_014', 'no such project of this owner');
+    end if;
+    update public.domains set project_id = p_project, updated_at = now() where id = v_domain.id
+    returning * into v_domain;
+    update public.domain_orders set project_id = p_project, updated_at = now()
+    where id = v_domain.order_id;
+    return domains.domain_json(v_domain);
+end
+$$;
+
+-- Forget a domain the service has removed from the Vercel project. A registered domain stays
+-- registered at Namecheap (the owner keeps it); its order keeps the history.
+create or replace function domains.remove_domain(p_user uuid, p_fqdn text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_domain public.domains := domains.owned_domain(p_user, p_fqdn);
+begin
+    delete from public.domains where id = v_domain.id;
+    return domains.domain_json(v_domain) || jsonb_build_object('removed', true);
+end
+$$;
+
+revoke all on function domains.step_message(text), domains.status_of_step(text),
+domains.domain_json(public.domains), domains.owned_domain(uuid, text) from public;
+revoke all on function domains.claim_domain(text),
+domains.finish_step(uuid, text, text, text, integer, jsonb, text, text), domains.check_connect(uuid, uuid, text),
+domains.connect_domain(uuid, uuid, text, text, jsonb, boolean), domains.domain_status(uuid, text),
+domains.move_domain(uuid, text, uuid), domains.remove_domain(uuid, text) from public;
+grant execute on function domains.claim_domain(text),
+domains.finish_step(uuid, text, text, text, integer, jsonb, text, text), domains.check_connect(uuid, uuid, text),
+domains.connect_domain(uuid, uuid, text, text, jsonb, boolean), domains.domain_status(uuid, text),
+domains.move_domain(uuid, text, uuid), domains.remove_domain(uuid, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/setup.sql', 'function', '272018b4b4f2ee2aebed4a2f25f37356288858d6799484b70a817c2a2d491d07', '[{"type": "function", "schema": "domains", "name": "step_message"}, {"type": "function", "schema": "domains", "name": "status_of_step"}, {"type": "function", "schema": "domains", "name": "claim_domain"}, {"type": "function", "schema": "domains", "name": "finish_step"}, {"type": "function", "schema": "domains", "name": "check_connect"}, {"type": "function", "schema": "domains", "name": "connect_domain"}, {"type": "function", "schema": "domains", "name": "domain_json"}, {"type": "function", "schema": "domains", "name": "owned_domain"}, {"type": "function", "schema": "domains", "name": "domain_status"}, {"type": "function", "schema": "domains", "name": "move_domain"}, {"type": "function", "schema": "domains", "name": "remove_domain"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/setup.sql', '272018b4b4f2ee2aebed4a2f25f37356288858d6799484b70a817c2a2d491d07');
 
 set check_function_bodies = on;
 -- policies/action_costs.sql
