@@ -9,6 +9,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from psycopg import sql as psql
 
@@ -23,7 +24,7 @@ from kwq8.testing.database import TestDatabase
 from .credit_helpers import SERVICE, audit_clean, grant, key
 from .domain_helpers import MARGIN, RATE, DomainEnv
 from .payment_helpers import attach, paid_order, payment, payments_audit_clean
-from .service_helpers import API_KEY, API_SECRET
+from .service_helpers import API_KEY, API_SECRET, Service
 
 pytest_plugins = (
     "tests.credit_fixtures",
@@ -360,3 +361,55 @@ def test_a_display_name_that_is_too_long_is_dom_002_and_writes_nothing(env: Doma
     assert refused(env, "connect_domain", **connect, p_fqdn="own-site.com", p_unicode=long_name) == "DOM_002"
     for table in ("public.domain_quotes", "public.domain_orders", "public.payments", "public.domains"):
         assert env.db.scalar(f"select count(*) from {table}") == 0, table
+
+
+# --------------------------------------------------------------------------- a checkout charged once
+
+
+def test_a_checkout_retried_after_its_charge_was_lost_is_not_charged_again(
+    service: Service, customer: Identity
+) -> None:
+    # UPayments creates the charge but its answer never reaches the service (as when the
+    # service dies before attach_checkout_charge): nobody has the link, nobody can know.
+    service.fake.timeout_next("charge", delay_s=5)
+    lost = service.checkout(customer, key="lost-charge")
+    assert lost.json()["code"] == "PAY_001"
+    [row] = service.db.sql("select order_id from public.payments where user_id = %s", (customer.user_id,))
+    again = service.checkout(customer, key="lost-charge")
+    assert len(service.fake.charges) == 1  # the fake's own record: no second charge of the order
+    assert again.status_code == 409 and again.json()["code"] == "PAY_012", again.text
+    closed = service.payment(row["order_id"])
+    assert (closed["status"], closed["track_id"]) == ("cancelled", None)
+    # The same key again answers the closed checkout, still without a charge.
+    closed_again = service.checkout(customer, key="lost-charge")
+    assert (closed_again.status_code, closed_again.json()["status"]) == (200, "cancelled")
+    assert closed_again.json()["payment_url"] is None and len(service.fake.charges) == 1
+    # A new checkout is a new order, charged once.
+    fresh = service.checkout(customer)
+    assert fresh.status_code == 201 and fresh.json()["order_id"] != row["order_id"]
+    assert [c.json()["order"]["id"] for c in service.fake.charges] == [row["order_id"], fresh.json()["order_id"]]
+
+
+def test_two_concurrent_requests_with_one_key_create_one_charge(service: Service, customer: Identity) -> None:
+    service.fake.timeout_next("charge", delay_s=0.3)  # slow, within the client's timeout
+    answers: list[httpx.Response] = []
+    start = threading.Barrier(2)
+
+    def request() -> None:
+        start.wait()
+        answers.append(service.checkout(customer, key="double-click"))
+
+    threads = [threading.Thread(target=request) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(15)
+    assert len(service.fake.charges) == 1
+    # One request charges it; the other is told the charge is on its way.
+    [charged] = [a for a in answers if a.status_code in (200, 201)]
+    [busy] = [a for a in answers if a.status_code == 503]
+    assert charged.json()["payment_url"] and busy.json()["code"] == "PAY_005", busy.text
+    # Once the charge is attached the same key answers it.
+    replay = service.checkout(customer, key="double-click")
+    assert replay.status_code == 200 and replay.json()["payment_url"]
+    assert len(service.fake.charges) == 1
