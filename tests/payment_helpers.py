@@ -7,7 +7,11 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from kwq8.payments.fake_upayments import FakeUPayments
+from kwq8.payments.reconcile import reconcile
+from kwq8.payments.upayments import UPaymentsClient
 from kwq8.postgrest import Identity
+from kwq8.service.db import BillingDb
 from kwq8.testing.database import TestDatabase
 
 SERVICE = Identity.service_role()
@@ -119,3 +123,33 @@ def monthly_remaining(db: TestDatabase, user: Identity) -> Decimal:
 def payments_audit_clean(db: TestDatabase) -> None:
     rows = db.sql("select * from payments.audit_payments()")
     assert rows == [], rows
+
+
+def charged(db: TestDatabase, client: UPaymentsClient, user: Identity, age: str = "1 hour") -> tuple[str, str]:
+    """A checkout with its charge created at the fake, made `age` ago."""
+    order = checkout(db, user)
+    charge = client.create_charge(
+        order_id=order["order_id"],
+        amount=Decimal(order["amount_kwd"]),
+        description="KWq8 basic plan (new)",
+        language="ar",
+        return_url="https://kwq8.test/return",
+        cancel_url="https://kwq8.test/cancel",
+        notification_url="https://billing.kwq8.test/billing/webhooks/upayments",
+        payment_method="knet",
+        customer={"uniqueId": user.user_id, "email": None},
+        reference=order["order_id"],
+    )
+    assert charge.track_id
+    attach(db, order["order_id"], charge.track_id)
+    db.sql("update public.payments set created_at = now() - %s::interval where order_id = %s", (age, order["order_id"]))
+    return order["order_id"], charge.track_id
+
+
+def paid_order(db: TestDatabase, billing: BillingDb, client: UPaymentsClient, fake: FakeUPayments) -> str:
+    user = db.create_user()
+    order_id, track_id = charged(db, client, user)
+    fake.set_outcome(track_id, "CAPTURED")
+    assert reconcile(billing, client).outcomes["applied"] >= 1
+    assert payment(db, order_id)["status"] == "paid"
+    return order_id

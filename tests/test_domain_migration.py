@@ -113,7 +113,9 @@ def test_domains_migration_goes_down_exactly_and_up_again(
     kwq8_stack.create_database(name)
     kwq8_stack.install_shim(name)
     try:
-        migrations.migrate(without_domains(scratch), never)
+        # Its function files are the head's, which name what the removed revisions create: only
+        # the schema is compared here, so their bodies are not checked against it.
+        migrations.migrate(without_domains(scratch), never, check_bodies=False)
         assert down == catalog(never)
     finally:
         kwq8_stack.drop_database(name)

@@ -5,16 +5,12 @@ ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from kwq8.payments.fake_upayments import FakeUPayments
 from kwq8.payments.reconcile import process_refunds, reconcile
-from kwq8.payments.upayments import UPaymentsClient, UPaymentsConfig
-from kwq8.postgrest import Identity
+from kwq8.payments.upayments import UPaymentsClient
 from kwq8.service.db import BillingDb
 from kwq8.testing.database import TestDatabase
 
@@ -22,61 +18,17 @@ from .credit_helpers import audit_clean
 from .payment_helpers import (
     SERVICE,
     attach,
+    charged,
     checkout,
     notify,
+    paid_order,
     payment,
     payment_grants,
     payments_audit_clean,
     status,
 )
-from .service_helpers import API_KEY, API_SECRET
 
-pytest_plugins = ("tests.service_fixtures",)
-
-
-@pytest.fixture
-def fake(fake_upayments: FakeUPayments) -> FakeUPayments:
-    fake_upayments.reset()
-    return fake_upayments
-
-
-@pytest.fixture
-def client(fake: FakeUPayments) -> Iterator[UPaymentsClient]:
-    with UPaymentsClient(
-        UPaymentsConfig(api_key=API_KEY, base_url=fake.base_url, api_secret=API_SECRET, timeout_s=2.0)
-    ) as upayments:
-        yield upayments
-
-
-@pytest.fixture
-def billing(kwq8_db: TestDatabase) -> Iterator[BillingDb]:
-    db = BillingDb(kwq8_db.url("postgres"), role="service_role", pool_size=2)
-    db.open()
-    try:
-        yield db
-    finally:
-        db.close()
-
-
-def charged(db: TestDatabase, client: UPaymentsClient, user: Identity, age: str = "1 hour") -> tuple[str, str]:
-    """A checkout with its charge created at the fake, made `age` ago."""
-    order = checkout(db, user)
-    charge = client.create_charge(
-        order_id=order["order_id"],
-        amount=Decimal(order["amount_kwd"]),
-        description="KWq8 basic plan (new)",
-        language="ar",
-        return_url="https://kwq8.test/return",
-        cancel_url="https://kwq8.test/cancel",
-        notification_url="https://billing.kwq8.test/billing/webhooks/upayments",
-        payment_method="knet",
-        customer={"uniqueId": user.user_id, "email": None},
-        reference=order["order_id"],
-    )
-    assert charge.track_id
-    attach(db, order["order_id"], charge.track_id)
-    db.sql("update public.payments set created_at = now() - %s::interval where order_id = %s", (age, order["order_id"]))
-    return order["order_id"], charge.track_id
+pytest_plugins = ("tests.service_fixtures", "tests.upayments_fixtures")
 
 
 def checked(fake: FakeUPayments) -> list[str]:
@@ -164,15 +116,6 @@ def test_webhook_and_status_must_agree_before_a_payment_closes(kwq8_db: TestData
     assert (second["outcome"], second["final"], second["duplicate"]) == ("applied", True, False)
     assert payment(kwq8_db, order["order_id"])["status"] == "paid"
     audit_clean(kwq8_db)
-
-
-def paid_order(db: TestDatabase, billing: BillingDb, client: UPaymentsClient, fake: FakeUPayments) -> str:
-    user = db.create_user()
-    order_id, track_id = charged(db, client, user)
-    fake.set_outcome(track_id, "CAPTURED")
-    assert reconcile(billing, client).outcomes["applied"] >= 1
-    assert payment(db, order_id)["status"] == "paid"
-    return order_id
 
 
 def test_refunds_job_submits_each_refund_once(

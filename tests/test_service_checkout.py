@@ -127,13 +127,13 @@ def test_provider_timeout_answers_pay_001_and_leaves_the_payment_pending(service
     assert row["last_error"].startswith("timeout")
     assert len(service.fake.charges) == 1  # a timed-out charge is never retried blindly
 
-    # The customer tries again with the same key: the same order is charged, once more.
+    # The timed-out charge may exist at UPayments: trying again with the same key does not
+    # charge the order a second time, it closes it and asks for a new checkout.
     again = service.checkout(customer, key="retry-me")
-    assert again.status_code == 200 and again.json()["order_id"] == row["order_id"]
-    assert service.payment(row["order_id"])["last_error"] is None
-    # And again: the stored link is returned without a third charge.
-    third = service.checkout(customer, key="retry-me")
-    assert third.status_code == 200 and third.json()["payment_url"] == again.json()["payment_url"]
+    assert again.status_code == 409 and again.json()["code"] == "PAY_012"
+    assert service.payment(row["order_id"])["status"] == "cancelled"
+    fresh = service.checkout(customer, key="retry-me-anew")
+    assert fresh.status_code == 201 and fresh.json()["order_id"] != row["order_id"]
     assert len(service.fake.charges) == 2
 
 

@@ -89,15 +89,6 @@ def test_supabase_extensions_live_in_extensions_schema(kwq8_tx: TestDatabase) ->
         assert (optional in rows) == bool(available)
 
 
-def test_pg_cron_lives_in_the_cron_database_only(kwq8_stack: Stack, kwq8_tx: TestDatabase) -> None:
-    with connect(kwq8_stack.url("postgres", "postgres")) as conn:
-        available = conn.execute("select count(*) from pg_available_extensions where name = 'pg_cron'").fetchone()
-        installed = conn.execute("select count(*) from pg_extension where extname = 'pg_cron'").fetchone()
-    assert available and installed
-    assert installed[0] == available[0]
-    assert kwq8_tx.scalar("select count(*) from pg_extension where extname = 'pg_cron'") == 0
-
-
 def test_flavour_detection(kwq8_stack: Stack, blank_db: Target) -> None:
     with connect(blank_db.url) as conn:
         assert shim.flavour(conn) == "shim"

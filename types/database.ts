@@ -629,6 +629,7 @@ export type Database = {
           amount_kwd: number
           captured_amount_kwd: number | null
           captured_currency: string | null
+          charge_started_at: string | null
           checked_at: string | null
           checked_result: string | null
           closed_at: string | null
@@ -662,6 +663,7 @@ export type Database = {
           amount_kwd: number
           captured_amount_kwd?: number | null
           captured_currency?: string | null
+          charge_started_at?: string | null
           checked_at?: string | null
           checked_result?: string | null
           closed_at?: string | null
@@ -695,6 +697,7 @@ export type Database = {
           amount_kwd?: number
           captured_amount_kwd?: number | null
           captured_currency?: string | null
+          charge_started_at?: string | null
           checked_at?: string | null
           checked_result?: string | null
           closed_at?: string | null

@@ -66,6 +66,7 @@ export type Kwq8ErrorCode =
   | "PAY_009"
   | "PAY_010"
   | "PAY_011"
+  | "PAY_012"
   | "PROJ_001"
   | "PROJ_002"
   | "PROJ_003"
@@ -170,6 +171,7 @@ export const ERROR_CODES: Record<Kwq8ErrorCode, Kwq8ErrorEntry> = {
   PAY_009: { http_status: 409, message_ar: "لا يمكن استرداد عملية الدفع هذه", message_en: "Payment cannot be refunded" },
   PAY_010: { http_status: 404, message_ar: "طلب الاسترداد غير موجود", message_en: "Refund not found" },
   PAY_011: { http_status: 409, message_ar: "هذه ترقية: اشترِ الباقة الأعلى من صفحة الدفع", message_en: "A dearer plan is an upgrade: buy it through checkout" },
+  PAY_012: { http_status: 409, message_ar: "تعذر إكمال عملية الدفع هذه، ابدأ عملية دفع جديدة", message_en: "This checkout could not be completed: start a new checkout" },
   PROJ_001: { http_status: 403, message_ar: "وصلت إلى الحد الأقصى لعدد المشاريع في باقتك", message_en: "Project quota reached" },
   PROJ_002: { http_status: 400, message_ar: "بيانات المشروع غير صالحة", message_en: "Invalid project details" },
   PROJ_003: { http_status: 400, message_ar: "النطاق الفرعي غير صالح أو محجوز", message_en: "Subdomain is invalid or reserved" },

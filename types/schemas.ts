@@ -198,6 +198,7 @@ const row_payments = z.object({
   checked_result: z.string().refine((v) => chars(v) <= 50, "SYS_001").nullable(),
   purpose: z.enum(["plan", "domain", "credit_pack"], "SYS_001"),
   credit_pack: z.string().nullable(),
+  charge_started_at: z.string().nullable(),
 });
 const row_plans = z.object({
   code: z.string().regex(new RegExp("^[a-z][a-z0-9_]{1,30}$", "u"), "SYS_001"),
@@ -909,6 +910,7 @@ export const Tables = {
       checked_result: z.string().refine((v) => chars(v) <= 50, "SYS_001").nullable().optional(),
       purpose: z.enum(["plan", "domain", "credit_pack"], "SYS_001").optional(),
       credit_pack: z.string().nullable().optional(),
+      charge_started_at: z.string().nullable().optional(),
     }),
     Update: z.strictObject({
       id: z.guid().optional(),
@@ -942,6 +944,7 @@ export const Tables = {
       checked_result: z.string().refine((v) => chars(v) <= 50, "SYS_001").nullable().optional(),
       purpose: z.enum(["plan", "domain", "credit_pack"], "SYS_001").optional(),
       credit_pack: z.string().nullable().optional(),
+      charge_started_at: z.string().nullable().optional(),
     }),
   },
   plans: {

@@ -1,6 +1,7 @@
 -- The dashboard's usage chart: credits the caller used per action and Kuwait calendar day over
 -- the last `days` days (today included), net of holds released and spends refunded. An active
--- hold counts as used until it is released. Days without usage have no row.
+-- hold counts as used until it is released; one past its expiry is released already (the
+-- sweeper only writes it down), as capture_hold and get_hold see it. Days without usage have no row.
 create or replace function billing.usage_for_caller(p_days integer)
 returns table (day date, action text, name_ar text, name_en text, credits numeric, entries bigint)
 language plpgsql
@@ -24,10 +25,12 @@ begin
         t.action,
         c.name_ar,
         c.name_en,
-        -sum(t.credits_amount),
+        -sum(case when h.id is null then t.credits_amount else 0 end),
         count(*) filter (where t.transaction_type in ('spend', 'hold'))
     from public.credit_transactions as t
     left join public.action_costs as c on t.action = c.action
+    left join billing.holds as h
+        on t.transaction_type = 'hold' and t.hold_id = h.id and h.status = 'active' and h.expires_at <= billing.clock()
     where
         t.user_id = v_user
         and t.action is not null

@@ -88,6 +88,7 @@ $$;
 
 -- The browser's view of one of its holds while it waits for a generation. A hold released
 -- because the generation failed answers GEN_001 (its credits are back, as the summary shows).
+-- A hold past its expiry is expired whether or not a sweeper got to it, as capture sees it.
 create or replace function billing.hold_for_caller(p_hold uuid)
 returns jsonb
 language plpgsql
@@ -112,7 +113,9 @@ begin
         );
     end if;
     return jsonb_build_object(
-        'hold_id', v_hold.id, 'action', v_hold.action, 'amount', v_hold.amount, 'status', v_hold.status,
+        'hold_id', v_hold.id, 'action', v_hold.action, 'amount', v_hold.amount,
+        'status', case when v_hold.status = 'active' and v_hold.expires_at <= billing.clock() then 'expired'
+            else v_hold.status end,
         'captured_amount', v_hold.captured_amount, 'expires_at', v_hold.expires_at
     );
 end

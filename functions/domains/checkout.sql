@@ -90,6 +90,18 @@ begin
 end
 $$;
 
+-- Orders for one name are decided one at a time: whoever checks a name out or has its payment
+-- captured holds this until commit, so a second session sees the first one's order (DOM_001)
+-- instead of both passing the "is it being bought" check. Taken after the user's lock.
+create or replace function domains.lock_name(p_fqdn text)
+returns void
+language sql
+volatile
+set search_path = ''
+as $$
+    select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('kwq8:domain_name:' || p_fqdn, 0))
+$$;
+
 -- A replayed idempotency key: the same payment (and quote) while the quote is valid; null for a
 -- new key. The caller holds the user's lock.
 create or replace function domains.replayed_checkout(p_user uuid, p_key text, p_fingerprint text, p_fqdn text)
@@ -189,6 +201,7 @@ begin
         perform private.raise_error('CREDIT_014', 'user_id is required');
     end if;
     perform domains.require_fqdn(p_fqdn);
+    perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint(
@@ -200,6 +213,7 @@ begin
     if v_prior is not null then
         return v_prior;
     end if;
+    perform domains.lock_name(p_fqdn);
 
     if not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
         perform private.raise_error('DOM_014', 'no such project of this owner');
@@ -394,6 +408,9 @@ declare
     v_taken boolean;
 begin
     select * into v_order from public.domain_orders as o where o.payment_id = p_payment.id for update;
+    if v_order.id is not null then
+        perform domains.lock_name(v_order.fqdn);
+    end if;
     update public.payments
     set status = 'paid', paid_at = v_now, closed_at = null, status_reason = null,
         fulfilment = case when v_order.id is null then 'needs_review' else 'fulfilled' end,
@@ -433,7 +450,7 @@ grant execute on function domains.set_contact(uuid, jsonb) to service_role;
 revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
 domains.renewal_state(uuid, text, integer), domains.require_terms(integer, numeric, numeric),
-domains.replayed_checkout(uuid, text, text, text),
+domains.replayed_checkout(uuid, text, text, text), domains.lock_name(text),
 domains.open_order(
     uuid, uuid, text, text, integer, boolean, numeric, numeric, numeric, text, text, text, timestamptz
 ),

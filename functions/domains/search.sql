@@ -50,6 +50,22 @@ begin
 end
 $$;
 
+-- The name as the owner reads it (its Unicode form; the ASCII name when none is given), as
+-- long as public.domains.fqdn_unicode allows.
+create or replace function domains.require_display_name(p_unicode text, p_fqdn text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+    if char_length(coalesce(p_unicode, p_fqdn)) not between 3 and 253 then
+        perform private.raise_error('DOM_002', 'the Unicode form of a name is 3 to 253 characters');
+    end if;
+    return coalesce(p_unicode, p_fqdn);
+end
+$$;
+
 -- What the service must still ask Namecheap: the names without a fresh answer and whether the
 -- price list is stale. Also the TLDs to suggest.
 create or replace function domains.search_state(p_names jsonb)
@@ -84,7 +100,45 @@ as $$
     from domains.settings as s
 $$;
 
--- domains.check answers: [{fqdn, available, premium, premium_usd}].
+-- A USD amount as Namecheap gives it (a JSON number or a decimal string) that fits the price
+-- columns; VAL_001 naming p_what otherwise.
+create or replace function domains.require_usd(p_value jsonb, p_what text)
+returns numeric
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if coalesce(jsonb_typeof(p_value), 'null') not in ('number', 'string')
+        or p_value #>> '{}' !~ '^[0-9]{1,8}(\.[0-9]+)?$' then
+        perform private.raise_error(
+            'VAL_001', format('%s must be a USD amount, not %s', p_what, left(coalesce(p_value::text, 'null'), 50))
+        );
+    end if;
+    return (p_value #>> '{}')::numeric;
+end
+$$;
+
+-- A JSON true or false (or its text); VAL_001 naming p_what otherwise.
+create or replace function domains.require_flag(p_value jsonb, p_what text)
+returns boolean
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if coalesce(jsonb_typeof(p_value), 'null') not in ('boolean', 'string')
+        or lower(p_value #>> '{}') not in ('true', 'false') then
+        perform private.raise_error(
+            'VAL_001', format('%s must be true or false, not %s', p_what, left(coalesce(p_value::text, 'null'), 50))
+        );
+    end if;
+    return (p_value #>> '{}')::boolean;
+end
+$$;
+
+-- domains.check answers: [{fqdn, available, premium, premium_usd}], each a name of a TLD sold
+-- here (DOM_002, DOM_003, VAL_001 otherwise). All are checked before any is stored.
 create or replace function domains.record_availability(p_results jsonb)
 returns integer
 language plpgsql
@@ -93,15 +147,41 @@ security definer
 set search_path = ''
 as $$
 declare
+    v_answer record;
+    v_fqdn text;
     v_count integer;
 begin
     if p_results is null or jsonb_typeof(p_results) <> 'array' or jsonb_array_length(p_results) > 50 then
         perform private.raise_error('VAL_001', 'results must be an array of at most 50 answers');
     end if;
+    for v_answer in
+        select r.value, r.ord - 1 as ord from jsonb_array_elements(p_results) with ordinality as r (value, ord)
+    loop
+        if jsonb_typeof(v_answer.value) <> 'object' then
+            perform private.raise_error('VAL_001', format('results[%s] must be an object', v_answer.ord));
+        end if;
+        v_fqdn := domains.require_fqdn(lower(v_answer.value ->> 'fqdn'));
+        if domains.tld_of(v_fqdn) is null then
+            perform private.raise_error(
+                'DOM_003', format('.%s is not sold here', substring(v_fqdn from '\.(.*)$'))
+            );
+        end if;
+        perform domains.require_flag(v_answer.value -> 'available', format('results[%s].available', v_answer.ord));
+        perform domains.require_flag(coalesce(v_answer.value -> 'premium', 'false'),
+            format('results[%s].premium', v_answer.ord));
+        if coalesce(jsonb_typeof(v_answer.value -> 'premium_usd'), 'null') <> 'null' then
+            perform domains.require_usd(
+                v_answer.value -> 'premium_usd', format('results[%s].premium_usd', v_answer.ord)
+            );
+        end if;
+    end loop;
+    -- A name answered twice in one batch keeps its last answer.
     insert into domains.availability as a (fqdn, available, premium, premium_usd, checked_at)
-    select lower(r ->> 'fqdn'), (r ->> 'available')::boolean, coalesce((r ->> 'premium')::boolean, false),
-        nullif(r ->> 'premium_usd', '')::numeric, now()
-    from jsonb_array_elements(p_results) as r
+    select distinct on (lower(r.value ->> 'fqdn'))
+        lower(r.value ->> 'fqdn'), (r.value ->> 'available')::boolean,
+        coalesce((r.value ->> 'premium')::boolean, false), nullif(r.value ->> 'premium_usd', '')::numeric, now()
+    from jsonb_array_elements(p_results) with ordinality as r (value, ord)
+    order by lower(r.value ->> 'fqdn'), r.ord desc
     on conflict (fqdn) do update
     set available = excluded.available, premium = excluded.premium, premium_usd = excluded.premium_usd,
         checked_at = excluded.checked_at;
@@ -110,7 +190,8 @@ begin
 end
 $$;
 
--- users.getPricing answers: [{tld, action, years, usd_price}].
+-- users.getPricing answers: [{tld, action, years, usd_price}], for every TLD Namecheap sells
+-- (DOM_003 for a malformed TLD, VAL_001 for the rest). All are checked before any is stored.
 create or replace function domains.record_pricing(p_prices jsonb)
 returns integer
 language plpgsql
@@ -119,14 +200,38 @@ security definer
 set search_path = ''
 as $$
 declare
+    v_price record;
     v_count integer;
 begin
     if p_prices is null or jsonb_typeof(p_prices) <> 'array' then
         perform private.raise_error('VAL_001', 'prices must be an array');
     end if;
+    for v_price in
+        select r.value, r.ord - 1 as ord from jsonb_array_elements(p_prices) with ordinality as r (value, ord)
+    loop
+        if jsonb_typeof(v_price.value) <> 'object' then
+            perform private.raise_error('VAL_001', format('prices[%s] must be an object', v_price.ord));
+        end if;
+        if coalesce(lower(v_price.value ->> 'tld'), '') !~ '^[a-z0-9-]+(\.[a-z0-9-]+)*$' then
+            perform private.raise_error(
+                'DOM_003', format('prices[%s]: .%s is not a TLD', v_price.ord, left(v_price.value ->> 'tld', 50))
+            );
+        end if;
+        if v_price.value ->> 'action' is null or v_price.value ->> 'action' not in ('register', 'renew') then
+            perform private.raise_error('VAL_001', format('prices[%s].action must be register or renew', v_price.ord));
+        end if;
+        if coalesce(v_price.value ->> 'years', '') !~ '^([1-9]|10)$' then
+            perform private.raise_error('VAL_001', format('prices[%s].years must be 1 to 10', v_price.ord));
+        end if;
+        perform domains.require_usd(v_price.value -> 'usd_price', format('prices[%s].usd_price', v_price.ord));
+    end loop;
+    -- A price given twice in one batch keeps the last one.
     insert into domains.pricing as p (tld, action, years, usd_price, fetched_at)
-    select lower(r ->> 'tld'), r ->> 'action', (r ->> 'years')::integer, (r ->> 'usd_price')::numeric, now()
-    from jsonb_array_elements(p_prices) as r
+    select distinct on (lower(r.value ->> 'tld'), r.value ->> 'action', (r.value ->> 'years')::integer)
+        lower(r.value ->> 'tld'), r.value ->> 'action', (r.value ->> 'years')::integer,
+        (r.value ->> 'usd_price')::numeric, now()
+    from jsonb_array_elements(p_prices) with ordinality as r (value, ord)
+    order by lower(r.value ->> 'tld'), r.value ->> 'action', (r.value ->> 'years')::integer, r.ord desc
     on conflict (tld, action, years) do update
     set usd_price = excluded.usd_price, fetched_at = excluded.fetched_at;
     get diagnostics v_count = row_count;
@@ -178,7 +283,8 @@ as $$
 $$;
 
 revoke all on function domains.price_kwd(numeric, numeric, numeric), domains.require_fqdn(text),
-domains.require_tld(text, text), domains.usd_price(text, text, integer) from public;
+domains.require_tld(text, text), domains.require_display_name(text, text), domains.require_usd(jsonb, text),
+domains.require_flag(jsonb, text), domains.usd_price(text, text, integer) from public;
 revoke all on function domains.search_state(jsonb), domains.record_availability(jsonb),
 domains.record_pricing(jsonb), domains.search_results(jsonb, integer, numeric, numeric) from public;
 grant execute on function domains.search_state(jsonb), domains.record_availability(jsonb),

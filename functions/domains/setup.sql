@@ -166,6 +166,7 @@ declare
     v_domain public.domains;
 begin
     perform domains.check_connect(p_user, p_project, p_fqdn);
+    perform domains.require_display_name(p_unicode, p_fqdn);
     if p_records is null or jsonb_typeof(p_records) <> 'array' then
         perform private.raise_error('VAL_001', 'records must be an array');
     end if;

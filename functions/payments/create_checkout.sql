@@ -201,6 +201,46 @@ begin
 end
 $$;
 
+-- Before create-charge is called (it is not idempotent): the call is claimed, committed.
+-- 'create': call it now. 'done': the payment has its link or is no longer pending; answer it as
+-- it is. 'in_flight': another request is calling it now. 'lost': an earlier call ended without
+-- a link (an error, no answer, or its caller died) and its charge may exist at UPayments, so the
+-- payment is closed rather than charged twice; the customer starts a new checkout.
+create or replace function payments.begin_charge(p_order_id text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_payment public.payments;
+    v_state text;
+begin
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.status <> 'pending' or v_payment.payment_url is not null then
+        v_state := 'done';
+    elsif v_payment.charge_started_at is null then
+        update public.payments set charge_started_at = clock_timestamp(), updated_at = v_now
+        where id = v_payment.id
+        returning * into v_payment;
+        v_state := 'create';
+    elsif v_payment.last_error is null and v_payment.charge_started_at > clock_timestamp() - interval '2 minutes' then
+        -- Longer than any create-charge call may take (the client's timeout).
+        v_state := 'in_flight';
+    else
+        update public.payments
+        set status = 'cancelled', closed_at = v_now, updated_at = v_now,
+            status_reason = 'closed: the UPayments charge of this checkout was created without an answer'
+        where id = v_payment.id
+        returning * into v_payment;
+        v_state := 'lost';
+    end if;
+    return payments.payment_json(v_payment) || jsonb_build_object('charge', v_state);
+end
+$$;
+
 -- UPayments did not create the charge (or did not answer in time): the payment stays pending,
 -- with the reason for operators. Nothing changes once the payment has left 'pending'.
 create or replace function payments.record_charge_error(p_order_id text, p_error text)
@@ -292,13 +332,13 @@ as $$
 $$;
 
 revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.quote(public.plans, public.subscriptions, timestamptz), payments.preview_checkout(uuid, text),
 public.preview_checkout(uuid, text) from public;
 grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;

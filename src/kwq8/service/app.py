@@ -252,10 +252,30 @@ class BillingService:
         self, claims: Claims, payment: dict[str, Any], *, description: str, language: str, payment_method: str | None
     ) -> dict[str, Any]:
         """The UPayments charge of a pending checkout (plan or domain): created once, its track id
-        and link attached. A replay that already has its link is answered as it is."""
+        and link attached. A replay that already has its link is answered as it is. The call is
+        claimed first (payments.begin_charge, committed): a retry while it runs answers PAY_005,
+        and a checkout whose call ended without a link is closed (PAY_012), never charged twice."""
         order_id = payment["order_id"]
         if payment["status"] != "pending" or payment["payment_url"]:
             return payment  # a retry: the same answer, no second charge
+        begun: dict[str, Any] = self.db.call_in("payments", "begin_charge", p_order_id=order_id)
+        step = begun.pop("charge")
+        if step == "done":
+            return {**payment, **begun}
+        if step == "in_flight":
+            raise ServiceError(
+                "PAY_005",
+                "the charge of this checkout is being created",
+                "try again in a few seconds",
+                headers={"Retry-After": "5"},
+            )
+        if step == "lost":
+            log.warning("checkout closed: its charge was created without an answer", extra={"order_id": order_id})
+            raise ServiceError(
+                "PAY_012",
+                "the UPayments charge of this checkout was created without an answer",
+                "start a new checkout (a new Idempotency-Key)",
+            )
         try:
             charge = self.upayments.create_charge(
                 order_id=order_id,
@@ -280,7 +300,7 @@ class BillingService:
             raise ServiceError(
                 "PAY_001",
                 f"UPayments could not create the charge ({exc.kind})",
-                "try again; the checkout stays pending",
+                "start a new checkout: this one is not charged again",
                 status=503 if exc.retryable else 502,
             ) from None
         if not charge.track_id:

@@ -23,11 +23,14 @@ service still holds: /healthz keeps answering while one address floods it.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import fcntl
 import logging
 import resource
 import socket
 import struct
+import termios
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -232,9 +235,28 @@ def _guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
                 timeout = limits.header_timeout_s if phase == "head" else limits.body_timeout_s
                 self._deadline = self.loop.call_later(timeout, self._too_slow, phase)
 
+        def _request_waiting(self) -> bool:
+            """Bytes of a request the kernel holds and the loop has not read yet (it ran late, or
+            reading is paused). Such a connection is not idle: closing it would discard them, and
+            a close with unread data is a reset the client sees as a failed request."""
+            sock = self.transport.get_extra_info("socket")
+            if sock is None or sock.fileno() < 0:
+                return False
+            unread = array.array("i", [0])
+            try:
+                fcntl.ioctl(sock.fileno(), termios.FIONREAD, unread)
+            except OSError:
+                return False
+            return unread[0] > 0
+
         def _too_slow(self, phase: str) -> None:
             self._deadline = None
             if self._phase == "head" and self.conn.their_state is h11.IDLE and not self.conn.trailing_data[0]:
+                if self._request_waiting():
+                    # Its next request arrived in time; the loop reads it next.
+                    self._phase = None
+                    self._watch()
+                    return
                 # An idle keep-alive connection that sent nothing: uvicorn's keep-alive timeout
                 # closes those; this is the same, without a log line.
                 self.transport.close()
@@ -243,6 +265,13 @@ def _guarded_protocol(guard: ConnectionGuard) -> type[H11Protocol]:
                 f"slow-{phase}", f"connection closed: request {phase} not received in time", client_ip=self._ip
             )
             self.transport.abort()
+
+        def timeout_keep_alive_handler(self) -> None:
+            # uvicorn's keep-alive close, but not over a request that already arrived.
+            if self._request_waiting():
+                self.timeout_keep_alive_task = None
+                return
+            super().timeout_keep_alive_handler()
 
     return GuardedH11Protocol
 

@@ -108,28 +108,7 @@ for each statement execute function storage.protect_delete();
 -- takes it back before the statement ends (the grant is never committed, so no other session
 -- sees it). A policy statement on any other storage table is refused; everything else
 -- owner-only (alter table, create trigger) fails as on Supabase.
-create schema if not exists kwq8_shim authorization supabase_admin;
-revoke all on schema kwq8_shim from public;
-grant usage on schema kwq8_shim to postgres;
 drop function if exists kwq8_shim.storage_policy_ddl(text);
-
-create or replace function kwq8_shim.lend_storage_owner(p_lend boolean) returns void
-language plpgsql
-security definer
-set search_path = ''
-as $$
-begin
-    if p_lend and not pg_has_role('postgres', 'supabase_storage_admin', 'member') then
-        grant supabase_storage_admin to postgres;
-        perform set_config('kwq8_shim.storage_owner_lent', 'on', true);
-    elsif not p_lend and current_setting('kwq8_shim.storage_owner_lent', true) = 'on' then
-        revoke supabase_storage_admin from postgres;
-        perform set_config('kwq8_shim.storage_owner_lent', '', true);
-    end if;
-end
-$$;
-revoke all on function kwq8_shim.lend_storage_owner(boolean) from public;
-grant execute on function kwq8_shim.lend_storage_owner(boolean) to postgres;
 
 create or replace function kwq8_shim.storage_policy_start() returns event_trigger
 language plpgsql
@@ -137,7 +116,7 @@ set search_path = ''
 as $$
 begin
     if current_user = 'postgres' then
-        perform kwq8_shim.lend_storage_owner(true);
+        perform kwq8_shim.lend('supabase_storage_admin', true);
     end if;
 end
 $$;
@@ -149,7 +128,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    if current_setting('kwq8_shim.storage_owner_lent', true) is distinct from 'on' then
+    if current_setting('kwq8_shim.lent_supabase_storage_admin', true) is distinct from 'on' then
         return;
     end if;
     if exists (
@@ -162,7 +141,7 @@ begin
         raise exception 'permission denied: policies on storage tables other than objects and buckets'
         using errcode = '42501';
     end if;
-    perform kwq8_shim.lend_storage_owner(false);
+    perform kwq8_shim.lend('supabase_storage_admin', false);
 end
 $$;
 
@@ -171,7 +150,7 @@ language plpgsql
 set search_path = ''
 as $$
 begin
-    if current_setting('kwq8_shim.storage_owner_lent', true) = 'on' and exists (
+    if current_setting('kwq8_shim.lent_supabase_storage_admin', true) = 'on' and exists (
         select
         from pg_event_trigger_dropped_objects() as d
         where d.object_type = 'policy'
@@ -196,3 +175,4 @@ drop event trigger if exists kwq8_shim_storage_policy_end;
 create event trigger kwq8_shim_storage_policy_end on ddl_command_end
 when tag in ('CREATE POLICY', 'ALTER POLICY', 'DROP POLICY')
 execute function kwq8_shim.storage_policy_end();
+drop function if exists kwq8_shim.lend_storage_owner(boolean);
