@@ -13,10 +13,10 @@
 -- kwq8 repeatable: functions/billing/describe_in_arabic.sql 2e31a5b330bc2c4fd8d45b4ae1577882482310d36de530efd394c8283922b46a
 -- kwq8 repeatable: functions/billing/expiry.sql ac00970e30379ae9e026d6860178bbeab07b565be1beca9efb08555ae788837c
 -- kwq8 repeatable: functions/billing/get_credit_summary.sql 00932e14d69a4b7afbb957004de498a379e7887cea2f2a834e0cf73dc5f85f82
--- kwq8 repeatable: functions/billing/get_credit_usage.sql 750c35a5e2470b8a94d7c9a2b39962efc52629d0b58356ab4a4e4ad2c0fc62d5
+-- kwq8 repeatable: functions/billing/get_credit_usage.sql d1a892aec18aa8bf57363742821923429e9f58525d0555fe0e41097fa1c6b56b
 -- kwq8 repeatable: functions/billing/grant_credits.sql 77d89f2521c0c462748422462fc2a8ce0a62dcada1998f012da7106627472566
 -- kwq8 repeatable: functions/billing/handle_new_auth_user.sql 6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b
--- kwq8 repeatable: functions/billing/hold_status.sql 6b5332dabf97e8521f78251c5bf605c5b9b2c75b828931476583bce5c6031b8f
+-- kwq8 repeatable: functions/billing/hold_status.sql e78ebfb98450dd68476be71bd689722772b7acaad1421a05ed8d059284a2ea9c
 -- kwq8 repeatable: functions/billing/ledger.sql 7d8effb5633a20e6a2f4918c74b1f7598d9379c5c1b63040ac89eb0ff80347f1
 -- kwq8 repeatable: functions/billing/lock_user.sql fdfd345536db6e1a446ab01ebe77116f1f348db5b4d0fabfcd0028781298195b
 -- kwq8 repeatable: functions/billing/next_business_midnight.sql f62a476192fbc84dbb804e482bbc7fe7f11049ea239a6c6c0c13ea683fa05b2f
@@ -28,14 +28,14 @@
 -- kwq8 repeatable: functions/billing/uuid_v7.sql a709c08b059c5819d31c2581301fe9d81268eb1f3a854355a2e1a8a6403d20f3
 -- kwq8 repeatable: functions/billing/validation.sql 5c3a0a569ae49d70d0175ec388bc4fa34f639f9de301bcd818e3a33bb48bc0d9
 -- kwq8 repeatable: functions/domains/budget.sql ce7f34c20d9129cba2a40aa9a1970c282957b363b8d8ecd3a67b50acef66b4fd
--- kwq8 repeatable: functions/domains/checkout.sql ea1e00960c61764fb45108dfeb77fce1b3a82167d5e9a145977bf4e9044b5228
+-- kwq8 repeatable: functions/domains/checkout.sql 02a3575dd528d8cb48461c168477e1e3a63cef201bba0a5d9bad071549ad8805
 -- kwq8 repeatable: functions/domains/jobs.sql 4899e9e1393f193f10f56138ecfd51fe7ebc9a7ff798cd660bd9b680e87860f8
 -- kwq8 repeatable: functions/domains/orders.sql aec4bf45f9b362f883c3636bf7945b3bc8119eb0bed4768f21b1089e178ae343
--- kwq8 repeatable: functions/domains/search.sql 77ecb5e776d6240d6879ae033564ef58ffcef72a7cef7f318a5706ac5cdac334
--- kwq8 repeatable: functions/domains/setup.sql 19a1c836487e6e2b2f49d207c5a6ed203f35916fb43872566d5d0c4ef2164e21
+-- kwq8 repeatable: functions/domains/search.sql 06943318d1aa737ae9fa681de4a3497c295460e5ce9d9a0ecfa6188940d4ea14
+-- kwq8 repeatable: functions/domains/setup.sql 272018b4b4f2ee2aebed4a2f25f37356288858d6799484b70a817c2a2d491d07
 -- kwq8 repeatable: functions/payments/audit_payments.sql 2209c53189ffad3be1f7637c83948d2e6d08e2df4f4299cdb22d1d5ba94eb899
 -- kwq8 repeatable: functions/payments/confirm_payment.sql 6b0f47effa8b2b508f3c04855e093111780d1c6dc3c2f4dc3bd90f3dae771098
--- kwq8 repeatable: functions/payments/create_checkout.sql b37de102dea35813d58485bee4242ff40b597c2eb7d3432a8d13b8b2785f7c5c
+-- kwq8 repeatable: functions/payments/create_checkout.sql 5bf30c056fb2f8143a32abe2fc60afc767d48c4c53509434ad1a007b439eba20
 -- kwq8 repeatable: functions/payments/credit_packs.sql a6fde56e51e9d9d137b9f9af7040c367f10a9debff551313f95058dc901b1e8a
 -- kwq8 repeatable: functions/payments/helpers.sql 636eda11c0d1bdf338d66a29d371f11fcd0fbf8cd0973f2f85c17c2da968b838
 -- kwq8 repeatable: functions/payments/pre_request.sql 5ea7a2979330220de7d494a3ef2aa02144cc4fce2a1202c9ecfec107d844ce0b
@@ -76,7 +76,7 @@
 -- kwq8 repeatable: policies/storage_objects.sql d8ba8cc0da49f460ed44cc8b010d131b3d217c0eef2d4ae54deaec556fa16658
 -- kwq8 repeatable: policies/subscriptions.sql 7170af12000006c2b9be72210c2ffb29b9bfe64fe0bf5b4b014984b4a66c6f18
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
--- kwq8 body: 7600371b05d4aa6a54219a980dded27c02f82f8c03ffea2188bc7204ab3bdb91
+-- kwq8 body: e638fc77a834fbe1bee2499bf29ceb43229502e50ef8fc5b79a137c2c1f6bd27
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -293,6 +293,7 @@ $$;
 
 -- The browser's view of one of its holds while it waits for a generation. A hold released
 -- because the generation failed answers GEN_001 (its credits are back, as the summary shows).
+-- A hold past its expiry is expired whether or not a sweeper got to it, as capture sees it.
 create or replace function billing.hold_for_caller(p_hold uuid)
 returns jsonb
 language plpgsql
@@ -317,7 +318,9 @@ begin
         );
     end if;
     return jsonb_build_object(
-        'hold_id', v_hold.id, 'action', v_hold.action, 'amount', v_hold.amount, 'status', v_hold.status,
+        'hold_id', v_hold.id, 'action', v_hold.action, 'amount', v_hold.amount,
+        'status', case when v_hold.status = 'active' and v_hold.expires_at <= billing.clock() then 'expired'
+            else v_hold.status end,
         'captured_amount', v_hold.captured_amount, 'expires_at', v_hold.expires_at
     );
 end
@@ -347,8 +350,8 @@ grant execute on function billing.hold_of(uuid, uuid), billing.transaction_of(uu
 billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
 grant execute on function billing.hold_for_caller(uuid), public.get_hold(uuid) to authenticated;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/hold_status.sql', 'function', '6b5332dabf97e8521f78251c5bf605c5b9b2c75b828931476583bce5c6031b8f', '[{"type": "function", "schema": "billing", "name": "hold_of"}, {"type": "function", "schema": "billing", "name": "transaction_of"}, {"type": "function", "schema": "billing", "name": "extend_hold"}, {"type": "function", "schema": "billing", "name": "hold_for_caller"}, {"type": "function", "schema": "public", "name": "extend_hold"}, {"type": "function", "schema": "public", "name": "get_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/hold_status.sql', '6b5332dabf97e8521f78251c5bf605c5b9b2c75b828931476583bce5c6031b8f');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/hold_status.sql', 'function', 'e78ebfb98450dd68476be71bd689722772b7acaad1421a05ed8d059284a2ea9c', '[{"type": "function", "schema": "billing", "name": "hold_of"}, {"type": "function", "schema": "billing", "name": "transaction_of"}, {"type": "function", "schema": "billing", "name": "extend_hold"}, {"type": "function", "schema": "billing", "name": "hold_for_caller"}, {"type": "function", "schema": "public", "name": "extend_hold"}, {"type": "function", "schema": "public", "name": "get_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/hold_status.sql', 'e78ebfb98450dd68476be71bd689722772b7acaad1421a05ed8d059284a2ea9c');
 
 -- functions/billing/sweepers.sql
 -- Sweepers for idle users, fit for pg_cron: expired holds release and ended grants expire.
@@ -530,6 +533,18 @@ begin
 end
 $$;
 
+-- Orders for one name are decided one at a time: whoever checks a name out or has its payment
+-- captured holds this until commit, so a second session sees the first one's order (DOM_001)
+-- instead of both passing the "is it being bought" check. Taken after the user's lock.
+create or replace function domains.lock_name(p_fqdn text)
+returns void
+language sql
+volatile
+set search_path = ''
+as $$
+    select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended('kwq8:domain_name:' || p_fqdn, 0))
+$$;
+
 -- A replayed idempotency key: the same payment (and quote) while the quote is valid; null for a
 -- new key. The caller holds the user's lock.
 create or replace function domains.replayed_checkout(p_user uuid, p_key text, p_fingerprint text, p_fqdn text)
@@ -629,6 +644,7 @@ begin
         perform private.raise_error('CREDIT_014', 'user_id is required');
     end if;
     perform domains.require_fqdn(p_fqdn);
+    perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint(
@@ -640,6 +656,7 @@ begin
     if v_prior is not null then
         return v_prior;
     end if;
+    perform domains.lock_name(p_fqdn);
 
     if not exists (select from public.projects as p where p.id = p_project and p.user_id = p_user) then
         perform private.raise_error('DOM_014', 'no such project of this owner');
@@ -834,6 +851,9 @@ declare
     v_taken boolean;
 begin
     select * into v_order from public.domain_orders as o where o.payment_id = p_payment.id for update;
+    if v_order.id is not null then
+        perform domains.lock_name(v_order.fqdn);
+    end if;
     update public.payments
     set status = 'paid', paid_at = v_now, closed_at = null, status_reason = null,
         fulfilment = case when v_order.id is null then 'needs_review' else 'fulfilled' end,
@@ -873,7 +893,7 @@ grant execute on function domains.set_contact(uuid, jsonb) to service_role;
 revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
 domains.renewal_state(uuid, text, integer), domains.require_terms(integer, numeric, numeric),
-domains.replayed_checkout(uuid, text, text, text),
+domains.replayed_checkout(uuid, text, text, text), domains.lock_name(text),
 domains.open_order(
     uuid, uuid, text, text, integer, boolean, numeric, numeric, numeric, text, text, text, timestamptz
 ),
@@ -884,8 +904,8 @@ grant execute on function domains.create_checkout(uuid, uuid, text, text, text, 
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
 domains.renewal_state(uuid, text, integer) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', 'ea1e00960c61764fb45108dfeb77fce1b3a82167d5e9a145977bf4e9044b5228', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_contact_for_caller"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', 'ea1e00960c61764fb45108dfeb77fce1b3a82167d5e9a145977bf4e9044b5228');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', '02a3575dd528d8cb48461c168477e1e3a63cef201bba0a5d9bad071549ad8805', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_contact_for_caller"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "lock_name"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', '02a3575dd528d8cb48461c168477e1e3a63cef201bba0a5d9bad071549ad8805');
 
 -- functions/payments/confirm_payment.sql
 -- Confirming a payment: in one transaction, mark it paid, activate or extend the subscription,
@@ -1295,6 +1315,46 @@ begin
 end
 $$;
 
+-- Before create-charge is called (it is not idempotent): the call is claimed, committed.
+-- 'create': call it now. 'done': the payment has its link or is no longer pending; answer it as
+-- it is. 'in_flight': another request is calling it now. 'lost': an earlier call ended without
+-- a link (an error, no answer, or its caller died) and its charge may exist at UPayments, so the
+-- payment is closed rather than charged twice; the customer starts a new checkout.
+create or replace function payments.begin_charge(p_order_id text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_payment public.payments;
+    v_state text;
+begin
+    v_payment := payments.lock_payment(p_order_id);
+    if v_payment.status <> 'pending' or v_payment.payment_url is not null then
+        v_state := 'done';
+    elsif v_payment.charge_started_at is null then
+        update public.payments set charge_started_at = clock_timestamp(), updated_at = v_now
+        where id = v_payment.id
+        returning * into v_payment;
+        v_state := 'create';
+    elsif v_payment.last_error is null and v_payment.charge_started_at > clock_timestamp() - interval '2 minutes' then
+        -- Longer than any create-charge call may take (the client's timeout).
+        v_state := 'in_flight';
+    else
+        update public.payments
+        set status = 'cancelled', closed_at = v_now, updated_at = v_now,
+            status_reason = 'closed: the UPayments charge of this checkout was created without an answer'
+        where id = v_payment.id
+        returning * into v_payment;
+        v_state := 'lost';
+    end if;
+    return payments.payment_json(v_payment) || jsonb_build_object('charge', v_state);
+end
+$$;
+
 -- UPayments did not create the charge (or did not answer in time): the payment stays pending,
 -- with the reason for operators. Nothing changes once the payment has left 'pending'.
 create or replace function payments.record_charge_error(p_order_id text, p_error text)
@@ -1386,19 +1446,19 @@ as $$
 $$;
 
 revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.quote(public.plans, public.subscriptions, timestamptz), payments.preview_checkout(uuid, text),
 public.preview_checkout(uuid, text) from public;
 grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', 'b37de102dea35813d58485bee4242ff40b597c2eb7d3432a8d13b8b2785f7c5c', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_charge"}, {"type": "function", "schema": "payments", "name": "record_charge_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', 'b37de102dea35813d58485bee4242ff40b597c2eb7d3432a8d13b8b2785f7c5c');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', '5bf30c056fb2f8143a32abe2fc60afc767d48c4c53509434ad1a007b439eba20', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_charge"}, {"type": "function", "schema": "payments", "name": "begin_charge"}, {"type": "function", "schema": "payments", "name": "record_charge_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', '5bf30c056fb2f8143a32abe2fc60afc767d48c4c53509434ad1a007b439eba20');
 
 -- functions/payments/credit_packs.sql
 -- One-off credit packs (trusted servers only), bought through the same checkout as plans: a
