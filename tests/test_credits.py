@@ -189,7 +189,7 @@ def test_who_may_call_what(db: TestDatabase, user: Identity, anon: Identity) -> 
     assert balance(db, user) == Decimal("10.00")
 
 
-def test_the_racy_pattern_of_the_brief_is_impossible_for_clients(db: TestDatabase, user: Identity) -> None:
+def test_the_racy_client_side_pattern_is_impossible_for_clients(db: TestDatabase, user: Identity) -> None:
     grant(db, user, 5)
     tx = db.sql("select id from public.credit_transactions where user_id = %s", (user.user_id,))[0]["id"]
     for who in (user, SERVICE):

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from kwq8.advisors import SYSTEM_SCHEMAS
 from kwq8.postgrest import ApiError, Identity
+from kwq8.system_schemas import SYSTEM_SCHEMAS
 from kwq8.testing.database import TestDatabase
 
 SERVICE = Identity.service_role()

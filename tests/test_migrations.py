@@ -207,6 +207,23 @@ def test_deleted_repeatable_file_whose_objects_exist_is_refused(scratch: Scratch
     assert result.removed == ["functions/gone.sql"] and result.applied == ["0001", "0002"]
 
 
+def test_moved_repeatable_file_hands_its_objects_to_the_new_path(scratch: ScratchProject, blank_db: Target) -> None:
+    body = "create or replace function public.moved() returns int language sql as $$ select 7 $$;\n"
+    old = scratch.write("functions/old_folder/moved.sql", body)
+    migrations.migrate(scratch.project, blank_db)
+    old.unlink()
+    scratch.write("functions/new_folder/moved.sql", body)
+    states = {c.rel: c.state for c in migrations.status(scratch.project, blank_db).repeatables}
+    assert states == {"functions/new_folder/moved.sql": "new", "functions/old_folder/moved.sql": "deleted"}
+    result = migrations.migrate(scratch.project, blank_db)
+    assert result.removed == ["functions/old_folder/moved.sql"]
+    assert result.repeatables == ["functions/new_folder/moved.sql"]
+    assert q(blank_db, "select public.moved()") == [(7,)]
+    paths = q(blank_db, "select path from kwq8_meta.repeatables order by path")
+    assert paths == [("functions/new_folder/moved.sql",)]
+    assert not migrations.migrate(scratch.project, blank_db).changed
+
+
 def test_two_concurrent_migrations_apply_each_revision_once(scratch: ScratchProject, blank_db: Target) -> None:
     # pg_sleep keeps the first run inside its transaction while the second one arrives.
     scratch.revision(1, "slow", "select pg_sleep(0.5);\ncreate table public.once (id bigint primary key);\n")

@@ -28,11 +28,8 @@ begin
     end if;
     v_fingerprint := billing.fingerprint('refund', jsonb_build_object('transaction_id', p_transaction, 'reason', v_reason));
     perform billing.lock_user(v_original.user_id, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = v_original.user_id and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'refund' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(v_original.user_id, p_key, 'refund', v_fingerprint);
+    if v_prior.id is not null then
         v_row := v_prior;
     else
         if v_original.transaction_type not in ('spend', 'capture') then

@@ -29,11 +29,8 @@ begin
     select * into v_settings from billing.settings;
     v_fingerprint := billing.fingerprint('reserve', jsonb_build_object('action', v_cost.action));
     v_user := billing.lock_user(v_user_id, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = v_user_id and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'hold' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(v_user_id, p_key, 'hold', v_fingerprint);
+    if v_prior.id is not null then
         return (
             select jsonb_build_object(
                 'hold_id', h.id, 'amount', h.amount, 'expires_at', h.expires_at, 'balance', v_prior.balance_after

@@ -17,8 +17,7 @@ begin
         order by h.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users where id = v_user for update skip locked;
-        if found then
+        if billing.try_lock_user(v_user) then
             v_count := v_count + billing.expire_user_holds(v_user);
         end if;
     end loop;
@@ -43,8 +42,7 @@ begin
         order by g.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users where id = v_user for update skip locked;
-        if found then
+        if billing.try_lock_user(v_user) then
             -- Holds first: a released hold may hand credits back to a grant about to expire.
             perform billing.expire_user_holds(v_user);
             v_count := v_count + billing.expire_user_grants(v_user);

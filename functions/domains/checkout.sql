@@ -114,12 +114,9 @@ declare
     v_prior public.payments;
     v_quote public.domain_quotes;
 begin
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if not found then
+    v_prior := payments.replay_payment(p_user, p_key, 'domain', p_fingerprint);
+    if v_prior.id is null then
         return null;
-    end if;
-    if v_prior.request_fingerprint <> p_fingerprint or v_prior.purpose <> 'domain' then
-        perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
     end if;
     select q.* into v_quote
     from public.domain_orders as o inner join public.domain_quotes as q on o.quote_id = q.id

@@ -111,11 +111,8 @@ begin
     );
 
     perform billing.lock_user(p_user, v_now);
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
-        end if;
+    v_prior := payments.replay_payment(p_user, p_key, 'plan', v_fingerprint);
+    if v_prior.id is not null then
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
     v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
@@ -177,9 +174,7 @@ as $$
 declare
     v_payment public.payments;
 begin
-    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
-        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
-    end if;
+    perform payments.require_track_id(p_track_id);
     if p_payment_url is null or char_length(p_payment_url) > 2000 or p_payment_url !~ '^https?://[^[:space:]]+$' then
         perform private.raise_error('VAL_001', 'payment_url must be an http(s) URL of at most 2000 characters');
     end if;

@@ -32,11 +32,8 @@ begin
         'pack_checkout', jsonb_build_object('credit_pack', p_pack, 'payment_method', p_payment_method)
     );
     perform billing.lock_user(p_user, v_now);
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
-        end if;
+    v_prior := payments.replay_payment(p_user, p_key, 'credit_pack', v_fingerprint);
+    if v_prior.id is not null then
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
     v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);

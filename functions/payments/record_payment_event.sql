@@ -142,9 +142,7 @@ begin
     if p_provider is null or p_provider <> 'upayments' then
         perform private.raise_error('VAL_001', 'provider must be upayments');
     end if;
-    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
-        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
-    end if;
+    perform payments.require_track_id(p_track_id);
     if char_length(p_notified_result) > 50 then
         perform private.raise_error('VAL_001', 'result must be at most 50 characters');
     end if;

@@ -72,8 +72,7 @@ begin
         order by s.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users as u where u.id = v_row.user_id for update skip locked;
-        if found then
+        if billing.try_lock_user(v_row.user_id) then
             select * into v_sub from public.subscriptions as s where s.id = v_row.id for update;
             if v_sub.status = 'active' and v_sub.current_period_end <= v_now - v_grace then
                 v_grants := v_grants + payments.end_subscription(v_sub);
@@ -107,8 +106,7 @@ begin
         order by p.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users as u where u.id = v_row.user_id for update skip locked;
-        if found then
+        if billing.try_lock_user(v_row.user_id) then
             update public.payments
             set status = 'cancelled', closed_at = v_now, updated_at = v_now,
                 status_reason = 'abandoned: not paid within the checkout time limit'

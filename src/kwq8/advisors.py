@@ -26,6 +26,8 @@ from psycopg.rows import dict_row
 from rich.table import Table
 from rich.text import Text
 
+from kwq8.system_schemas import SYSTEM_SCHEMAS
+
 Level = Literal["ERROR", "WARN", "INFO"]
 Category = Literal["SECURITY", "PERFORMANCE"]
 
@@ -33,31 +35,6 @@ LEVELS: tuple[Level, ...] = ("INFO", "WARN", "ERROR")
 SECURITY: tuple[Category, ...] = ("SECURITY",)
 PERFORMANCE: tuple[Category, ...] = ("PERFORMANCE",)
 
-# Schemas whose objects belong to Supabase services, extensions or this toolkit, not to the
-# application: the user-object lints skip them (pg_toast, pg_temp_N and the like are skipped by
-# the `^pg_` pattern in each query). Exposed-schema lints use the exposed list as given.
-SYSTEM_SCHEMAS: tuple[str, ...] = (
-    "auth",
-    "cron",
-    "extensions",
-    "graphql",
-    "graphql_public",
-    "information_schema",
-    "kwq8_meta",
-    "kwq8_shim",
-    "net",
-    "pgbouncer",
-    "pgmq",
-    "pgsodium",
-    "pgsodium_masks",
-    "pgtle",
-    "realtime",
-    "repack",
-    "storage",
-    "supabase_functions",
-    "supabase_migrations",
-    "vault",
-)
 
 # The roles a browser request runs as. service_role bypasses RLS by design and is not checked.
 API_ROLES: tuple[str, ...] = ("anon", "authenticated")

@@ -11,24 +11,7 @@ from typing import Any
 
 import psycopg
 
-SYSTEM_SCHEMAS = (
-    "pg_catalog",
-    "information_schema",
-    "pg_toast",
-    "auth",
-    "storage",
-    "extensions",
-    "cron",
-    "graphql",
-    "realtime",
-    "supabase_functions",
-    "supabase_migrations",
-    "vault",
-    "pgsodium",
-    "net",
-    "kwq8_meta",
-    "kwq8_shim",
-)
+from kwq8.system_schemas import SYSTEM_SCHEMAS
 
 
 def _names(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...]) -> list[str]:

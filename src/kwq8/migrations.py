@@ -507,6 +507,10 @@ class MigrateResult:
         return bool(self.applied or self.repeatables or self.removed)
 
 
+def _object_key(obj: dict[str, str]) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
 def _object_exists(raw: psycopg.Connection[Any], obj: dict[str, str]) -> bool:
     if obj["type"] == "function":
         row = raw.execute(
@@ -538,8 +542,11 @@ def apply_repeatables(
 ) -> None:
     recorded = _recorded_repeatables(raw)
     changed, deleted = _repeatable_changes(project, recorded, reapply_all)
+    # A file that moved (or whose objects another file now declares) hands its objects over:
+    # only objects no file on disk declares any more must be dropped by a versioned migration.
+    declared = {_object_key(o) for f in repeatable_files(project) for o in f.objects}
     for rel in deleted:
-        alive = [o for o in recorded[rel][1] if _object_exists(raw, o)]
+        alive = [o for o in recorded[rel][1] if _object_key(o) not in declared and _object_exists(raw, o)]
         if alive:
             raise Kwq8Error(
                 f"{rel} was deleted, but what it created still exists: " + ", ".join(_describe(o) for o in alive),

@@ -13,8 +13,8 @@ made for the benchmark in its scratch database:
                     balance, debit the first grant in burn-down order, insert the ledger entry
                     with its idempotency key (no validation, price lookup, upkeep or replay)
 The phases alternate over several rounds and the median throughput of each is reported, so a
-noisy neighbour on the machine hits every phase alike. The brief's naive pattern (select, then
-update, then insert, as separate requests) runs against a hot account too, and the credits it
+noisy neighbour on the machine hits every phase alike. The naive client-side pattern (select,
+then update, then insert, as separate requests) runs against a hot account too, and the credits it
 loses are counted.
 """
 
@@ -348,7 +348,7 @@ def _phase_task(args: tuple[str, float, float, int]) -> tuple[int, int]:
 
 
 def _naive_task(attempts: int) -> int:
-    """The brief's deductCredits: read, decide in the client, write the computed balance, insert."""
+    """A client-side deduction: read, decide in the client, write the computed balance, insert."""
     conn = _worker["baseline"]
     successes = 0
     for _ in range(attempts):

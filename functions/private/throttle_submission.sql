@@ -135,22 +135,6 @@ begin
 end
 $$;
 
--- The visitor's key in one project: an HMAC of project and client address under a secret key,
--- so submissions from one address are counted together without the address being stored.
-create or replace function payments.visitor_key(p_project_id uuid)
-returns text
-language sql
-stable
-security definer
-set search_path = ''
-as $$
-    select left(encode(extensions.hmac(
-        convert_to(p_project_id::text || '|' || coalesce(payments.client_address(), 'unknown'), 'UTF8'),
-        s.visitor_key_secret, 'sha256'
-    ), 'hex'), 32)
-    from payments.settings as s
-$$;
-
 -- An owner's caps are theirs to lower or raise, up to the platform's maximum.
 create or replace function private.check_submission_caps()
 returns trigger
@@ -170,7 +154,7 @@ $$;
 
 revoke all on function private.throttle_booking(), private.throttle_contact_message(),
 private.begin_submission(uuid), private.refuse_over_caps(text, integer, integer, integer, integer),
-payments.visitor_key(uuid), private.check_submission_caps() from public;
+private.check_submission_caps() from public;
 
 -- After the prepare triggers (alphabetical order), so duplicates compare normalised phones.
 drop trigger if exists bookings_throttle on public.bookings;

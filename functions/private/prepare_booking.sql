@@ -24,9 +24,6 @@ begin
             perform private.raise_error('VAL_001', 'starts_at must be within two years');
         end if;
     end if;
-    if tg_op = 'UPDATE' then
-        new.updated_at := now();
-    end if;
     return new;
 end
 $$;

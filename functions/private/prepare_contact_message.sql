@@ -1,5 +1,5 @@
 -- Tidy a contact message before its checks: trimmed text (blank lines around the message too),
--- phone in E.164, empty optional fields null; updated_at kept current.
+-- phone in E.164, empty optional fields null (updated_at: private.touch_updated_at).
 create or replace function private.prepare_contact_message()
 returns trigger
 language plpgsql
@@ -11,9 +11,6 @@ begin
     new.phone := private.normalize_phone(nullif(btrim(new.phone), ''));
     new.subject := nullif(btrim(new.subject), '');
     new.message := btrim(new.message, e' \t\r\n');
-    if tg_op = 'UPDATE' then
-        new.updated_at := now();
-    end if;
     return new;
 end
 $$;

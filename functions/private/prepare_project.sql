@@ -1,5 +1,5 @@
 -- Tidy what people type before the checks see it: names trimmed, slug and subdomain trimmed
--- and lower-cased; updated_at kept current.
+-- and lower-cased (updated_at: private.touch_updated_at).
 create or replace function private.prepare_project()
 returns trigger
 language plpgsql
@@ -9,9 +9,6 @@ begin
     new.name := btrim(new.name);
     new.slug := lower(btrim(new.slug));
     new.subdomain := lower(btrim(new.subdomain));
-    if tg_op = 'UPDATE' then
-        new.updated_at := now();
-    end if;
     return new;
 end
 $$;
