@@ -193,10 +193,7 @@ declare
     v_availability domains.availability;
     v_usd numeric;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key);
     perform domains.require_fqdn(p_fqdn);
     perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
@@ -336,10 +333,7 @@ declare
     v_tld text;
     v_usd numeric;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key);
     perform domains.require_fqdn(p_fqdn);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint('domain_renewal', jsonb_build_object('fqdn', p_fqdn, 'years', p_years));
