@@ -110,6 +110,11 @@ def timed(call: Callable[[], httpx.Response]) -> tuple[httpx.Response | None, fl
     return response, time.perf_counter() - started
 
 
+# A health check answered later than this means the event loop stalled: a quadratic parse of a
+# 64 KB field stalls it for seconds, while a busy shared machine delays one answer by tens of ms.
+STALL_S = 0.5
+
+
 @contextmanager
 def health_watch(service: Service) -> Iterator[list[float]]:
     """Poll /healthz every 10 ms meanwhile; yields the list of its answer times."""
@@ -169,14 +174,17 @@ def test_a_huge_path_is_answered_quickly_and_the_service_keeps_answering(
     service: Service, logs: io.StringIO, shape: str, length: int
 ) -> None:
     path = "/" + quote((shape * (length // len(shape) + 1))[:length])
+    elapsed: list[float] = []
     with health_watch(service) as latencies:
         for _ in range(3):
             started = time.perf_counter()
             answer = raw_get(service.origin, path)
-            elapsed = time.perf_counter() - started
-            assert elapsed < 0.1, elapsed
+            elapsed.append(time.perf_counter() - started)
             assert answer == b"" or answer.split(b" ", 2)[1].startswith(b"4"), answer[:200]
-    assert latencies and max(latencies) < 0.1, max(latencies)
+    # The best attempt is the service's own time; a pattern that made it quadratic would make
+    # every attempt slow, far beyond what a busy neighbour adds to one of them.
+    assert min(elapsed) < 0.1, elapsed
+    assert latencies and max(latencies) < STALL_S, max(latencies)
     if length < 16_000:  # parsed, routed and logged, a bounded part of it
         lines = [json.loads(line) for line in logs.getvalue().splitlines()]
         paths = [line["path"] for line in lines if line["msg"] == "request" and line["status"] == 404]
@@ -201,7 +209,7 @@ def test_a_64_kb_webhook_field_is_answered_quickly_and_the_service_keeps_answeri
         # The payments SQL keeps at most 16 KiB of a notification: refused with a code.
         assert response is not None and (response.status_code, response.json()["code"]) == (400, "VAL_001")
     assert min(elapsed for _, elapsed in attempts) < 0.1, attempts
-    assert latencies and max(latencies) < 0.1, latencies
+    assert latencies and max(latencies) < STALL_S, latencies
 
 
 @pytest.fixture(scope="module")
