@@ -44,7 +44,7 @@ def serve(
     except ConfigError as exc:
         raise Kwq8Error(
             f"the billing service cannot start: {exc}",
-            hint='set the variables listed (README, "The billing service"); values are never printed',
+            hint='set the variables listed (docs/operations.md, "Configuration"); values are never printed',
             exit_code=2,
         ) from None
     if log_level.lower() not in ("debug", "info", "warning", "error"):

@@ -45,7 +45,7 @@ PHASES = (
     "spend_spread",
     "spend_unlimited_spread",
 )
-# spend_credits throughput as a fraction of the bare baseline's, per workload (README, "Credits benchmark").
+# spend_credits throughput as a fraction of the bare baseline's, per workload (docs/benchmarks.md, "Credits").
 TARGETS = {"hot": 0.8, "spread": 0.6}
 REFERENCE_PHASES = ("baseline_rpc_hot", "required_writes_hot", "baseline_rpc_spread", "required_writes_spread")
 
