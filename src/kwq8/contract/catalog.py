@@ -101,6 +101,12 @@ class Catalog:
         """A function's result for the docs: a composite with its fields, `setof` for sets."""
         result = self.type_name(fn.returns)
         t = self.type(fn.returns)
+        if t.name == "record" and fn.result_sql.startswith("TABLE("):
+            # RETURNS TABLE: its columns, which the record type does not name.
+            columns = fn.result_sql[len("TABLE(") : -1]
+            return (
+                "setof {" + ", ".join(f"`{c.split(' ', 1)[0]}` {c.split(' ', 1)[1]}" for c in columns.split(", ")) + "}"
+            )
         if t.kind == "c" and t.name in self.composites:
             fields = ", ".join(f"`{n}` {self.type_name(o)}" for n, o in self.composites[t.name])
             result = f"`{t.name}` {{{fields}}}"
