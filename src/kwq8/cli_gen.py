@@ -21,10 +21,12 @@ def types(
     ] = False,
     db_url: DbUrl = None,
 ) -> None:
-    """Write types/database.ts, types/schemas.ts, types/errors.ts and docs/frontend.md.
+    """Write types/database.ts, types/schemas.ts, types/errors.ts, docs/frontend.md and docs/api.md.
 
-    Without --db-url they are generated from a scratch database migrated from this tree, so the
-    result depends on the migrations alone; with it, from that (migrated) database.
+    Without --db-url they are generated from a scratch database migrated from this tree and
+    seeded, so the result depends on the migrations and the seed alone; with it, from that
+    (migrated and seeded) database. docs/api.md runs the examples of
+    src/kwq8/contract/api_examples.py, each in a transaction that is rolled back.
     """
     project = find_project()
     if db_url:
