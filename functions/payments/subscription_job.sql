@@ -133,7 +133,7 @@ declare
 begin
     v_result := payments.expire_subscriptions();
     v_result := v_result || jsonb_build_object('checkouts_abandoned', payments.close_abandoned_checkouts());
-    v_result := v_result || billing.run_credit_sweepers();
+    v_result := v_result || to_jsonb(billing.run_credit_sweepers());
     v_result := v_result || domains.run_jobs();
     delete from payments.rate_limits as r
     where r.window_start < billing.clock() - (select s.rate_limit_retention from payments.settings as s);
