@@ -8,7 +8,9 @@ path does.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -219,6 +221,34 @@ def test_the_audit_finds_an_entry_naming_another_users_grant(db: TestDatabase, u
     )
     problems = {r["problem"] for r in db.sql("select problem from billing.audit_ledger()")}
     assert "dangling_reference" in problems
+
+
+def _burn_down_orders() -> dict[str, list[str]]:
+    """The burn-down order as each place writes it, aliases dropped: the index of migration 0007,
+    the spend's fast path, and billing.consume's first pick and running total."""
+    root = Path(__file__).resolve().parent.parent
+
+    def terms(text: str) -> list[str]:
+        text = re.sub(r"\b[a-z]\.(?=[a-z_])", "", " ".join(text.split()))
+        return [re.sub(r"[()]", "", t).strip() for t in text.split(",")]
+
+    index = (root / "sql" / "0007_grants_burn_down_index.sql").read_text()
+    columns = re.search(r"on billing\.grants \((.*?)\);", index, re.S)
+    assert columns
+    orders = {"index 0007": terms(columns.group(1))[1:]}  # after user_id, the equality column
+    for rel in ("functions/billing/spend_credits.sql", "functions/billing/ledger.sql"):
+        found = re.findall(r"order by (.*?)\s+(?:limit 1|rows unbounded preceding)", (root / rel).read_text(), re.S)
+        for n, order in enumerate(found):
+            orders[f"{rel} #{n + 1}"] = terms(order)
+    return orders
+
+
+def test_burn_down_order_is_one_rule_in_every_place_that_writes_it() -> None:
+    """Written where the planner must see it literally (an index matches an `order by` only by its
+    expressions, and the spend's hot path cannot afford a function call), so kept identical here."""
+    orders = _burn_down_orders()
+    assert len(orders) == 4, orders
+    assert all(order == orders["index 0007"] for order in orders.values()), orders
 
 
 def test_the_spend_picks_its_grant_by_index_in_burn_down_order(kwq8_db: TestDatabase) -> None:
