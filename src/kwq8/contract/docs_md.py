@@ -9,7 +9,7 @@ from kwq8.contract.catalog import Catalog, Function
 from kwq8.service.contract import ENDPOINTS
 
 _CODE = re.compile(r"'([A-Z]+_[0-9]{3})'")
-_CALL = re.compile(r"\b(billing|payments|private|public)\.([a-z_][a-z0-9_]*)\s*\(")
+_CALL = re.compile(r"\b(billing|payments|private|public|ratelimit)\.([a-z_][a-z0-9_]*)\s*\(")
 # A function's name and its body (between the dollar quotes that follow `as`).
 _DEFINITION = re.compile(
     r"create or replace function ([a-z_]+)\.([a-z_][a-z0-9_]*)\s*\(.*?\bas \$\$(.*?)\$\$", re.I | re.S
