@@ -82,8 +82,8 @@ def test_a_migrated_database_runs_the_limiter_before_every_request(db: TestDatab
         "and s.setdatabase = (select oid from pg_database where datname = current_database()) "
         "and c like 'pgrst.db_pre_request=%%'"
     )
-    assert setting == "pgrst.db_pre_request=payments.check_request"
-    assert db.api()._pre_request_fn() == "payments.check_request"
+    assert setting == "pgrst.db_pre_request=ratelimit.check_request"
+    assert db.api()._pre_request_fn() == "ratelimit.check_request"
 
 
 # ---------------------------------------------------------------------------------- failed requests count
@@ -180,20 +180,20 @@ def test_the_trusted_proxy_hops_and_header_choose_the_address(db: TestDatabase) 
 
     def address(headers: dict[str, str]) -> str | None:
         with api.request(ANON, method="POST", headers=headers) as cur:
-            cur.execute("select payments.client_address()")
+            cur.execute("select ratelimit.client_address()")
             row = cur.fetchone()
         return row[0] if row else None
 
-    db.sql("grant execute on function payments.client_address() to anon")
+    db.sql("grant execute on function ratelimit.client_address() to anon")
     assert address(visitor("1.2.3.4, 5.6.7.8")) == "5.6.7.8"
     assert address(visitor(" 9.9.9.9 ")) == "9.9.9.9"
     assert address(visitor("2001:db8:1:2:3:4:5:6")) == "2001:db8:1:2::/64"
     assert address(visitor("1.2.3.4, not-an-address")) is None
     assert address({}) is None
-    db.sql("update payments.settings set api_trusted_proxy_hops = 2")
+    db.sql("update ratelimit.settings set api_trusted_proxy_hops = 2")
     assert address(visitor("1.2.3.4, 5.6.7.8, 10.0.0.1")) == "5.6.7.8"
     assert address(visitor("5.6.7.8")) == "5.6.7.8"
-    db.sql("update payments.settings set api_client_ip_header = 'cf-connecting-ip'")
+    db.sql("update ratelimit.settings set api_client_ip_header = 'cf-connecting-ip'")
     assert address({"CF-Connecting-IP": "7.7.7.7", "X-Forwarded-For": "1.1.1.1"}) == "7.7.7.7"
 
 
@@ -322,7 +322,7 @@ def test_db_status_and_audit_report_a_missing_or_redirected_limiter(kwq8_db: Tes
     assert status.code == 1 and "pgrst.db_pre_request is not set" in status.stderr
     admin.execute(f"alter role authenticator in database {kwq8_db.name} set pgrst.db_pre_request = 'public.other'")
     status = run_cli("db", "status", "--db-url", url)
-    assert status.code == 1 and "pgrst.db_pre_request is public.other, not payments.check_request" in status.stderr
+    assert status.code == 1 and "pgrst.db_pre_request is public.other, not ratelimit.check_request" in status.stderr
     audit = run_cli("db", "audit", "--db-url", url, "--level", "error")
     assert audit.code == 1 and "ERROR data_api_limiter_missing role authenticator" in audit.stdout
 

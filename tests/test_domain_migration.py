@@ -65,9 +65,10 @@ def _sql_files(path: Path) -> list[str]:
 
 
 def later_types(root: Path) -> list[str]:
-    """The `create type` statements of the revisions after the domains revision, in order: the
-    head's function files answer with these types, so a database without those revisions needs
-    them before it can hold the head's functions."""
+    """The `create type` and `create schema` statements of the revisions after the domains
+    revision, in order: the head's function files answer with these types and define functions
+    in these schemas, so a database without those revisions needs them before it can hold the
+    head's functions."""
     path, _, _ = domains_revision(root)
     later = sorted(p for p in path.parent.glob("*.py") if p.name > path.name)
     return [
@@ -75,7 +76,7 @@ def later_types(root: Path) -> list[str]:
         for revision in later
         for name in _sql_files(revision)
         for _, statement in split_statements((root / "sql" / name).read_text())
-        if re.search(r"(?m)^create type ", statement)
+        if re.search(r"(?m)^create (?:type|schema) ", statement)
     ]
 
 
@@ -131,7 +132,8 @@ def test_domains_migration_goes_down_exactly_and_up_again(
     try:
         # Its function files are the head's, which name what the removed revisions create: only
         # the schema is compared here, so their bodies are not checked against it, and the result
-        # types they return are created beforehand (types are not part of the comparison).
+        # types they return and the schemas they live in are created beforehand (neither is part
+        # of the comparison).
         types = later_types(ROOT)
         assert types, "the head's function files return types of a later revision"
         with connect(never.url) as conn:

@@ -123,8 +123,8 @@ def test_a_refused_renewal_is_refunded_and_leaves_the_expiry(env: DomainEnv) -> 
 def test_renewal_notices_and_lapse_never_delete_the_domain(env: DomainEnv) -> None:
     _registered(env, "expiring.com")
     env.db.sql("update public.domains set registration_expires_at = now() + interval '29 days'")
-    assert env.db.scalar("select (payments.run_jobs() ->> 'domains_renewal_due')::int") == 1
+    assert env.db.scalar("select (payments.run_payment_jobs() ->> 'domains_renewal_due')::int") == 1
     env.db.sql("update public.domains set registration_expires_at = now() - interval '1 day'")
-    assert env.db.scalar("select (payments.run_jobs() ->> 'domains_lapsed')::int") == 1
+    assert env.db.scalar("select (payments.run_payment_jobs() ->> 'domains_lapsed')::int") == 1
     row = env.db.sql("select renewal_due, lapsed from public.domains where fqdn = 'expiring.com'")
     assert row == [{"renewal_due": True, "lapsed": True}]

@@ -25,18 +25,18 @@ JUSTIFIED: dict[tuple[str, str], str] = {
     ("authenticated", "get_hold(uuid)"): "RPC: the caller's own hold (GEN_001 when its generation failed)",
     # The SECURITY DEFINER halves of those endpoints: the public wrappers are SECURITY INVOKER,
     # so the caller needs EXECUTE on what they delegate to; each reads auth.uid() itself.
-    ("authenticated", "billing.spend_for_caller(text,text,text)"): "body of spend_credits, for auth.uid() only",
-    ("authenticated", "billing.reserve_for_caller(text,text)"): "body of reserve_credits, for auth.uid() only",
-    ("authenticated", "billing.summary_for_caller()"): "body of get_credit_summary, for auth.uid() only",
-    ("authenticated", "billing.usage_for_caller(integer)"): "body of get_credit_usage, for auth.uid() only",
-    ("authenticated", "billing.hold_for_caller(uuid)"): "body of get_hold, for auth.uid() only",
+    ("authenticated", "billing.spend_credits(text,text,text)"): "body of spend_credits, for auth.uid() only",
+    ("authenticated", "billing.reserve_credits(text,text)"): "body of reserve_credits, for auth.uid() only",
+    ("authenticated", "billing.get_credit_summary()"): "body of get_credit_summary, for auth.uid() only",
+    ("authenticated", "billing.get_credit_usage(integer)"): "body of get_credit_usage, for auth.uid() only",
+    ("authenticated", "billing.get_hold(uuid)"): "body of get_hold, for auth.uid() only",
     ("authenticated", "set_domain_contact(jsonb)"): "RPC: the caller's own registrant contact, validated",
-    ("authenticated", "domains.set_contact_for_caller(jsonb)"): "body of set_domain_contact, for auth.uid() only",
+    ("authenticated", "domains.set_domain_contact(jsonb)"): "body of set_domain_contact, for auth.uid() only",
     # Reveals the time; frozen only in databases the test harness marked.
     ("authenticated", "billing.clock()"): "the time of every rule, called in the caller's context",
     # PostgREST runs the pre-request function as the request's role.
-    ("anon", "payments.check_request()"): "the Data API limiter (db-pre-request)",
-    ("authenticated", "payments.check_request()"): "the Data API limiter (db-pre-request)",
+    ("anon", "ratelimit.check_request()"): "the Data API limiter (db-pre-request)",
+    ("authenticated", "ratelimit.check_request()"): "the Data API limiter (db-pre-request)",
     # Helpers of RLS policies and triggers, which run as the caller.
     ("anon", "private.is_published_project(uuid)"): "visitor insert policies: published or not, nothing else",
     ("authenticated", "private.is_published_project(uuid)"): "owner insert policies: published or not",

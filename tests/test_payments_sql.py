@@ -371,7 +371,7 @@ def test_only_service_role_may_call_the_payment_functions(db: TestDatabase, user
     for function in (
         "payments.create_checkout(uuid, text, text, text)",
         "payments.record_payment_event(text, text, text, jsonb, jsonb)",
-        "payments.run_jobs()",
+        "payments.run_payment_jobs()",
         "public.run_payment_jobs()",
         "public.hit_rate_limit(text, integer, integer)",
     ):
@@ -456,7 +456,7 @@ def test_rate_limit_counts_per_bucket_and_window(db: TestDatabase) -> None:
 def test_pre_request_limits_data_api_writes(kwq8_db: TestDatabase) -> None:
     db = kwq8_db
     db.freeze_time(NOW)
-    db.sql("update payments.settings set api_user_writes_per_window = 3, api_ip_writes_per_window = 2")
+    db.sql("update ratelimit.settings set api_user_writes_per_window = 3, api_ip_writes_per_window = 2")
     # On by default: the migrations configured it for this database.
     api = db.api()
     user, other = db.create_user(), db.create_user()

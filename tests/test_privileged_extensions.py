@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from kwq8.db import Target, connect
+from kwq8.sqlfile import split_statements
 from kwq8.stack import Stack
 from kwq8.testing.database import TestDatabase
 
@@ -69,6 +70,31 @@ def test_the_migration_creates_pg_cron_and_schedules_the_payments_job(cron_db: p
     # Applying it again changes nothing.
     cron_db.execute(migration_file(".sql").read_text())
     assert cron_db.execute("select count(*) from cron.job").fetchone() == (1,)
+
+
+def job_statements(name: str) -> str:
+    """The statements of a later revision's file that reschedule the payments job."""
+    text = (ROOT / "sql" / name).read_text()
+    return ";\n".join(s for _, s in split_statements(text) if "kwq8-payments-jobs" in s) + ";"
+
+
+def test_the_job_follows_the_renamed_payments_job_function(cron_db: psycopg.Connection) -> None:
+    cron_db.execute(migration_file(".sql").read_text())
+    if cron_db.execute("select count(*) from pg_extension where extname = 'pg_cron'").fetchone() == (0,):
+        pytest.skip("pg_cron is not installed on this server")
+
+    def job() -> list[tuple[str, str, str, bool]]:
+        return cron_db.execute(
+            "select schedule, command, username, active from cron.job where jobname = 'kwq8-payments-jobs'"
+        ).fetchall()
+
+    # 0018 renames payments.run_jobs to payments.run_payment_jobs; its down file renames it back.
+    cron_db.execute(job_statements("0018_ratelimit_schema.sql"))
+    assert job() == [("*/5 * * * *", "select payments.run_payment_jobs()", "postgres", True)]
+    cron_db.execute(job_statements("0018_ratelimit_schema.sql"))
+    assert job() == [("*/5 * * * *", "select payments.run_payment_jobs()", "postgres", True)]
+    cron_db.execute(job_statements("0018_ratelimit_schema.down.sql"))
+    assert job() == [("*/5 * * * *", "select payments.run_jobs()", "postgres", True)]
 
 
 def test_an_application_database_gets_no_pg_cron(kwq8_tx: TestDatabase) -> None:

@@ -101,7 +101,7 @@ def test_reconciliation_stays_within_the_merchant_wide_status_budget(
     assert (report.checked, report.deferred) == (1, 4) and len(fake.status_calls) == 1
     refused: dict[str, Any] = kwq8_db.rpc("take_status_call", {"priority": "webhook"}, as_=SERVICE)
     assert refused["allowed"] is False and 1 <= refused["retry_after"] <= 60
-    hits = kwq8_db.scalar("select sum(hits) from payments.rate_limits where bucket = 'upayments:get-payment-status'")
+    hits = kwq8_db.scalar("select sum(hits) from ratelimit.rate_limits where bucket = 'upayments:get-payment-status'")
     assert hits == 3
 
 

@@ -128,13 +128,13 @@ def test_each_kind_of_repeated_event_is_logged_once_per_interval() -> None:
 def merchant_quota(billing_db: TestDatabase) -> Iterator[None]:
     """UPayments' real quota (30 a minute, 10 kept for webhooks and reconciliation) on a clean
     counter."""
-    billing_db.sql("delete from payments.rate_limits where bucket = %s", (BUCKET,))
+    billing_db.sql("delete from ratelimit.rate_limits where bucket = %s", (BUCKET,))
     billing_db.sql("update payments.settings set status_calls_per_minute = 30, status_calls_reserved = 10")
     try:
         yield
     finally:
         billing_db.sql("update payments.settings set status_calls_per_minute = 1000, status_calls_reserved = 10")
-        billing_db.sql("delete from payments.rate_limits where bucket = %s", (BUCKET,))
+        billing_db.sql("delete from ratelimit.rate_limits where bucket = %s", (BUCKET,))
 
 
 def test_refreshes_by_many_accounts_stay_within_the_merchant_quota(

@@ -39,7 +39,7 @@ def test_ip_limits_are_shared_by_every_instance(service: Service) -> None:
             response = instance.http.post(instance.origin + "/billing/checkout", json={}, headers=headers)
             codes.append((response.status_code, response.json()["code"]))
         assert codes == [(401, "AUTH_004")] * 3 + [(429, "RATE_001")]
-        assert service.db.scalar("select sum(hits) from payments.rate_limits where bucket = %s", (f"ip:{ip}",)) == 4
+        assert service.db.scalar("select sum(hits) from ratelimit.rate_limits where bucket = %s", (f"ip:{ip}",)) == 4
     finally:
         stop_service(one)
         stop_service(two)

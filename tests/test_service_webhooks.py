@@ -34,7 +34,7 @@ def snapshot(service: Service) -> dict[str, Any]:
             "public.payments",
             "public.subscriptions",
             "payments.provider_events",
-            "payments.rate_limits",
+            "ratelimit.rate_limits",
             "public.credit_transactions",
             "public.users",
         )
@@ -227,7 +227,7 @@ def test_spent_status_budget_asks_upayments_to_deliver_again(service: Service, c
     try:
         # This minute's call and the next minute's are taken (the test may cross a minute).
         service.db.sql(
-            "insert into payments.rate_limits (bucket, window_start, hits)"
+            "insert into ratelimit.rate_limits (bucket, window_start, hits)"
             " select %s, date_trunc('minute', now()) + m * interval '1 minute', 1 from generate_series(0, 1) as m"
             " on conflict (bucket, window_start) do update set hits = 1",
             (bucket,),
@@ -238,5 +238,5 @@ def test_spent_status_budget_asks_upayments_to_deliver_again(service: Service, c
         assert service.fake.status_calls == [] and service.grants(order_id) == 0
     finally:
         service.db.sql("update payments.settings set status_calls_per_minute = 1000, status_calls_reserved = 10")
-        service.db.sql("delete from payments.rate_limits where bucket = %s", (bucket,))
+        service.db.sql("delete from ratelimit.rate_limits where bucket = %s", (bucket,))
     assert service.deliver(service.webhook(track_id)).json()["outcome"] == "applied"

@@ -24,7 +24,13 @@ from .conftest import ROOT, ScratchProject
 SUPABASE_CLI = ROOT / "node_modules" / ".bin" / "supabase"
 
 
-REFERENCE_TABLES = ("public.error_codes", "public.plans", "public.action_costs", "payments.settings")
+REFERENCE_TABLES = (
+    "public.error_codes",
+    "public.plans",
+    "public.action_costs",
+    "payments.settings",
+    "ratelimit.settings",
+)
 
 
 def schema_dump(stack: Stack, dbname: str) -> str:
@@ -131,9 +137,9 @@ def test_supabase_db_push_gives_the_catalog_kwq8_db_migrate_gives(kwq8_stack: St
         # Each database draws its own visitor-key secret (0011): the same one in both, so the
         # dumps compare everything else.
         with connect(kwq8_stack.url("postgres", migrated), autocommit=True) as conn:
-            secret = conn.execute("select visitor_key_secret from payments.settings").fetchone()
+            secret = conn.execute("select visitor_key_secret from ratelimit.settings").fetchone()
         with connect(kwq8_stack.url("postgres", pushed), autocommit=True) as conn:
-            conn.execute("update payments.settings set visitor_key_secret = %s", secret)
+            conn.execute("update ratelimit.settings set visitor_key_secret = %s", secret)
         pushed_dump, migrated_dump = schema_dump(kwq8_stack, pushed), schema_dump(kwq8_stack, migrated)
         diff = list(difflib.unified_diff(migrated_dump.splitlines(), pushed_dump.splitlines(), lineterm="", n=1))
         assert not diff, "\n".join(diff[:80])

@@ -1,7 +1,7 @@
 -- Refund a spend or a captured hold (a failed generation, GEN_001) into the grants it came from.
 -- Grants that have expired since get nothing back; the result reports that part as forfeited.
 -- A transaction is refunded at most once.
-create or replace function billing.refund(p_transaction uuid, p_key text, p_reason text)
+create or replace function billing.refund_transaction(p_transaction uuid, p_key text, p_reason text)
 returns jsonb
 language plpgsql
 volatile
@@ -80,10 +80,11 @@ set search_path = ''
 as $$
     select * from jsonb_populate_record(
         null::public.credit_refund,
-        billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+        billing.refund_transaction(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
     )
 $$;
 
-revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text) from public;
-grant execute on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
-to service_role;
+revoke all on function billing.refund_transaction(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
+from public;
+grant execute on function billing.refund_transaction(uuid, text, text),
+public.refund_transaction(uuid, uuid, text, text) to service_role;

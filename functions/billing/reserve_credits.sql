@@ -1,7 +1,7 @@
 -- Holds for long AI generations: reserve an action's cost now (TTL from billing.settings,
 -- 15 minutes by default), capture all or less later, or release. Held credits leave the
 -- balance at once, so a hold can never be overspent by parallel requests.
-create or replace function billing.reserve_for_caller(p_action text, p_key text)
+create or replace function billing.reserve_credits(p_action text, p_key text)
 returns jsonb
 language plpgsql
 volatile
@@ -86,9 +86,9 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.credit_hold, billing.reserve_for_caller(action, idempotency_key))
+    select * from jsonb_populate_record(null::public.credit_hold, billing.reserve_credits(action, idempotency_key))
 $$;
 
-revoke all on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text) from public;
-grant execute on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text)
+revoke all on function billing.reserve_credits(text, text), public.reserve_credits(text, text) from public;
+grant execute on function billing.reserve_credits(text, text), public.reserve_credits(text, text)
 to authenticated;

@@ -130,7 +130,7 @@ $$;
 
 -- The signed-in user spends the price of an action; the amount comes from action_costs, never
 -- from the browser.
-create or replace function billing.spend_for_caller(p_action text, p_key text, p_description text)
+create or replace function billing.spend_credits(p_action text, p_key text, p_description text)
 returns jsonb
 language plpgsql
 volatile
@@ -178,13 +178,13 @@ volatile
 set search_path = ''
 as $$
 begin
-    return jsonb_populate_record(null::public.credit_spend, billing.spend_for_caller(action, idempotency_key, description));
+    return jsonb_populate_record(null::public.credit_spend, billing.spend_credits(action, idempotency_key, description));
 end
 $$;
 
 -- Charge an arbitrary amount for trusted servers (deduct_credits): the same locked, idempotent
 -- path as a spend, with the amount given by the caller instead of an action's price.
-create or replace function billing.deduct(p_user uuid, p_amount numeric, p_description text, p_key text)
+create or replace function billing.deduct_credits(p_user uuid, p_amount numeric, p_description text, p_key text)
 returns jsonb
 language plpgsql
 volatile
@@ -213,16 +213,16 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.credit_spend, billing.deduct(user_id, amount, description, idempotency_key))
+    select * from jsonb_populate_record(null::public.credit_spend, billing.deduct_credits(user_id, amount, description, idempotency_key))
 $$;
 
 revoke all on function billing.spend(uuid, text, numeric, text[], text, text, text) from public;
 revoke all on function billing.spend_replay(public.credit_transactions, text, text, text) from public;
-revoke all on function billing.spend_for_caller(text, text, text) from public;
+revoke all on function billing.spend_credits(text, text, text) from public;
 revoke all on function public.spend_credits(text, text, text) from public;
-revoke all on function billing.deduct(uuid, numeric, text, text) from public;
+revoke all on function billing.deduct_credits(uuid, numeric, text, text) from public;
 revoke all on function public.deduct_credits(uuid, numeric, text, text) from public;
-grant execute on function billing.spend_for_caller(text, text, text) to authenticated;
+grant execute on function billing.spend_credits(text, text, text) to authenticated;
 grant execute on function public.spend_credits(text, text, text) to authenticated;
-grant execute on function billing.deduct(uuid, numeric, text, text) to service_role;
+grant execute on function billing.deduct_credits(uuid, numeric, text, text) to service_role;
 grant execute on function public.deduct_credits(uuid, numeric, text, text) to service_role;

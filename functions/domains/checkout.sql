@@ -51,7 +51,7 @@ $$;
 
 -- The browser's half: the caller's own contact only. set_contact takes any user and is the
 -- service's, so the browser never holds EXECUTE on it.
-create or replace function domains.set_contact_for_caller(p_contact jsonb)
+create or replace function domains.set_domain_contact(p_contact jsonb)
 returns jsonb
 language sql
 volatile
@@ -67,7 +67,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.domain_contact, domains.set_contact_for_caller(contact))
+    select * from jsonb_populate_record(null::public.domain_contact, domains.set_domain_contact(contact))
 $$;
 
 -- The term and the pricing inputs of a checkout: years within max_years, a configured rate and
@@ -434,9 +434,9 @@ begin
 end
 $$;
 
-revoke all on function domains.set_contact(uuid, jsonb), domains.set_contact_for_caller(jsonb),
+revoke all on function domains.set_contact(uuid, jsonb), domains.set_domain_contact(jsonb),
 public.set_domain_contact(jsonb) from public;
-grant execute on function domains.set_contact_for_caller(jsonb), public.set_domain_contact(jsonb) to authenticated;
+grant execute on function domains.set_domain_contact(jsonb), public.set_domain_contact(jsonb) to authenticated;
 grant execute on function domains.set_contact(uuid, jsonb) to service_role;
 revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),

@@ -154,7 +154,7 @@ $$;
 
 -- The charge UPayments created for a checkout. Idempotent: the same track id again changes
 -- nothing; another track id for the same order is refused.
-create or replace function payments.attach_charge(p_order_id text, p_track_id text, p_payment_url text)
+create or replace function payments.attach_checkout_charge(p_order_id text, p_track_id text, p_payment_url text)
 returns jsonb
 language plpgsql
 volatile
@@ -228,7 +228,7 @@ $$;
 
 -- UPayments did not create the charge (or did not answer in time): the payment stays pending,
 -- with the reason for operators. Nothing changes once the payment has left 'pending'.
-create or replace function payments.record_charge_error(p_order_id text, p_error text)
+create or replace function payments.record_checkout_error(p_order_id text, p_error text)
 returns jsonb
 language plpgsql
 volatile
@@ -286,7 +286,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_result, payments.attach_charge(order_id, track_id, payment_url))
+    select * from jsonb_populate_record(null::public.payment_result, payments.attach_checkout_charge(order_id, track_id, payment_url))
 $$;
 
 create or replace function public.record_checkout_error(order_id text, error text)
@@ -295,7 +295,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_state, payments.record_charge_error(order_id, error))
+    select * from jsonb_populate_record(null::public.payment_state, payments.record_checkout_error(order_id, error))
 $$;
 
 create or replace function public.preview_checkout(user_id uuid, plan text)
@@ -316,14 +316,16 @@ as $$
     select * from jsonb_populate_record(null::public.payment_state, payments.get_payment(order_id, user_id))
 $$;
 
-revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+revoke all on function payments.create_checkout(uuid, text, text, text),
+payments.attach_checkout_charge(text, text, text), payments.begin_charge(text),
+payments.record_checkout_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.quote(public.plans, public.subscriptions, timestamptz), payments.preview_checkout(uuid, text),
 public.preview_checkout(uuid, text) from public;
-grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+grant execute on function payments.create_checkout(uuid, text, text, text),
+payments.attach_checkout_charge(text, text, text), payments.begin_charge(text),
+payments.record_checkout_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;

@@ -12,7 +12,9 @@
 
 -- What the service needs to know before spending a status call: is this event already final,
 -- and is the payment known and settled? Reads only.
-create or replace function payments.lookup_event(p_provider text, p_track_id text, p_result text, p_order_id text)
+create or replace function payments.lookup_payment_event(
+    p_provider text, p_track_id text, p_result text, p_order_id text
+)
 returns jsonb
 language plpgsql
 stable
@@ -228,7 +230,7 @@ language sql
 stable
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_event_lookup, payments.lookup_event(provider, track_id, result, order_id))
+    select * from jsonb_populate_record(null::public.payment_event_lookup, payments.lookup_payment_event(provider, track_id, result, order_id))
 $$;
 
 create or replace function public.record_payment_event(
@@ -243,11 +245,11 @@ as $$
 $$;
 
 revoke all on function payments.apply_status(public.payments, text, jsonb, boolean, boolean) from public;
-revoke all on function payments.lookup_event(text, text, text, text),
+revoke all on function payments.lookup_payment_event(text, text, text, text),
 payments.record_payment_event(text, text, text, jsonb, jsonb),
 public.lookup_payment_event(text, text, text, text),
 public.record_payment_event(text, text, text, jsonb, jsonb) from public;
-grant execute on function payments.lookup_event(text, text, text, text),
+grant execute on function payments.lookup_payment_event(text, text, text, text),
 payments.record_payment_event(text, text, text, jsonb, jsonb),
 public.lookup_payment_event(text, text, text, text),
 public.record_payment_event(text, text, text, jsonb, jsonb) to service_role;

@@ -120,7 +120,7 @@ begin
 end
 $$;
 
-create or replace function payments.run_jobs()
+create or replace function payments.run_payment_jobs()
 returns jsonb
 language plpgsql
 volatile
@@ -135,8 +135,8 @@ begin
     v_result := v_result || jsonb_build_object('checkouts_abandoned', payments.close_abandoned_checkouts());
     v_result := v_result || to_jsonb(billing.run_credit_sweepers());
     v_result := v_result || domains.run_jobs();
-    delete from payments.rate_limits as r
-    where r.window_start < billing.clock() - (select s.rate_limit_retention from payments.settings as s);
+    delete from ratelimit.rate_limits as r
+    where r.window_start < billing.clock() - (select s.rate_limit_retention from ratelimit.settings as s);
     get diagnostics v_deleted = row_count;
     return v_result || jsonb_build_object('rate_limit_rows_deleted', v_deleted);
 end
@@ -181,7 +181,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_jobs_result, payments.run_jobs())
+    select * from jsonb_populate_record(null::public.payment_jobs_result, payments.run_payment_jobs())
 $$;
 
 create or replace function public.set_cancel_at_period_end(user_id uuid, cancel boolean)
@@ -196,8 +196,8 @@ $$;
 revoke all on function payments.end_subscription(public.subscriptions),
 payments.end_lapsed_subscription(uuid, timestamptz) from public;
 revoke all on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
-payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
+payments.run_payment_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
 public.set_cancel_at_period_end(uuid, boolean) from public;
 grant execute on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
-payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
+payments.run_payment_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
 public.set_cancel_at_period_end(uuid, boolean) to service_role;

@@ -1,7 +1,7 @@
 -- Anonymous submissions (visitors' bookings and contact messages) are capped, so a script
 -- cannot pour rows into one project: per project and hour at most the owner's cap (projects.
 -- anon_bookings_per_hour / anon_messages_per_hour, else the platform default in
--- payments.settings, never above settings.anon_submissions_max_per_hour), and per visitor
+-- ratelimit.settings, never above settings.anon_submissions_max_per_hour), and per visitor
 -- address settings.anon_submissions_per_visitor; over either the insert fails with RATE_002 or
 -- RATE_003 (HTTP 429). A visitor's submission equal to one of the project's recent anonymous
 -- ones (same phone or email, and the same slot or message, within settings.duplicate_window)
@@ -18,13 +18,13 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_settings payments.settings;
+    v_settings ratelimit.settings;
     v_cap integer;
 begin
     if current_setting('role', true) is distinct from 'anon' then
         return new;
     end if;
-    select * into v_settings from payments.settings;
+    select * into v_settings from ratelimit.settings;
     new.visitor_key := private.begin_submission(new.project_id);
     if exists (
         select from public.bookings as b
@@ -63,13 +63,13 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_settings payments.settings;
+    v_settings ratelimit.settings;
     v_cap integer;
 begin
     if current_setting('role', true) is distinct from 'anon' then
         return new;
     end if;
-    select * into v_settings from payments.settings;
+    select * into v_settings from ratelimit.settings;
     new.visitor_key := private.begin_submission(new.project_id);
     if exists (
         select from public.contact_messages as m
@@ -111,7 +111,7 @@ set search_path = ''
 as $$
 begin
     perform pg_advisory_xact_lock(hashtextextended('kwq8:submissions:' || p_project_id::text, 0));
-    return payments.visitor_key(p_project_id);
+    return ratelimit.visitor_key(p_project_id);
 end
 $$;
 
@@ -143,7 +143,7 @@ security definer
 set search_path = ''
 as $$
 declare
-    v_max integer := (select s.anon_submissions_max_per_hour from payments.settings as s);
+    v_max integer := (select s.anon_submissions_max_per_hour from ratelimit.settings as s);
 begin
     if new.anon_bookings_per_hour > v_max or new.anon_messages_per_hour > v_max then
         perform private.raise_error('VAL_001', format('submission caps are at most %s an hour', v_max));

@@ -105,7 +105,7 @@ LIMITER_LINT = Lint(
     categories=SECURITY,
     remediation=(
         "alter role authenticator in database <this database> set pgrst.db_pre_request = "
-        "'payments.check_request'; notify pgrst, 'reload config' (or run `kwq8 db migrate`)."
+        "'ratelimit.check_request'; notify pgrst, 'reload config' (or run `kwq8 db migrate`)."
     ),
     sql=lint_sql("data_api_limiter_missing"),
     docs="docs/data-api-limits.md",

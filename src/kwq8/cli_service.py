@@ -103,7 +103,7 @@ def jobs_run(db_url: DbUrl = None, yes: Yes = False, json_out: JsonOut = False) 
     echo(f"running the payments job on {target.describe()}")
     with connection(target.url, autocommit=True) as conn:
         try:
-            row = conn.execute("select payments.run_jobs()").fetchone()
+            row = conn.execute("select payments.run_payment_jobs()").fetchone()
         except psycopg.Error as exc:
             raise Kwq8Error(
                 f"the payments job failed: {exc.diag.message_primary or type(exc).__name__}",

@@ -259,7 +259,7 @@ def prepare(admin_url: str, users: int) -> list[str]:
         # or Kuwait midnight.
         conn.execute("select count(billing.lock_user(u.id, billing.clock())) from public.users u")
         # The limiter counts every spend but never refuses one: its cost is what is measured.
-        conn.execute("update payments.settings set api_user_writes_per_window = 2000000000")
+        conn.execute("update ratelimit.settings set api_user_writes_per_window = 2000000000")
         conn.execute("vacuum analyze")
     return ids
 

@@ -1,9 +1,9 @@
 -- The Data API write limiter: PostgREST's db-pre-request function (configured for this
--- database by migration 0011), called at the start of every request in the request's
+-- database by migration 0018), called at the start of every request in the request's
 -- transaction. Writes (any method but GET/HEAD/OPTIONS, in a read-write transaction) count
 -- against the signed-in user's id, or for anonymous requests against the client address the
--- platform's proxy saw (payments.client_address); service_role is never limited. Over the limit
--- the request fails with RATE_001 (HTTP 429, Retry-After). Limits live in payments.settings;
+-- platform's proxy saw (ratelimit.client_address); service_role is never limited. Over the limit
+-- the request fails with RATE_001 (HTTP 429, Retry-After). Limits live in ratelimit.settings;
 -- docs/data-api-limits.md explains them.
 --
 -- Every counted hit stays counted: the counters are sequences, which a rollback does not undo,
@@ -16,7 +16,7 @@
 -- and the key's count is the smaller of the two. Two requests starting a window at once may
 -- both reset a sequence, losing a hit; nothing else is approximate except shared sequences,
 -- which only ever count more.
-create or replace function payments.check_request()
+create or replace function ratelimit.check_request()
 returns void
 language plpgsql
 volatile
@@ -47,25 +47,25 @@ begin
     end if;
     if v_key is not null then
         select s.api_window_seconds, s.api_user_writes_per_window into v_window_seconds, v_limit
-        from payments.settings as s;
+        from ratelimit.settings as s;
         v_key := 'u:' || v_key;
     else
         select s.api_window_seconds, s.api_ip_writes_per_window into v_window_seconds, v_limit
-        from payments.settings as s;
-        v_key := 'ip:' || coalesce(payments.client_address(), 'unknown');
+        from ratelimit.settings as s;
+        v_key := 'ip:' || coalesce(ratelimit.client_address(), 'unknown');
     end if;
     -- billing.clock() only when a test may have frozen it: one function call less per request.
     v_now := case when current_setting('kwq8.frozen_now', true) <> '' then billing.clock() else now() end;
     -- Window number in the high bits, hits in the low 24.
     v_base := (floor(extract(epoch from v_now) / v_window_seconds)::bigint) << 24;
     v_hash := hashtextextended(v_key, 0);
-    v_sequence := ('private.api_hits_' || (v_hash & 511))::regclass;
+    v_sequence := ('ratelimit.api_hits_' || (v_hash & 511))::regclass;
     v_first := nextval(v_sequence) - v_base;
     if v_first not between 1 and 16777215 then
         -- The value belongs to another window: this hit starts the current one.
         v_first := setval(v_sequence, v_base + 1) - v_base;
     end if;
-    v_sequence := ('private.api_hits_' || (512 + ((v_hash >> 9) & 511)))::regclass;
+    v_sequence := ('ratelimit.api_hits_' || (512 + ((v_hash >> 9) & 511)))::regclass;
     v_second := nextval(v_sequence) - v_base;
     if v_second not between 1 and 16777215 then
         v_second := setval(v_sequence, v_base + 1) - v_base;
@@ -97,7 +97,7 @@ $$;
 -- appends the address it received the request from, so entries further left were written by
 -- the client and prove nothing. IPv6 addresses are keyed on their /64, which one subscriber
 -- usually holds whole.
-create or replace function payments.client_address()
+create or replace function ratelimit.client_address()
 returns text
 language plpgsql
 stable
@@ -112,7 +112,7 @@ declare
     v_raw text;
     v_address inet;
 begin
-    select s.api_trusted_proxy_hops, s.api_client_ip_header into v_hops, v_header from payments.settings as s;
+    select s.api_trusted_proxy_hops, s.api_client_ip_header into v_hops, v_header from ratelimit.settings as s;
     if v_header is not null then
         v_raw := btrim(v_headers ->> v_header);
     else
@@ -134,6 +134,6 @@ begin
 end
 $$;
 
-revoke all on function payments.check_request(), payments.client_address() from public;
+revoke all on function ratelimit.check_request(), ratelimit.client_address() from public;
 -- PostgREST calls the limiter as the request's role.
-grant execute on function payments.check_request() to anon, authenticated, service_role;
+grant execute on function ratelimit.check_request() to anon, authenticated, service_role;

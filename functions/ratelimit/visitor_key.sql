@@ -1,6 +1,6 @@
 -- The visitor's key in one project: an HMAC of project and client address under a secret key,
 -- so submissions from one address are counted together without the address being stored.
-create or replace function payments.visitor_key(p_project_id uuid)
+create or replace function ratelimit.visitor_key(p_project_id uuid)
 returns text
 language sql
 stable
@@ -8,10 +8,10 @@ security definer
 set search_path = ''
 as $$
     select left(encode(extensions.hmac(
-        convert_to(p_project_id::text || '|' || coalesce(payments.client_address(), 'unknown'), 'UTF8'),
+        convert_to(p_project_id::text || '|' || coalesce(ratelimit.client_address(), 'unknown'), 'UTF8'),
         s.visitor_key_secret, 'sha256'
     ), 'hex'), 32)
-    from payments.settings as s
+    from ratelimit.settings as s
 $$;
 
-revoke all on function payments.visitor_key(uuid) from public;
+revoke all on function ratelimit.visitor_key(uuid) from public;
