@@ -1,189 +1,131 @@
-"""The `kwq8` command line."""
+"""`kwq8 db ...`: migrate, inspect, lint and audit a database."""
 
 from __future__ import annotations
 
-import os
-import sys
 import time
+from enum import StrEnum
 from typing import Annotated
 
 import typer
-from rich import box
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from kwq8 import advisors, migrations, shim
-from kwq8.cli_audit import register as register_audit
-from kwq8.cli_bench import bench_app
-from kwq8.cli_common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
-from kwq8.cli_domains import domains_app
-from kwq8.cli_gen import gen_app
-from kwq8.cli_ledger import ledger_app
-from kwq8.cli_payments import payments_app
-from kwq8.cli_service import register as register_service
-from kwq8.cli_token import register as register_token
+from kwq8 import advisors, migrations, policy_matrix, shim
+from kwq8.cli.common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
 from kwq8.config import find_project
 from kwq8.db import connection
-from kwq8.errors import Kwq8Error
-from kwq8.stack import Stack
 
-app = typer.Typer(
-    no_args_is_help=True,
-    rich_markup_mode="rich",
-    pretty_exceptions_enable=False,
-    help="KWq8 backend toolkit: local Supabase-compatible stack, migrations, lint and tests.",
-)
-stack_app = typer.Typer(no_args_is_help=True, help="Run the local Supabase-compatible stack.")
-db_app = typer.Typer(no_args_is_help=True, help="Migrate, inspect and lint a database.")
-app.add_typer(stack_app, name="stack")
-app.add_typer(db_app, name="db")
-register_audit(db_app)
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(payments_app, name="payments")
-app.add_typer(domains_app, name="domains")
-register_service(app)
-register_token(app)
-app.add_typer(bench_app, name="bench")
-app.add_typer(gen_app, name="gen")
+app = typer.Typer(name="db", no_args_is_help=True, help="Migrate, inspect and lint a database.")
+
+# `audit` and `policies` come first in `kwq8 db --help`: the reviews before the operations.
 
 
-def _version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
-
-        out.print(f"kwq8 {version('kwq8')}")
-        raise typer.Exit()
+class MinLevel(StrEnum):
+    info = "info"
+    warn = "warn"
+    error = "error"
 
 
-@app.callback()
-def _root(
-    show_version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
-    ] = False,
-) -> None:
-    """KWq8 backend toolkit: local Supabase-compatible stack, migrations, lint and tests."""
-
-
-Port = Annotated[
-    int | None,
-    typer.Option("--port", help="Database port (default: [db] port in supabase/config.toml)."),
+LevelOption = Annotated[
+    MinLevel,
+    typer.Option(
+        "--level",
+        case_sensitive=False,
+        help="Show findings at this level or above. The exit code counts shown findings only.",
+    ),
 ]
 
 
-# --------------------------------------------------------------------------- stack
-
-
-def _human(value: object) -> str:
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) if value else "none"
-    return "-" if value is None else str(value)
-
-
-def _print_status(info: dict[str, object], console: Console = err) -> None:
-    """The stack's state as a two-column table for people (`--json` is for programs)."""
-    running = bool(info.get("running"))
-    table = Table(
-        "", "", show_header=False, box=box.SIMPLE, pad_edge=False, title=f"kwq8 local stack ({info['project_id']})"
-    )
-    table.add_row("state", f"running on port {info['port']}" if running else "stopped")
-    labels = (
-        ("orphan", "orphaned server"),
-        ("db_url", "database URL"),
-        ("server_version", "server"),
-        ("revision", "revision"),
-        ("pending_revisions", "pending revisions"),
-        ("changed_repeatables", "changed functions/policies"),
-        ("drift", "drifted files"),
-        ("error", "error"),
-        ("state_dir", "state directory"),
-    )
-    for key, label in labels:
-        if key in info:
-            table.add_row(label, _human(info[key]))
-    console.print(table, soft_wrap=True)
-    keys = info.get("api_keys")
-    if isinstance(keys, dict):
-        # One line each and never wrapped: they are copied from here into .env files.
-        console.print(f"anon key: {keys['anon']}", soft_wrap=True, highlight=False)
-        console.print(f"service_role key: {keys['service_role']}", soft_wrap=True, highlight=False)
-
-
-@stack_app.command("start")
-def stack_start(
-    port: Port = None,
-    no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
-    no_migrate: Annotated[
-        bool,
-        typer.Option("--no-migrate", help="Do not migrate; refuse (exit 1, with the list) if anything is pending."),
-    ] = False,
+@app.command("audit")
+def audit(
+    db_url: DbUrl = None,
     json_out: JsonOut = False,
+    level: LevelOption = MinLevel.info,
+    supabase: Annotated[
+        bool,
+        typer.Option(
+            "--supabase/--no-supabase",
+            help=(
+                "Run Supabase's advisors from the pinned Supabase CLI (`supabase db advisors`), as the "
+                "dashboard shows them, beside KWq8's own lints (--no-supabase: KWq8's lints only)."
+            ),
+        ),
+    ] = True,
 ) -> None:
-    """Start PostgreSQL with the Supabase shim, migrated to head and seeded. A second start migrates what is pending."""
-    stack = Stack(find_project(), port=port)
-    report = stack.start(migrate=not no_migrate, seed=not no_seed, echo=echo)
-    info = stack.status()
-    info["already_running"] = report.already_running
-    info["start_seconds"] = round(report.seconds, 2)
-    if report.migrated is not None:
-        info["migrated_revisions"] = report.migrated.applied
-    if report.port_ignored is not None:
-        info["port_ignored"] = report.port_ignored
-        err.print(
-            f"[yellow]note:[/yellow] --port {report.port_ignored} ignored: the stack already runs on port "
-            f"{info['port']} (`kwq8 stack stop` first to move it)"
-        )
+    """Run the database advisors: Supabase's security and performance lints (from the pinned
+    Supabase CLI) and KWq8's own.
+
+    Exits 1 when an ERROR or WARN finding is shown, so CI can gate on it.
+    """
+    project, target = resolve(db_url)
+    echo(f"auditing {target.describe()} (exposed schemas: {', '.join(project.exposed_schemas)})")
+    with connection(target.url, autocommit=True) as conn:
+        findings = advisors.run_advisors(conn, project.exposed_schemas)
+    if supabase:
+        from kwq8 import supabase_cli
+
+        echo("with supabase db advisors (pinned Supabase CLI)")
+        ours = {(f.name, f.object) for f in findings}
+        findings += [f for f in supabase_cli.advisors(project, target.url) if (f.name, f.object) not in ours]
+        findings = advisors.sort_findings(findings)
+    shown = advisors.at_least(findings, level.value)
     if json_out:
-        print_json(info)
+        print_json([f.as_dict() for f in shown])
+    else:
+        _print_findings(shown)
+    raise typer.Exit(advisors.exit_code(shown))
+
+
+def _print_findings(findings: list[advisors.Finding]) -> None:
+    if not findings:
+        err.print("[green]no findings[/green]")
         return
-    if report.already_running:
-        err.print(f"[green]already running[/green] on port {info['port']}")
+    # A table on a terminal; one greppable line per finding in pipes and CI logs.
+    if out.is_terminal:
+        out.print(advisors.render_table(findings))
     else:
-        err.print(f"[green]ready[/green] in {report.seconds:.1f}s")
-    _print_status(info)
-    out.print(info.get("db_url", ""))
+        for line in advisors.render_lines(findings):
+            out.print(line, markup=False, highlight=False)
+    summary = ", ".join(f"{n} {level.lower()}" for level, n in advisors.counts(findings).items())
+    err.print(f"{len(findings)} finding(s): {summary}")
+    for finding in _first_of_each_lint(findings):
+        hint = f"{finding.name}: {finding.remediation} ({finding.docs_url})"
+        err.print(Text(hint, style="dim"))
 
 
-@stack_app.command("stop")
-def stack_stop() -> None:
-    """Stop the local PostgreSQL server cleanly (data is kept)."""
-    stopped = Stack(find_project()).stop(echo=echo)
-    err.print("[green]stopped[/green]" if stopped else "not running")
+def _first_of_each_lint(findings: list[advisors.Finding]) -> list[advisors.Finding]:
+    seen: dict[str, advisors.Finding] = {}
+    for finding in findings:
+        seen.setdefault(finding.name, finding)
+    return list(seen.values())
 
 
-@stack_app.command("status")
-def stack_status(json_out: JsonOut = False) -> None:
-    """Show whether the stack runs, its URL, keys and migration state. Exit 1 when it is not running."""
-    info = Stack(find_project()).status()
+@app.command("policies")
+def policies(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
+    """Review access: every RLS policy, and each API role's grants per table, in exposed schemas."""
+    project, target = resolve(db_url)
+    schemas = project.exposed_schemas
+    with connection(target.url, autocommit=True) as conn:
+        rows = policy_matrix.policy_rows(conn, schemas)
+        grants = policy_matrix.table_grants(conn, schemas)
     if json_out:
-        print_json(info)
+        print_json(
+            {
+                "schemas": schemas,
+                "policies": [r.as_dict() for r in rows],
+                "grants": [g.as_dict() for g in grants],
+            }
+        )
+        return
+    if out.is_terminal:
+        out.print(policy_matrix.policy_table(rows))
+        out.print(policy_matrix.grant_table(grants))
     else:
-        _print_status(info, out)
-    if not info["running"]:
-        raise typer.Exit(1)
-
-
-@stack_app.command("reset")
-def stack_reset(no_seed: Annotated[bool, typer.Option("--no-seed")] = False) -> None:
-    """Recreate the local database, then apply shim, migrations and seed (like `supabase db reset`)."""
-    stack = Stack(find_project())
-    began = time.monotonic()
-    stack.reset(seed=not no_seed, echo=echo)
-    err.print(f"[green]reset[/green] in {time.monotonic() - began:.1f}s")
-
-
-@stack_app.command("destroy")
-def stack_destroy(yes: Yes = False) -> None:
-    """Stop the stack and delete its data directory."""
-    stack = Stack(find_project())
-    if not yes and not typer.confirm(f"Delete {stack.state_dir}?", default=False, err=True):
-        raise typer.Exit(1)
-    stack.destroy()
-    err.print("[green]destroyed[/green]")
-
-
-# --------------------------------------------------------------------------- db
+        for line in [*policy_matrix.policy_lines(rows), *policy_matrix.grant_lines(grants)]:
+            out.print(line, markup=False, highlight=False)
+    noun = "policy" if len(rows) == 1 else "policies"
+    err.print(f"{len(rows)} {noun} on {len(grants)} relation(s) in {', '.join(schemas)}")
+    err.print(policy_matrix.LEGEND, soft_wrap=True, markup=False)
 
 
 LockTimeout = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for another migration.")]
@@ -196,7 +138,7 @@ DdlLockTimeout = Annotated[
 ]
 
 
-@db_app.command("migrate")
+@app.command("migrate")
 def db_migrate(
     db_url: DbUrl = None,
     yes: Yes = False,
@@ -240,7 +182,7 @@ def db_migrate(
         err.print("[green]up to date[/green]")
 
 
-@db_app.command("status")
+@app.command("status")
 def db_status(
     db_url: DbUrl = None,
     json_out: JsonOut = False,
@@ -286,14 +228,14 @@ def db_status(
         raise typer.Exit(1)
 
 
-@db_app.command("plan")
+@app.command("plan")
 def db_plan(db_url: DbUrl = None) -> None:
     """Print the exact SQL `migrate` would run, without running it."""
     project, target = resolve(db_url)
     out.print(migrations.plan(project, target), markup=False, highlight=False)
 
 
-@db_app.command("history")
+@app.command("history")
 def db_history(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
     """What was applied, when and by whom."""
     _, target = resolve(db_url)
@@ -307,7 +249,7 @@ def db_history(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
     out.print(table)
 
 
-@db_app.command("new")
+@app.command("new")
 def db_new(
     message: str,
     down: Annotated[bool, typer.Option("--down", help="Also create a .down.sql file.")] = False,
@@ -319,7 +261,7 @@ def db_new(
 
 
 # `-1` is how alembic users type "one step back": click would take it for an unknown option.
-@db_app.command("downgrade", context_settings={"ignore_unknown_options": True})
+@app.command("downgrade", context_settings={"ignore_unknown_options": True})
 def db_downgrade(
     target_revision: Annotated[
         str,
@@ -337,7 +279,7 @@ def db_downgrade(
     err.print(f"[green]undid[/green] {', '.join(undone)}")
 
 
-@db_app.command("lint")
+@app.command("lint")
 def db_lint(
     db_url: DbUrl = None,
     no_db: Annotated[bool, typer.Option("--no-db", help="Skip plpgsql_check (needs a migrated database).")] = False,
@@ -359,7 +301,7 @@ def db_lint(
         raise typer.Exit(1)
 
 
-@db_app.command("supabase-migrations")
+@app.command("supabase-migrations")
 def db_supabase_migrations(
     check: Annotated[
         bool, typer.Option("--check", help="Write nothing; exit 1 when supabase/migrations is not up to date.")
@@ -382,37 +324,3 @@ def db_supabase_migrations(
         return
     for name in supabase_migrations.write(project):
         out.print(f"supabase/migrations/{name}", markup=False, highlight=False)
-
-
-# --------------------------------------------------------------------------- test
-
-
-@app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def test(ctx: typer.Context) -> None:
-    """Run the test suites with pytest; every argument is passed through."""
-    project = find_project()
-    os.chdir(project.root)
-    os.execv(sys.executable, [sys.executable, "-m", "pytest", *ctx.args])
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: expected failures print one line and a hint, and exit with their code."""
-    try:
-        app(args=argv, prog_name="kwq8")
-    except Kwq8Error as exc:
-        err.print(
-            f"[bold red]error:[/bold red] {exc.message}",
-            highlight=False,
-            soft_wrap=True,
-            markup=True,
-        )
-        if exc.hint:
-            err.print(f"hint: {exc.hint}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
-
-
-if __name__ == "__main__":
-    main()

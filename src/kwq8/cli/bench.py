@@ -7,12 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from kwq8.cli_common import JsonOut, echo, err, out, print_json
+from kwq8.cli.common import JsonOut, echo, err, out, print_json
 from kwq8.config import find_project
 from kwq8.errors import Kwq8Error
 from kwq8.stack import Stack
 
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks on scratch databases of the local stack.")
+app = typer.Typer(name="bench", no_args_is_help=True, help="Benchmarks on scratch databases of the local stack.")
 
 
 def local_stack() -> Stack:
@@ -39,7 +39,7 @@ def _missed(missed: list[str], no_fail: bool) -> None:
         raise typer.Exit(1)
 
 
-@bench_app.command("rls")
+@app.command("rls")
 def rls(
     projects: Annotated[int, typer.Option("--projects", min=2, help="Projects to create (10 per owner).")] = 10_000,
     bookings: Annotated[int, typer.Option("--bookings", min=1, help="Bookings spread over them.")] = 1_000_000,
@@ -104,7 +104,7 @@ def rls(
         )
 
 
-@bench_app.command("credits")
+@app.command("credits")
 def credits(
     clients: Annotated[int, typer.Option("--clients", min=1, help="Parallel client connections.")] = 16,
     users: Annotated[int, typer.Option("--users", min=2, help="Users for the spread workload.")] = 10_000,

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from kwq8.cli_common import DbUrl, echo, err, out
+from kwq8.cli.common import DbUrl, echo, err, out
 from kwq8.config import find_project
 from kwq8.contract import generate
 
-gen_app = typer.Typer(no_args_is_help=True, help="Generate the frontend contract.")
+app = typer.Typer(name="gen", no_args_is_help=True, help="Generate the frontend contract.")
 
 
-@gen_app.command("types")
+@app.command("types")
 def types(
     check: Annotated[
         bool,
