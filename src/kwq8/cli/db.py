@@ -136,6 +136,9 @@ DdlLockTimeout = Annotated[
         help="lock_timeout for the migration's statements, so DDL never queues behind long transactions.",
     ),
 ]
+NoBodyCheck = Annotated[
+    bool, typer.Option("--no-body-check", help="Skip plpgsql_check of the functions the migration creates.")
+]
 
 
 @app.command("migrate")
@@ -147,10 +150,7 @@ def db_migrate(
     reapply_all: Annotated[
         bool, typer.Option("--reapply-all", help="Re-apply every function and policy file.")
     ] = False,
-    no_body_check: Annotated[
-        bool,
-        typer.Option("--no-body-check", help="Skip plpgsql_check of the functions the migration creates."),
-    ] = False,
+    no_body_check: NoBodyCheck = False,
     json_out: JsonOut = False,
 ) -> None:
     """Apply pending revisions and changed function/policy files, atomically; plpgsql_check every

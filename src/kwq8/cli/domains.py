@@ -63,5 +63,6 @@ def status_cmd(fqdn: str, db_url: DbUrl = None, json_out: JsonOut = False) -> No
 @app.command("audit")
 def audit_cmd(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
     """Check the domain invariants (domains.audit_domains); exit 1 on any violation."""
-    report = audited(db_url, "the domains", domains_audit.audit)
-    finish_audit(report.as_dict(), [v.render() for v in report.violations], json_out)
+    violations = audited(db_url, "the domains", domains_audit.audit)
+    report = {"violations": [v.as_dict("fqdn") for v in violations]}
+    finish_audit(report, [v.render() for v in violations], json_out)

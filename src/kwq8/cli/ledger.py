@@ -15,4 +15,4 @@ def audit(db_url: DbUrl = None, json_out: JsonOut = False) -> None:
     """Check every credit invariant; exit 1 on any violation."""
     report = audited(db_url, "the credit ledger", ledger.audit)
     totals = f"{report.users} users, {report.transactions} transactions, {report.grants} grants, {report.holds} holds: "
-    finish_audit(report.as_dict(), [v.render() for v in report.violations], json_out, totals)
+    finish_audit(report.as_dict(), [ledger.render(v) for v in report.violations], json_out, totals)

@@ -20,6 +20,9 @@ Port = Annotated[
     int | None,
     typer.Option("--port", help="Database port (default: [db] port in supabase/config.toml)."),
 ]
+NoMigrate = Annotated[
+    bool, typer.Option("--no-migrate", help="Do not migrate; refuse (exit 1, with the list) if anything is pending.")
+]
 
 
 def _human(value: object) -> str:
@@ -63,10 +66,7 @@ def _print_status(info: dict[str, object], console: Console = err) -> None:
 def stack_start(
     port: Port = None,
     no_seed: Annotated[bool, typer.Option("--no-seed")] = False,
-    no_migrate: Annotated[
-        bool,
-        typer.Option("--no-migrate", help="Do not migrate; refuse (exit 1, with the list) if anything is pending."),
-    ] = False,
+    no_migrate: NoMigrate = False,
     json_out: JsonOut = False,
 ) -> None:
     """Start PostgreSQL with the Supabase shim, migrated to head and seeded. A second start migrates what is pending."""

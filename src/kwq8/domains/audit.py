@@ -2,38 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from kwq8.db import needs_migrations
+from kwq8.audits import Violation, violations
 from kwq8.errors import Kwq8Error
 
 
-@dataclass(frozen=True)
-class Violation:
-    fqdn: str | None
-    problem: str
-    detail: str
-
-    def render(self) -> str:
-        return f"{self.fqdn or '-'}: {self.problem} ({self.detail})"
-
-
-@dataclass(frozen=True)
-class AuditReport:
-    violations: list[Violation]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"violations": [v.__dict__ for v in self.violations]}
-
-
-def audit(conn: psycopg.Connection[Any]) -> AuditReport:
-    """Run domains.audit_domains()."""
-    with needs_migrations("the domains audit"):
-        rows = conn.execute("select fqdn, problem, detail from domains.audit_domains()").fetchall()
-    return AuditReport([Violation(*r) for r in rows])
+def audit(conn: psycopg.Connection[Any]) -> list[Violation]:
+    """Run domains.audit_domains() (each violation's subject is the domain's name)."""
+    return violations(conn, "select fqdn, problem, detail from domains.audit_domains()", "the domains audit")
 
 
 def domain_status(conn: psycopg.Connection[Any], fqdn: str) -> dict[str, Any]:

@@ -7,17 +7,8 @@ from typing import Any
 
 import psycopg
 
+from kwq8.audits import Violation, violations
 from kwq8.db import needs_migrations
-
-
-@dataclass(frozen=True)
-class Violation:
-    order_id: str | None
-    problem: str
-    detail: str
-
-    def render(self) -> str:
-        return f"{self.order_id or '-'}: {self.problem} ({self.detail})"
 
 
 @dataclass(frozen=True)
@@ -26,12 +17,12 @@ class AuditReport:
     violations: list[Violation]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"payments": self.payments, "violations": [v.__dict__ for v in self.violations]}
+        return {"payments": self.payments, "violations": [v.as_dict("order_id") for v in self.violations]}
 
 
 def audit(conn: psycopg.Connection[Any]) -> AuditReport:
     """Run payments.audit_payments(), with the number of payments it covered."""
+    found = violations(conn, "select order_id, problem, detail from payments.audit_payments()", "the payments audit")
     with needs_migrations("the payments audit"):
-        rows = conn.execute("select order_id, problem, detail from payments.audit_payments()").fetchall()
         count = conn.execute("select count(*) from public.payments").fetchone()
-    return AuditReport(payments=count[0] if count else 0, violations=[Violation(*r) for r in rows])
+    return AuditReport(payments=count[0] if count else 0, violations=found)
