@@ -7,7 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import psycopg
 import typer
@@ -17,10 +17,6 @@ from kwq8.config import Project, find_project
 from kwq8.db import Target, check_url, connection
 from kwq8.errors import Kwq8Error
 from kwq8.stack import Stack
-
-if TYPE_CHECKING:
-    from kwq8.domains.namecheap import NamecheapClient
-    from kwq8.service.db import BillingDb
 
 T = TypeVar("T")
 
@@ -96,25 +92,3 @@ def finish_audit(report: dict[str, Any], violations: list[str], json_out: bool, 
         err.print(summary + (f"[red]{len(violations)} violation(s)[/red]" if violations else "[green]clean[/green]"))
     if violations:
         raise typer.Exit(1)
-
-
-def service_db() -> BillingDb:
-    """The billing service's database (KWQ8_SERVICE_DB_URL, KWQ8_SERVICE_DB_ROLE), for the commands
-    that call the same database functions as the service."""
-    from kwq8.service.db import BillingDb
-
-    url = os.environ.get("KWQ8_SERVICE_DB_URL", "").strip()
-    if not url:
-        raise Kwq8Error("KWQ8_SERVICE_DB_URL is not set", exit_code=2)
-    db = BillingDb(url, role=os.environ.get("KWQ8_SERVICE_DB_ROLE", "service_role") or None, pool_size=1)
-    db.open()
-    return db
-
-
-def namecheap() -> NamecheapClient:
-    from kwq8.domains.namecheap import ConfigError, NamecheapClient, NamecheapConfig
-
-    try:
-        return NamecheapClient(NamecheapConfig.from_env())
-    except ConfigError as exc:
-        raise Kwq8Error(f"Namecheap is not configured: {exc}", exit_code=2) from None

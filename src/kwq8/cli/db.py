@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from kwq8 import advisors, migrations, policy_matrix, shim
+from kwq8 import advisors, migrations, policy_matrix
 from kwq8.cli.common import DbUrl, JsonOut, Yes, echo, err, out, print_json, resolve
 from kwq8.config import find_project
 from kwq8.db import connection
@@ -59,15 +59,7 @@ def audit(
     """
     project, target = resolve(db_url)
     echo(f"auditing {target.describe()} (exposed schemas: {', '.join(project.exposed_schemas)})")
-    with connection(target.url, autocommit=True) as conn:
-        findings = advisors.run_advisors(conn, project.exposed_schemas)
-    if supabase:
-        from kwq8 import supabase_cli
-
-        echo("with supabase db advisors (pinned Supabase CLI)")
-        ours = {(f.name, f.object) for f in findings}
-        findings += [f for f in supabase_cli.advisors(project, target.url) if (f.name, f.object) not in ours]
-        findings = advisors.sort_findings(findings)
+    findings = advisors.audit(project, target.url, supabase=supabase, echo=echo)
     shown = advisors.at_least(findings, level.value)
     if json_out:
         print_json([f.as_dict() for f in shown])
@@ -156,9 +148,6 @@ def db_migrate(
     """Apply pending revisions and changed function/policy files, atomically; plpgsql_check every
     function created or replaced, rolling back on an error."""
     project, target = resolve(db_url, mutating=True, yes=yes)
-    with connection(target.url) as conn:
-        # The migrations assume Supabase's roles and auth schema; say so before the first error.
-        shim.require_supabase_like(conn, target.describe())
     began = time.monotonic()
     result = migrations.migrate(
         project,
@@ -167,6 +156,8 @@ def db_migrate(
         ddl_lock_timeout=ddl_lock_timeout,
         reapply_all=reapply_all,
         check_bodies=not no_body_check,
+        # The migrations assume Supabase's roles and auth schema; say so before the first error.
+        require_supabase=True,
         echo=echo,
     )
     elapsed = time.monotonic() - began
@@ -195,8 +186,7 @@ def db_status(
     or an applied file was edited (with --check: on drift only)."""
     project, target = resolve(db_url)
     st = migrations.status(project, target)
-    with connection(target.url) as conn, advisors.catalog_search_path(conn):
-        limiter = advisors.run_lint(conn, advisors.LIMITER_LINT, {})
+    limiter = advisors.limiter_errors(target.url)
     if json_out:
         print_json({**st.as_dict(), "data_api_limiter": {"ok": not limiter, "errors": [f.detail for f in limiter]}})
     else:

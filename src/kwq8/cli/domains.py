@@ -6,10 +6,9 @@ from typing import Annotated
 
 import typer
 
-from kwq8.cli.common import DbUrl, JsonOut, audited, finish_audit, namecheap, out, print_json, resolve, service_db
+from kwq8.cli.common import DbUrl, JsonOut, audited, finish_audit, out, print_json, resolve
 from kwq8.db import connection
 from kwq8.domains import audit as domains_audit
-from kwq8.errors import Kwq8Error
 
 app = typer.Typer(name="domains", no_args_is_help=True, help="Search, inspect and audit custom domains.")
 
@@ -21,23 +20,9 @@ def search_cmd(
     json_out: JsonOut = False,
 ) -> None:
     """Check a name and its suggestions at Namecheap, with prices in KWD (within the shared budget)."""
-    from kwq8.domains.config import DomainSettings
-    from kwq8.domains.search import search
-    from kwq8.service.errors import ServiceError
+    from kwq8.domains import operations
 
-    settings = DomainSettings.from_env()
-    if settings.usd_kwd_rate is None or settings.margin is None:
-        problems = "; ".join(p for p in settings.problems if "KWQ8_DOMAIN" in p)
-        raise Kwq8Error(f"domain pricing is not configured: {problems}", exit_code=2)
-    rate, margin = settings.usd_kwd_rate, settings.margin
-    db = service_db()
-    try:
-        with namecheap() as registrar:
-            result = search(db, registrar, name, years=years, rate=rate, margin=margin)
-    except ServiceError as exc:
-        raise Kwq8Error(f"{exc.code}: {exc.details or ''}", hint=exc.hint) from None
-    finally:
-        db.close()
+    result = operations.search(name, years=years)
     if json_out:
         print_json(result)
         return

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from kwq8.cli.common import DbUrl, JsonOut, Yes, echo, err, namecheap, print_json, resolve, service_db
+from kwq8.cli.common import DbUrl, JsonOut, Yes, echo, err, print_json, resolve
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
 
@@ -160,19 +159,7 @@ def jobs_domains(
     json_out: JsonOut = False,
 ) -> None:
     """Register paid domain orders (each exactly once) and advance domain setup steps."""
-    from kwq8.domains.vercel import ConfigError, VercelClient, VercelConfig
-    from kwq8.domains.worker import run_once
+    from kwq8.domains import operations
 
-    db = service_db()
-    try:
-        try:
-            vercel = VercelClient(VercelConfig.from_env())
-        except ConfigError:
-            vercel = None
-        with namecheap() as registrar:
-            report = run_once(db, registrar, vercel, f"{socket.gethostname()}:{os.getpid()}", limit=limit)
-        if vercel is not None:
-            vercel.close()
-    finally:
-        db.close()
+    report = operations.run_jobs(limit=limit)
     _report(report.as_dict(), json_out, lambda: f"domains: {dict(report.outcomes) or 'nothing to do'}")
