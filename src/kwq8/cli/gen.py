@@ -27,11 +27,7 @@ def types(
     result depends on the migrations alone; with it, from that (migrated) database.
     """
     project = find_project()
-    if db_url:
-        files = generate.render(project, db_url)
-    else:
-        with generate.scratch_database(project, echo) as url:
-            files = generate.render(project, url)
+    files = generate.render_for(project, db_url, echo)
     if check:
         diffs = generate.drift(project, files)
         for diff in diffs:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any
 
 import typer
 
 from kwq8.cli.common import DbUrl, JsonOut, Yes, echo, err, print_json, resolve
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
-
-if TYPE_CHECKING:
-    from kwq8.payments.upayments import UPaymentsClient
-    from kwq8.service.db import BillingDb
-
-R = TypeVar("R")
 
 app = typer.Typer(
     name="jobs", no_args_is_help=True, help="Run the scheduled database jobs by hand or from a scheduler."
@@ -55,32 +48,6 @@ def jobs_run(db_url: DbUrl = None, yes: Yes = False, json_out: JsonOut = False) 
     )
 
 
-@contextmanager
-def _billing_clients() -> Iterator[tuple[BillingDb, UPaymentsClient]]:
-    """The database and UPayments clients of the jobs that call UPayments, configured like
-    `kwq8 serve` (KWQ8_SERVICE_DB_URL, UPAYMENTS_*)."""
-    from kwq8.payments.upayments import UPaymentsClient
-    from kwq8.service.config import ConfigError, ServiceSettings
-    from kwq8.service.db import BillingDb
-
-    try:
-        settings = ServiceSettings.from_env()
-    except ConfigError as exc:
-        raise Kwq8Error(f"the job cannot start: {exc}", exit_code=2) from None
-    db = BillingDb(settings.db_url, role=settings.db_role, pool_size=1)
-    db.open()
-    try:
-        with UPaymentsClient(settings.upayments) as client:
-            yield db, client
-    finally:
-        db.close()
-
-
-def _with_upayments(job: Callable[..., R], limit: int) -> R:
-    with _billing_clients() as (db, client):
-        return job(db, client, limit=limit)
-
-
 def _outcomes(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "no changes"
 
@@ -93,9 +60,9 @@ def jobs_reconcile(
     """Ask UPayments (get-payment-status) about unsettled payments and record the answers: late
     captures are fulfilled (or kept for review), pending checkouts past their time limit close.
     Stays within the merchant-wide status budget it shares with the service."""
-    from kwq8.payments.reconcile import reconcile
+    from kwq8.payments.reconcile import reconcile, run_with_service_clients
 
-    report = _with_upayments(reconcile, limit)
+    report = run_with_service_clients(reconcile, limit=limit)
     _report(
         report.as_dict(),
         json_out,
@@ -113,9 +80,9 @@ def jobs_refunds(
 ) -> None:
     """Submit requested refunds to UPayments' create-refund, each at most once (an unclear
     answer leaves it needs_review for an operator)."""
-    from kwq8.payments.reconcile import process_refunds
+    from kwq8.payments.reconcile import process_refunds, run_with_service_clients
 
-    report = _with_upayments(process_refunds, limit)
+    report = run_with_service_clients(process_refunds, limit=limit)
     _report(
         report.as_dict(),
         json_out,
