@@ -30,7 +30,7 @@ from kwq8.advisors import (
     render_table,
     run_advisors,
 )
-from kwq8.cli_audit import register
+from kwq8.cli import db as cli_db
 from kwq8.config import Project
 from kwq8.testing.database import TestDatabase
 
@@ -237,9 +237,7 @@ def test_renderers() -> None:
 
 def _cli() -> typer.Typer:
     app = typer.Typer()
-    db_app = typer.Typer()
-    register(db_app)
-    app.add_typer(db_app, name="db")
+    app.add_typer(cli_db.app)
     return app
 
 

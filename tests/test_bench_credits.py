@@ -8,8 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from kwq8 import cli_bench
 from kwq8.bench import credits
+from kwq8.cli import bench as cli_bench
 from kwq8.stack import Stack
 
 
@@ -48,7 +48,7 @@ def _measured(hot: float, spread: float) -> credits.CreditsBenchResult:
 
 def test_a_missed_target_is_a_non_zero_exit_unless_exploring(monkeypatch: pytest.MonkeyPatch) -> None:
     app = typer.Typer()
-    app.add_typer(cli_bench.bench_app, name="bench")
+    app.add_typer(cli_bench.app, name="bench")
     monkeypatch.setattr(cli_bench, "local_stack", lambda: None)
     for hot, spread, code in ((0.9, 0.7, 0), (0.73, 0.7, 1), (0.9, 0.54, 1)):
         monkeypatch.setattr(credits, "run_on_stack", lambda *_a, h=hot, s=spread, **_k: _measured(h, s))

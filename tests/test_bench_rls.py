@@ -10,8 +10,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from kwq8 import cli_bench
 from kwq8.bench import rls
+from kwq8.cli import bench as cli_bench
 from kwq8.stack import Stack
 
 
@@ -74,7 +74,7 @@ def test_percentiles() -> None:
 def test_cli_command(kwq8_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cli_bench, "local_stack", lambda: kwq8_stack)
     app = typer.Typer()
-    app.add_typer(cli_bench.bench_app, name="bench")
+    app.add_typer(cli_bench.app, name="bench")
     name = f"bench_{uuid.uuid4().hex[:8]}"
     args = ["bench", "rls", "--projects", "20", "--bookings", "600", "--runs", "5", "--warmup", "1", "--no-fail"]
     result = CliRunner().invoke(app, [*args, "--database", name, "--json"])

@@ -9,7 +9,7 @@ import psycopg
 import typer
 from typer.testing import CliRunner
 
-from kwq8.cli_audit import register
+from kwq8.cli import db as cli_db
 from kwq8.policy_matrix import (
     PolicyRow,
     TableGrants,
@@ -223,9 +223,7 @@ def test_renderers(kwq8_tx: TestDatabase) -> None:
 
 def _cli() -> typer.Typer:
     app = typer.Typer()
-    db_app = typer.Typer()
-    register(db_app)
-    app.add_typer(db_app, name="db")
+    app.add_typer(cli_db.app)
     return app
 
 

@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from kwq8.cli_service import startup_warnings
 from kwq8.payments.fake_upayments import FakeUPayments, WebhookDelivery
 from kwq8.pgserver import free_port
 from kwq8.postgrest import Identity
+from kwq8.service.launch import startup_warnings
 from kwq8.service.logs import configure_logging
 from kwq8.testing.database import TestDatabase
 

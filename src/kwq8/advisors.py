@@ -15,18 +15,22 @@ Every query may use these named parameters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
 from rich.table import Table
 from rich.text import Text
 
+from kwq8.db import connection
 from kwq8.system_schemas import SYSTEM_SCHEMAS
+
+if TYPE_CHECKING:
+    from kwq8.config import Project
 
 Level = Literal["ERROR", "WARN", "INFO"]
 Category = Literal["SECURITY", "PERFORMANCE"]
@@ -212,6 +216,27 @@ def run_advisors(
                 continue
             findings.extend(run_lint(conn, lint, params))
     return sort_findings(findings)
+
+
+def audit(project: Project, db_url: str, *, supabase: bool, echo: Callable[[str], None]) -> list[Finding]:
+    """`kwq8 db audit`: KWq8's lints on the project's exposed schemas and, with `supabase`, the
+    pinned Supabase CLI's advisors beside them (a finding both report is kept once, as KWq8's)."""
+    with connection(db_url, autocommit=True) as conn:
+        findings = run_advisors(conn, project.exposed_schemas)
+    if not supabase:
+        return findings
+    from kwq8 import supabase_cli
+
+    echo("with supabase db advisors (pinned Supabase CLI)")
+    ours = {(f.name, f.object) for f in findings}
+    findings += [f for f in supabase_cli.advisors(project, db_url) if (f.name, f.object) not in ours]
+    return sort_findings(findings)
+
+
+def limiter_errors(db_url: str) -> list[Finding]:
+    """The Data API write limiter's lint alone: part of the deploy gate (`kwq8 db status`)."""
+    with connection(db_url) as conn, catalog_search_path(conn):
+        return run_lint(conn, LIMITER_LINT, {})
 
 
 def level_rank(level: str) -> int:

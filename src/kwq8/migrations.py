@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 
 from kwq8 import bodycheck
 from kwq8.config import Project
-from kwq8.db import Target, connect
+from kwq8.db import Target, connect, connection
 from kwq8.errors import Kwq8Error
 from kwq8.sqlfile import is_no_transaction, line_of, read_sql, sha256_text, split_statements
 
@@ -582,11 +582,18 @@ def migrate(
     ddl_lock_timeout: str = "30s",
     reapply_all: bool = False,
     check_bodies: bool = True,
+    require_supabase: bool = False,
     echo: Echo = _noop,
 ) -> MigrateResult:
     """Apply every pending revision and changed repeatable file; all or nothing (see module doc).
     With `check_bodies`, plpgsql_check runs on every function the transaction created or replaced
-    and an error in a body rolls it back."""
+    and an error in a body rolls it back. With `require_supabase`, a database without Supabase's
+    roles and auth schema (which the migrations assume) is refused before anything runs."""
+    if require_supabase:
+        from kwq8 import shim
+
+        with connection(target.url) as conn:
+            shim.require_supabase_like(conn, target.describe())
     if not re.fullmatch(r"\d+(ms|s|min)?", ddl_lock_timeout):
         raise Kwq8Error(f"invalid --ddl-lock-timeout {ddl_lock_timeout!r}", hint="use e.g. 30s, 500ms or 2min")
     scripts = script_directory(project)

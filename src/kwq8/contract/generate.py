@@ -68,6 +68,15 @@ def scratch_database(project: Project, echo: Callable[[str], None]) -> Iterator[
         stack.destroy()
 
 
+def render_for(project: Project, db_url: str | None, echo: Callable[[str], None]) -> dict[str, str]:
+    """The generated files from that (migrated) database, or without one from a scratch database
+    migrated from this tree, so that they depend on the migrations alone."""
+    if db_url:
+        return render(project, db_url)
+    with scratch_database(project, echo) as url:
+        return render(project, url)
+
+
 def drift(project: Project, files: dict[str, str]) -> list[str]:
     """A unified diff per committed file that differs from the generated one."""
     diffs = []

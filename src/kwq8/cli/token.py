@@ -7,14 +7,17 @@ from typing import Annotated
 
 import typer
 
-from kwq8.cli_common import DbUrl, out, resolve
+from kwq8.cli.common import DbUrl, out, resolve
 from kwq8.db import connection
 from kwq8.errors import Kwq8Error
-from kwq8.keys import api_key, user_access_token
+from kwq8.keys import api_key, auth_user_token
 
 # The seed's Basic-plan user, with its monthly credits (supabase/seed.sql): the default for a new
 # operator's first calls, so the first spend succeeds.
 DEMO_USER = "khaled@example.test"
+
+
+app = typer.Typer()
 
 
 class Role(StrEnum):
@@ -23,6 +26,7 @@ class Role(StrEnum):
     service_role = "service_role"
 
 
+@app.command("token")
 def token(
     user: Annotated[
         str, typer.Option("--user", help="Email (or id) of the auth user the token is for (role authenticated).")
@@ -40,23 +44,10 @@ def token(
         out.print(api_key(secret, role.value), soft_wrap=True)
         return
     with connection(target.url) as conn:
-        row = conn.execute(
-            "select id::text, email, raw_app_meta_data, raw_user_meta_data from auth.users "
-            "where lower(email) = lower(%s) or id::text = %s",
-            (user, user),
-        ).fetchone()
-    if row is None:
+        access_token = auth_user_token(conn, secret, user, expires_in=expires_in)
+    if access_token is None:
         raise Kwq8Error(
             f"no auth user {user!r} in {target.describe()}",
             hint=f"the seed creates {DEMO_USER} (`kwq8 stack reset`), or insert one into auth.users",
         )
-    out.print(
-        user_access_token(
-            secret, row[0], email=row[1], app_metadata=row[2], user_metadata=row[3], expires_in=expires_in
-        ),
-        soft_wrap=True,
-    )
-
-
-def register(app: typer.Typer) -> None:
-    app.command("token")(token)
+    out.print(access_token, soft_wrap=True)

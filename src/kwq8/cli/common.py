@@ -1,19 +1,24 @@
-"""Shared CLI plumbing: consoles, target resolution, confirmation of changes to remote databases."""
+"""What every command group shares: consoles, common options, target resolution, confirmation of
+changes to remote databases, and the shape of an audit's output."""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
+import psycopg
 import typer
 from rich.console import Console
 
 from kwq8.config import Project, find_project
-from kwq8.db import Target, check_url
+from kwq8.db import Target, check_url, connection
 from kwq8.errors import Kwq8Error
 from kwq8.stack import Stack
+
+T = TypeVar("T")
 
 # Progress and status go to stderr; stdout is kept for machine-readable output.
 err = Console(stderr=True, highlight=False)
@@ -67,3 +72,23 @@ def confirm_remote(target: Target) -> None:
         )
     if not typer.confirm("Apply changes to this database?", default=False, err=True):
         raise Kwq8Error("cancelled; nothing was changed")
+
+
+def audited(db_url: str | None, what: str, audit: Callable[[psycopg.Connection[Any]], T]) -> T:
+    """Run one of the database's audits on the target, saying which books of which database."""
+    _, target = resolve(db_url)
+    echo(f"auditing {what} of {target.describe()}")
+    with connection(target.url) as conn:
+        return audit(conn)
+
+
+def finish_audit(report: dict[str, Any], violations: list[str], json_out: bool, summary: str = "") -> None:
+    """JSON, or one line per violation and a summary; exit 1 on any violation, so CI can gate on it."""
+    if json_out:
+        print_json(report)
+    else:
+        for line in violations:
+            out.print(line, markup=False, highlight=False)
+        err.print(summary + (f"[red]{len(violations)} violation(s)[/red]" if violations else "[green]clean[/green]"))
+    if violations:
+        raise typer.Exit(1)

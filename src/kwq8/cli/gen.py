@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from kwq8.cli_common import DbUrl, echo, err, out
+from kwq8.cli.common import DbUrl, echo, err, out
 from kwq8.config import find_project
 from kwq8.contract import generate
 
-gen_app = typer.Typer(no_args_is_help=True, help="Generate the frontend contract.")
+app = typer.Typer(name="gen", no_args_is_help=True, help="Generate the frontend contract.")
 
 
-@gen_app.command("types")
+@app.command("types")
 def types(
     check: Annotated[
         bool,
@@ -29,11 +29,7 @@ def types(
     src/kwq8/contract/api_examples.py, each in a transaction that is rolled back.
     """
     project = find_project()
-    if db_url:
-        files = generate.render(project, db_url)
-    else:
-        with generate.scratch_database(project, echo) as url:
-            files = generate.render(project, url)
+    files = generate.render_for(project, db_url, echo)
     if check:
         diffs = generate.drift(project, files)
         for diff in diffs:
