@@ -14,50 +14,56 @@
 -- kwq8 repeatable: functions/billing/expiry.sql ac00970e30379ae9e026d6860178bbeab07b565be1beca9efb08555ae788837c
 -- kwq8 repeatable: functions/billing/get_credit_summary.sql 591532d3085c5ecb1b0f1abcd2e6d1a6f9c172ac98697be1c9d73c4ac2dd3105
 -- kwq8 repeatable: functions/billing/get_credit_usage.sql 1bfd22371c952bb8c7d85637916988f5cbcceb967829076fd3c5562fc5753903
--- kwq8 repeatable: functions/billing/grant_credits.sql 77d89f2521c0c462748422462fc2a8ce0a62dcada1998f012da7106627472566
+-- kwq8 repeatable: functions/billing/grant_credits.sql d07eb2798686e55a43a7333e78179b13944cebb6ef29d96273a05237bd18d017
 -- kwq8 repeatable: functions/billing/handle_new_auth_user.sql 6c7ec02448fc05d7fac386e73a8ddb279effa4a619be4c52eea5831c78787f1b
 -- kwq8 repeatable: functions/billing/hold_status.sql 2c782c7af54035a03fa9b68567174efbe2b4d62bdd52033a0fb47750001552d0
 -- kwq8 repeatable: functions/billing/ledger.sql 7d8effb5633a20e6a2f4918c74b1f7598d9379c5c1b63040ac89eb0ff80347f1
 -- kwq8 repeatable: functions/billing/lock_user.sql fdfd345536db6e1a446ab01ebe77116f1f348db5b4d0fabfcd0028781298195b
 -- kwq8 repeatable: functions/billing/next_business_midnight.sql f62a476192fbc84dbb804e482bbc7fe7f11049ea239a6c6c0c13ea683fa05b2f
--- kwq8 repeatable: functions/billing/refund_transaction.sql 7888359447d48e1dcc2f8e2f5f3f5842777b3bb6b79e284e0812825908a2d637
+-- kwq8 repeatable: functions/billing/refund_transaction.sql 02fa58a2fade73f7c1161fb867b6e131a9249a584a91d711a1bd4acabe46d3b8
 -- kwq8 repeatable: functions/billing/release_hold.sql ac3aad938ea13b2c181c39ae45c5e43be487d367e294544fad4c2084f6b606c6
--- kwq8 repeatable: functions/billing/reserve_credits.sql 7d9ec195ba08b134dddfbd9aadc42194f547f3f2f53477aa873cf685a66dcf4a
--- kwq8 repeatable: functions/billing/spend_credits.sql e2bc230440924bcf796b89731e6ad1e3f80d44a2125d839375a4c56713379097
--- kwq8 repeatable: functions/billing/sweepers.sql 88f8d07b1c11b9aa6d1d2f60fd17dd9e30a5409adcee47c01afc15e7d8e3cdf5
+-- kwq8 repeatable: functions/billing/replay_entry.sql 53f440ec1a308fcc3af18a7cd0f61d42a53554c8301cca541935fe90e4e4c13a
+-- kwq8 repeatable: functions/billing/reserve_credits.sql 230730ff252b758452ff1015af308fe71c32e4f28f233d1fb8c263ee0621d9a9
+-- kwq8 repeatable: functions/billing/spend_credits.sql 4fe0fafc783f8e8e104130a4c7f5a75913bcbcefdd1ee3be32b85c0b15822c40
+-- kwq8 repeatable: functions/billing/sweepers.sql d9e54ef4dfc88a516240182b04d26a981af15cc923ff66a6fa5e479b04290929
+-- kwq8 repeatable: functions/billing/try_lock_user.sql ad4ccb5dc347d3aaa209ba59b14f6f33b38ef1a7389b7a5f942509bd0cb5536f
 -- kwq8 repeatable: functions/billing/uuid_v7.sql a709c08b059c5819d31c2581301fe9d81268eb1f3a854355a2e1a8a6403d20f3
 -- kwq8 repeatable: functions/billing/validation.sql 5c3a0a569ae49d70d0175ec388bc4fa34f639f9de301bcd818e3a33bb48bc0d9
 -- kwq8 repeatable: functions/domains/budget.sql ce7f34c20d9129cba2a40aa9a1970c282957b363b8d8ecd3a67b50acef66b4fd
--- kwq8 repeatable: functions/domains/checkout.sql 40b69dc70c2ac4bbb51468b93109b85a7ed6b5497c55c803369281f0a549a17f
+-- kwq8 repeatable: functions/domains/checkout.sql e65105c17af3df06f017e41a8198d3857c6aabef06ecfb3ed42ba299221ff98d
 -- kwq8 repeatable: functions/domains/jobs.sql 4899e9e1393f193f10f56138ecfd51fe7ebc9a7ff798cd660bd9b680e87860f8
 -- kwq8 repeatable: functions/domains/orders.sql aec4bf45f9b362f883c3636bf7945b3bc8119eb0bed4768f21b1089e178ae343
 -- kwq8 repeatable: functions/domains/search.sql 06943318d1aa737ae9fa681de4a3497c295460e5ce9d9a0ecfa6188940d4ea14
 -- kwq8 repeatable: functions/domains/setup.sql 272018b4b4f2ee2aebed4a2f25f37356288858d6799484b70a817c2a2d491d07
 -- kwq8 repeatable: functions/payments/audit_payments.sql 2209c53189ffad3be1f7637c83948d2e6d08e2df4f4299cdb22d1d5ba94eb899
 -- kwq8 repeatable: functions/payments/confirm_payment.sql 6b0f47effa8b2b508f3c04855e093111780d1c6dc3c2f4dc3bd90f3dae771098
--- kwq8 repeatable: functions/payments/create_checkout.sql 011b0bddb94aa11f6793d25b97b7ace51b563f24d8ef311c06db48b625aba189
--- kwq8 repeatable: functions/payments/credit_packs.sql a6fde56e51e9d9d137b9f9af7040c367f10a9debff551313f95058dc901b1e8a
+-- kwq8 repeatable: functions/payments/create_checkout.sql 5568af4b4007536d20abbef46d710a4747271bb9122fd8996c0683dc7226b040
+-- kwq8 repeatable: functions/payments/credit_packs.sql 5c808d45b3b435b9f54e1e21240298f26b78e865aaf2c3b13a1de88fe1506d4c
+-- kwq8 repeatable: functions/payments/earlier_checkout.sql ec06e4048196303f91f09cda8e1c1df3cdc9a8af61b1d3f066f714dfd7f47137
 -- kwq8 repeatable: functions/payments/helpers.sql 636eda11c0d1bdf338d66a29d371f11fcd0fbf8cd0973f2f85c17c2da968b838
 -- kwq8 repeatable: functions/payments/reconcile.sql 1c8f881ae1a1c43f609a0e0b77d98b206fecce024b56c8a2f9fbea55fb562ec2
--- kwq8 repeatable: functions/payments/record_payment_event.sql 4bcae7ac770e8cc605cb8294a7250ddb831755d8c96efa37fd60136398275872
+-- kwq8 repeatable: functions/payments/record_payment_event.sql cd4d5cfce019c35debe9d2329bb7eb312dc95ef3856a052d3ff869b369b563ef
 -- kwq8 repeatable: functions/payments/refunds.sql e0170041622633f2fae7ddcec3ae69e5ff071ba41cecae3e20bea084885ddf08
+-- kwq8 repeatable: functions/payments/replay_payment.sql d749e9ab25db5418bbeeb0386b27943a9f808b2fdce7a499d304bbae4623b32c
+-- kwq8 repeatable: functions/payments/require_checkout_request.sql eea3b18c491a4a7244e4fce2dc570a2551c340c480fd52c519c2e35070a7931a
+-- kwq8 repeatable: functions/payments/require_track_id.sql 76c61e01e8fd98c2b314fb0c83a5c898afd3745027bd17044b1897f97e7a7fd3
 -- kwq8 repeatable: functions/payments/schedule_plan_change.sql fc2d68b9d6df281c5f1eb4b84b9aa67af1290ad75815c035318bd47713374aa4
 -- kwq8 repeatable: functions/payments/status_calls.sql 28a307ee483e844347d55324a0db31f0239a0a1761784dcb59d7b1cc5abb4ae5
--- kwq8 repeatable: functions/payments/subscription_job.sql 8f5e67ee31700772a56f908eefbe14c4a4832c1af4cd4ed0d4a965f6a15a489f
+-- kwq8 repeatable: functions/payments/subscription_job.sql 639217b1b0566583ca784c078f82fb01901d533d0213d8e784ab1b8574eccacf
+-- kwq8 repeatable: functions/private/enforce_project_quota.sql 12eef34ef7de0105bef02a7808d6877b319a1ebe8254364be6d0c9c95e333972
 -- kwq8 repeatable: functions/private/is_published_project.sql eaf5db154e66a01175e1dd1e670a90c0bd373b55bc79d12d69e48374b5311986
 -- kwq8 repeatable: functions/private/is_safe_object_name.sql 79f2ce0f78292851f9a77f32875148e5e76e616a310950e5ee7a8241b321a851
 -- kwq8 repeatable: functions/private/normalize_phone.sql a9f84125a6558381621f2952cded7514765d695bd07fc73401be72bbafc9419c
 -- kwq8 repeatable: functions/private/owned_project_ids.sql 80e0e7ad81900b29e243f0577e7126f5e46b9ce5525822542cc45337d53d5f87
+-- kwq8 repeatable: functions/private/prepare_booking.sql 803aaddcda61caf74650c03885cc6ba9b997fb117bb49cde7ebb2bbb73b17f20
+-- kwq8 repeatable: functions/private/prepare_contact_message.sql f5facbde55f305c4e8172b4db71447dbf475863d27173005d4c248014ff5bcfb
+-- kwq8 repeatable: functions/private/prepare_project.sql 83c9ce68731393fa659ffc657af1f90955f994766f60caddc0ae769171263b9f
 -- kwq8 repeatable: functions/private/project_id_from_path.sql 323e31d78ca267bb7b29f36891e3d2d84b8fbe65bea49d08df6901df9e32fdab
 -- kwq8 repeatable: functions/private/raise_constraint_error.sql b811cc131b4ac0e6bf2394d22dd6e00a800da2c813c05a9b0c51a7bc7dffbf4a
 -- kwq8 repeatable: functions/private/raise_error.sql ec0ed8542edf662750659ed57cf0625021239575b83b3f9cc3849cd75fb18ade
--- kwq8 repeatable: functions/projects/enforce_project_quota.sql 12eef34ef7de0105bef02a7808d6877b319a1ebe8254364be6d0c9c95e333972
--- kwq8 repeatable: functions/projects/prepare_booking.sql c78a760d3e3b91d73626db0c2e5db7c34faed53f34fd4935257f13ad713772df
--- kwq8 repeatable: functions/projects/prepare_contact_message.sql 33931fdeb983b15ffee19c8c1523a3e0fd24909e2686a0a82c20757319e723c2
--- kwq8 repeatable: functions/projects/prepare_project.sql 264ed1d0a4cbfcd7b9df946ac21c7dff714cd9d9f0422ba24e86875e39721f4d
--- kwq8 repeatable: functions/projects/storage_cleanup.sql ec1708a13ec69063f7694ab2827a0efb98527e6defa41958ba7d696251c75459
--- kwq8 repeatable: functions/projects/throttle_submission.sql bca874e9217b69a3a66aa0da6e821afa07d37dc3fc62e38fc463ac178841f636
--- kwq8 repeatable: functions/projects/touch_updated_at.sql bc870400b5f11aaf8f53094eadc3f5b468f3aab02a8a6fc2394170e74f8c6aa1
+-- kwq8 repeatable: functions/private/storage_cleanup.sql ec1708a13ec69063f7694ab2827a0efb98527e6defa41958ba7d696251c75459
+-- kwq8 repeatable: functions/private/throttle_submission.sql bca874e9217b69a3a66aa0da6e821afa07d37dc3fc62e38fc463ac178841f636
+-- kwq8 repeatable: functions/private/touch_updated_at.sql 55ec35db865d5c70abae658fdc3e54252cceff47c55b57a9d2ac9920efe06199
 -- kwq8 repeatable: functions/ratelimit/check_request.sql a9ffa644f0b1de9f170c5ce1e85fa4fb073d7751b1a99ce1515be3ff64b56aa9
 -- kwq8 repeatable: functions/ratelimit/hit_rate_limit.sql de2a379243e150f5760ce0453b92b719e4d7148a9df9a3698a27a411dc90da11
 -- kwq8 repeatable: functions/ratelimit/visitor_key.sql 83ab57ae1dc7407990c284939b871d1728e2c4fab601fe22af9f9e080a28e02b
@@ -80,7 +86,14 @@
 -- kwq8 repeatable: policies/users.sql dab89096dc1c393d683eb6f6547ec5823608141d1e47bd2253ca3528175f351a
 -- kwq8 removed: functions/payments/pre_request.sql
 -- kwq8 removed: functions/payments/rate_limit.sql
--- kwq8 body: 3000ab6b70f04a2ff2fed15daeb0da15b53c4a6064545f82006dbb4d4b94e293
+-- kwq8 removed: functions/projects/enforce_project_quota.sql
+-- kwq8 removed: functions/projects/prepare_booking.sql
+-- kwq8 removed: functions/projects/prepare_contact_message.sql
+-- kwq8 removed: functions/projects/prepare_project.sql
+-- kwq8 removed: functions/projects/storage_cleanup.sql
+-- kwq8 removed: functions/projects/throttle_submission.sql
+-- kwq8 removed: functions/projects/touch_updated_at.sql
+-- kwq8 body: c8d56f88823db8232f8d8387788acc480f015d0e6861ccfb502b595dddef904a
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -238,6 +251,13 @@ insert into kwq8_meta.alembic_version (version_num) values ('0018');
 
 delete from kwq8_meta.repeatables where path = 'functions/payments/pre_request.sql';
 delete from kwq8_meta.repeatables where path = 'functions/payments/rate_limit.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/enforce_project_quota.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/prepare_booking.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/prepare_contact_message.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/prepare_project.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/storage_cleanup.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/throttle_submission.sql';
+delete from kwq8_meta.repeatables where path = 'functions/projects/touch_updated_at.sql';
 set check_function_bodies = off;
 -- functions/billing/capture_hold.sql
 -- Resolving holds (trusted servers only). A hold resolves at most once: a retry of the same
@@ -473,6 +493,119 @@ grant execute on function billing.get_credit_usage(integer), public.get_credit_u
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/get_credit_usage.sql', 'function', '1bfd22371c952bb8c7d85637916988f5cbcceb967829076fd3c5562fc5753903', '[{"type": "function", "schema": "billing", "name": "get_credit_usage"}, {"type": "function", "schema": "public", "name": "get_credit_usage"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/get_credit_usage.sql', '1bfd22371c952bb8c7d85637916988f5cbcceb967829076fd3c5562fc5753903');
 
+-- functions/billing/grant_credits.sql
+-- Granting credits (trusted servers only): purchases, promotions, refunds as goodwill,
+-- operator adjustments, and the monthly credits of a plan. Daily bonuses are granted by the
+-- system (billing.ensure_daily_bonus), never through here.
+create or replace function billing.grant_credits(
+    p_user uuid, p_amount numeric, p_source text, p_expires_at timestamptz, p_key text, p_description text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_max numeric := (select s.max_grant_credits from billing.settings as s);
+    v_amount numeric := billing.require_amount(p_amount, v_max);
+    v_description text := billing.require_text(p_description, 'description', 500, false);
+    v_fingerprint text;
+    v_prior public.credit_transactions;
+    v_tx public.credit_transactions;
+begin
+    p_key := billing.server_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_source is null or p_source not in ('monthly', 'purchase', 'promo', 'refund', 'adjustment') then
+        perform private.raise_error(
+            'CREDIT_013', format('source must be monthly, purchase, promo, refund or adjustment, got %s',
+                coalesce(p_source, 'null'))
+        );
+    end if;
+    if p_expires_at is not null and not isfinite(p_expires_at) then
+        perform private.raise_error('CREDIT_013', 'expires_at must be a finite time (or null for no expiry)');
+    end if;
+    v_fingerprint := billing.fingerprint('grant', jsonb_build_object(
+        'amount', v_amount, 'source', p_source, 'expires_at', p_expires_at, 'description', v_description
+    ));
+    perform billing.lock_user(p_user, billing.clock());
+    v_prior := billing.replay_entry(p_user, p_key, 'grant', v_fingerprint);
+    if v_prior.id is not null then
+        v_tx := v_prior;
+    else
+        -- Checked after the replay lookup: a retry must get its first answer even once the
+        -- expiry it asked for has passed.
+        if p_expires_at <= billing.clock() then
+            perform private.raise_error('CREDIT_013', 'expires_at must be in the future (or null for no expiry)');
+        end if;
+        v_tx := billing.add_grant(
+            p_user, p_source, v_amount, p_expires_at, null,
+            coalesce(v_description, initcap(p_source) || ' credits'), p_key, v_fingerprint
+        );
+    end if;
+    return jsonb_build_object(
+        'transaction_id', v_tx.id, 'grant_id', v_tx.grant_id, 'amount', v_tx.credits_amount,
+        'expires_at', (v_tx.metadata ->> 'expires_at')::timestamptz, 'balance', v_tx.balance_after
+    );
+end
+$$;
+
+create or replace function public.grant_credits(
+    user_id uuid, amount numeric, source text, expires_at timestamptz, idempotency_key text,
+    description text default null
+)
+returns public.credit_grant
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(
+        null::public.credit_grant,
+        billing.grant_credits(user_id, amount, source, expires_at, idempotency_key, description)
+    )
+$$;
+
+-- A plan's monthly credits for one billing period, called by the payments code on activation
+-- and renewal. They stay usable until the end of the period after it (plans.rollover_periods).
+create or replace function billing.grant_monthly_credits(
+    p_user uuid, p_plan text, p_period_end timestamptz, p_key text
+)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_plan public.plans;
+begin
+    select * into v_plan from public.plans where code = p_plan;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown plan %s', coalesce(p_plan, 'null')));
+    end if;
+    if v_plan.monthly_credits = 0 then
+        return null;
+    end if;
+    return billing.grant_credits(
+        p_user, v_plan.monthly_credits, 'monthly',
+        p_period_end + v_plan.rollover_periods * v_plan.billing_period, p_key,
+        format('%s plan: monthly credits', v_plan.name_en)
+    );
+end
+$$;
+
+revoke all on function billing.grant_credits(uuid, numeric, text, timestamptz, text, text),
+public.grant_credits(uuid, numeric, text, timestamptz, text, text),
+billing.grant_monthly_credits(uuid, text, timestamptz, text) from public;
+grant execute on function billing.grant_credits(uuid, numeric, text, timestamptz, text, text),
+public.grant_credits(uuid, numeric, text, timestamptz, text, text),
+billing.grant_monthly_credits(uuid, text, timestamptz, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/grant_credits.sql', 'function', 'd07eb2798686e55a43a7333e78179b13944cebb6ef29d96273a05237bd18d017', '[{"type": "function", "schema": "billing", "name": "grant_credits"}, {"type": "function", "schema": "public", "name": "grant_credits"}, {"type": "function", "schema": "billing", "name": "grant_monthly_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/grant_credits.sql', 'd07eb2798686e55a43a7333e78179b13944cebb6ef29d96273a05237bd18d017');
+
 -- functions/billing/hold_status.sql
 -- The AI action flow around a hold, besides capture and release: the generation server extends
 -- the hold while a long generation streams, and the browser reads the hold's state.
@@ -655,11 +788,8 @@ begin
     end if;
     v_fingerprint := billing.fingerprint('refund', jsonb_build_object('transaction_id', p_transaction, 'reason', v_reason));
     perform billing.lock_user(v_original.user_id, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = v_original.user_id and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'refund' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(v_original.user_id, p_key, 'refund', v_fingerprint);
+    if v_prior.id is not null then
         v_row := v_prior;
     else
         if v_original.transaction_type not in ('spend', 'capture') then
@@ -719,8 +849,8 @@ from public;
 grant execute on function billing.refund_transaction(uuid, text, text),
 public.refund_transaction(uuid, uuid, text, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/refund_transaction.sql', 'function', '7888359447d48e1dcc2f8e2f5f3f5842777b3bb6b79e284e0812825908a2d637', '[{"type": "function", "schema": "billing", "name": "refund_transaction"}, {"type": "function", "schema": "public", "name": "refund_transaction"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/refund_transaction.sql', '7888359447d48e1dcc2f8e2f5f3f5842777b3bb6b79e284e0812825908a2d637');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/refund_transaction.sql', 'function', '02fa58a2fade73f7c1161fb867b6e131a9249a584a91d711a1bd4acabe46d3b8', '[{"type": "function", "schema": "billing", "name": "refund_transaction"}, {"type": "function", "schema": "public", "name": "refund_transaction"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/refund_transaction.sql', '02fa58a2fade73f7c1161fb867b6e131a9249a584a91d711a1bd4acabe46d3b8');
 
 -- functions/billing/release_hold.sql
 -- Release a hold in full: the generation was cancelled, or it failed. Releasing twice returns
@@ -792,6 +922,33 @@ grant execute on function billing.release_hold(uuid, text), public.release_hold(
 insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/release_hold.sql', 'function', 'ac3aad938ea13b2c181c39ae45c5e43be487d367e294544fad4c2084f6b606c6', '[{"type": "function", "schema": "billing", "name": "release_hold"}, {"type": "function", "schema": "public", "name": "release_hold"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
 insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/release_hold.sql', 'ac3aad938ea13b2c181c39ae45c5e43be487d367e294544fad4c2084f6b606c6');
 
+-- functions/billing/replay_entry.sql
+-- The ledger entry an idempotency key already wrote, for every ledger write (spends, grants,
+-- holds, refunds): null for a new key, the entry for a retry of the same request, CREDIT_005
+-- when the key was used for another request. Callers hold the user's row lock, so the answer
+-- cannot change before they write.
+create or replace function billing.replay_entry(p_user uuid, p_key text, p_type text, p_fingerprint text)
+returns public.credit_transactions
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_prior public.credit_transactions;
+begin
+    select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+    if found and (v_prior.transaction_type <> p_type or v_prior.request_fingerprint <> p_fingerprint) then
+        perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
+    end if;
+    return v_prior;
+end
+$$;
+
+revoke all on function billing.replay_entry(uuid, text, text, text) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/replay_entry.sql', 'function', '53f440ec1a308fcc3af18a7cd0f61d42a53554c8301cca541935fe90e4e4c13a', '[{"type": "function", "schema": "billing", "name": "replay_entry"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/replay_entry.sql', '53f440ec1a308fcc3af18a7cd0f61d42a53554c8301cca541935fe90e4e4c13a');
+
 -- functions/billing/reserve_credits.sql
 -- Holds for long AI generations: reserve an action's cost now (TTL from billing.settings,
 -- 15 minutes by default), capture all or less later, or release. Held credits leave the
@@ -824,11 +981,8 @@ begin
     select * into v_settings from billing.settings;
     v_fingerprint := billing.fingerprint('reserve', jsonb_build_object('action', v_cost.action));
     v_user := billing.lock_user(v_user_id, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = v_user_id and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'hold' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(v_user_id, p_key, 'hold', v_fingerprint);
+    if v_prior.id is not null then
         return (
             select jsonb_build_object(
                 'hold_id', h.id, 'amount', h.amount, 'expires_at', h.expires_at, 'balance', v_prior.balance_after
@@ -891,8 +1045,8 @@ revoke all on function billing.reserve_credits(text, text), public.reserve_credi
 grant execute on function billing.reserve_credits(text, text), public.reserve_credits(text, text)
 to authenticated;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/reserve_credits.sql', 'function', '7d9ec195ba08b134dddfbd9aadc42194f547f3f2f53477aa873cf685a66dcf4a', '[{"type": "function", "schema": "billing", "name": "reserve_credits"}, {"type": "function", "schema": "public", "name": "reserve_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/reserve_credits.sql', '7d9ec195ba08b134dddfbd9aadc42194f547f3f2f53477aa873cf685a66dcf4a');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/reserve_credits.sql', 'function', '230730ff252b758452ff1015af308fe71c32e4f28f233d1fb8c263ee0621d9a9', '[{"type": "function", "schema": "billing", "name": "reserve_credits"}, {"type": "function", "schema": "public", "name": "reserve_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/reserve_credits.sql', '230730ff252b758452ff1015af308fe71c32e4f28f233d1fb8c263ee0621d9a9');
 
 -- functions/billing/spend_credits.sql
 -- Spending credits: the browser's spend_credits(action) and the trusted servers'
@@ -937,9 +1091,9 @@ begin
     if not found then
         -- Slow path: lock with upkeep, then answer a retry, refuse, or debit.
         v_user := billing.lock_user(p_user, v_now);
-        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
-        if found then
-            return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
+        v_prior := billing.replay_entry(p_user, p_key, 'spend', p_fingerprint);
+        if v_prior.id is not null then
+            return billing.spend_replay(v_prior, p_key, p_action, p_description);
         end if;
         if p_allowed_plans is not null then
             v_plan := billing.active_plan(p_user);
@@ -986,12 +1140,12 @@ begin
     if not found then
         -- A retry of an earlier spend (the fast path does not look first): give back what this
         -- call took and answer as the first call did. A mismatch raises, which undoes it all.
-        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+        v_prior := billing.replay_entry(p_user, p_key, 'spend', p_fingerprint);
         if v_grant is not null then
             update billing.grants set remaining = remaining + p_amount where id = v_grant;
         end if;
         update public.users set credits_balance = credits_balance + p_amount where id = p_user;
-        return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
+        return billing.spend_replay(v_prior, p_key, p_action, p_description);
     end if;
     if v_grant is null then
         -- Spread over several grants: one allocation row per grant drawn on.
@@ -1003,11 +1157,12 @@ begin
 end
 $$;
 
--- The answer to a repeated idempotency key: the first spend's result, or CREDIT_005 when the
--- key was used for a different request. The action and description are compared on the entry
--- itself; the fingerprint covers what else the caller chose (deduct_credits' amount).
+-- The answer to a repeated idempotency key (found by billing.replay_entry, which compares the
+-- fingerprint: what else the caller chose, deduct_credits' amount): the first spend's result, or
+-- CREDIT_005 when the action or description differ, which are compared on the entry itself.
+drop function if exists billing.spend_replay(public.credit_transactions, text, text, text, text);
 create or replace function billing.spend_replay(
-    p_prior public.credit_transactions, p_key text, p_fingerprint text, p_action text, p_description text
+    p_prior public.credit_transactions, p_key text, p_action text, p_description text
 )
 returns jsonb
 language plpgsql
@@ -1015,8 +1170,7 @@ stable
 set search_path = ''
 as $$
 begin
-    if p_prior.transaction_type <> 'spend' or p_prior.request_fingerprint <> p_fingerprint
-        or p_prior.action is distinct from p_action or p_prior.description is distinct from p_description then
+    if p_prior.action is distinct from p_action or p_prior.description is distinct from p_description then
         perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
     end if;
     return jsonb_build_object(
@@ -1079,7 +1233,8 @@ begin
 end
 $$;
 
--- The brief's deductCredits, made safe: trusted servers charge an arbitrary amount.
+-- Charge an arbitrary amount for trusted servers (deduct_credits): the same locked, idempotent
+-- path as a spend, with the amount given by the caller instead of an action's price.
 create or replace function billing.deduct_credits(p_user uuid, p_amount numeric, p_description text, p_key text)
 returns jsonb
 language plpgsql
@@ -1113,7 +1268,7 @@ as $$
 $$;
 
 revoke all on function billing.spend(uuid, text, numeric, text[], text, text, text) from public;
-revoke all on function billing.spend_replay(public.credit_transactions, text, text, text, text) from public;
+revoke all on function billing.spend_replay(public.credit_transactions, text, text, text) from public;
 revoke all on function billing.spend_credits(text, text, text) from public;
 revoke all on function public.spend_credits(text, text, text) from public;
 revoke all on function billing.deduct_credits(uuid, numeric, text, text) from public;
@@ -1123,8 +1278,81 @@ grant execute on function public.spend_credits(text, text, text) to authenticate
 grant execute on function billing.deduct_credits(uuid, numeric, text, text) to service_role;
 grant execute on function public.deduct_credits(uuid, numeric, text, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/spend_credits.sql', 'function', 'e2bc230440924bcf796b89731e6ad1e3f80d44a2125d839375a4c56713379097', '[{"type": "function", "schema": "billing", "name": "spend"}, {"type": "function", "schema": "billing", "name": "spend_replay"}, {"type": "function", "schema": "billing", "name": "spend_credits"}, {"type": "function", "schema": "public", "name": "spend_credits"}, {"type": "function", "schema": "billing", "name": "deduct_credits"}, {"type": "function", "schema": "public", "name": "deduct_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/spend_credits.sql', 'e2bc230440924bcf796b89731e6ad1e3f80d44a2125d839375a4c56713379097');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/spend_credits.sql', 'function', '4fe0fafc783f8e8e104130a4c7f5a75913bcbcefdd1ee3be32b85c0b15822c40', '[{"type": "function", "schema": "billing", "name": "spend"}, {"type": "function", "schema": "billing", "name": "spend_replay"}, {"type": "function", "schema": "billing", "name": "spend_credits"}, {"type": "function", "schema": "public", "name": "spend_credits"}, {"type": "function", "schema": "billing", "name": "deduct_credits"}, {"type": "function", "schema": "public", "name": "deduct_credits"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/spend_credits.sql', '4fe0fafc783f8e8e104130a4c7f5a75913bcbcefdd1ee3be32b85c0b15822c40');
+
+-- functions/billing/sweepers.sql
+-- Sweepers for idle users, fit for pg_cron: expired holds release and ended grants expire.
+-- Users whose row is locked right now are skipped; their own request does the same work.
+drop function if exists billing.release_expired_holds(integer);
+drop function if exists billing.expire_grants(integer);
+drop function if exists billing.run_credit_sweepers();
+
+-- One pass over the users with something due, each locked once: holds first, because a released
+-- hold may hand credits back to a grant about to expire.
+create or replace function billing.run_credit_sweepers(p_limit integer default 1000)
+returns public.credit_sweep
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_user uuid;
+    v_result public.credit_sweep := row(0, 0);
+begin
+    for v_user in
+        select h.user_id from billing.holds as h where h.status = 'active' and h.expires_at <= v_now
+        union
+        select g.user_id from billing.grants as g where g.remaining > 0 and g.expires_at <= v_now
+        order by 1
+        limit greatest(p_limit, 0)
+    loop
+        if billing.try_lock_user(v_user) then
+            v_result.holds_released := v_result.holds_released + billing.expire_user_holds(v_user);
+            v_result.grants_expired := v_result.grants_expired + billing.expire_user_grants(v_user);
+        end if;
+    end loop;
+    return v_result;
+end
+$$;
+
+create or replace function public.run_credit_sweepers()
+returns public.credit_sweep
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from billing.run_credit_sweepers()
+$$;
+
+revoke all on function billing.run_credit_sweepers(integer), public.run_credit_sweepers() from public;
+grant execute on function billing.run_credit_sweepers(integer), public.run_credit_sweepers() to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/sweepers.sql', 'function', 'd9e54ef4dfc88a516240182b04d26a981af15cc923ff66a6fa5e479b04290929', '[{"type": "function", "schema": "billing", "name": "run_credit_sweepers"}, {"type": "function", "schema": "public", "name": "run_credit_sweepers"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/sweepers.sql', 'd9e54ef4dfc88a516240182b04d26a981af15cc923ff66a6fa5e479b04290929');
+
+-- functions/billing/try_lock_user.sql
+-- The sweepers' lock (credit upkeep, subscription and checkout jobs): a user's row lock only if
+-- nobody holds it now. A busy user is skipped, never waited for: the request holding the lock
+-- does the same upkeep itself, and a later sweep finds whatever is left.
+create or replace function billing.try_lock_user(p_user uuid)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+    perform from public.users where id = p_user for update skip locked;
+    return found;
+end
+$$;
+
+revoke all on function billing.try_lock_user(uuid) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/billing/try_lock_user.sql', 'function', 'ad4ccb5dc347d3aaa209ba59b14f6f33b38ef1a7389b7a5f942509bd0cb5536f', '[{"type": "function", "schema": "billing", "name": "try_lock_user"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/billing/try_lock_user.sql', 'ad4ccb5dc347d3aaa209ba59b14f6f33b38ef1a7389b7a5f942509bd0cb5536f');
 
 -- functions/domains/checkout.sql
 -- Buying (or renewing) a domain: the owner's registrant contact, then a checkout that freezes the price in a
@@ -1243,12 +1471,9 @@ declare
     v_prior public.payments;
     v_quote public.domain_quotes;
 begin
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if not found then
+    v_prior := payments.replay_payment(p_user, p_key, 'domain', p_fingerprint);
+    if v_prior.id is null then
         return null;
-    end if;
-    if v_prior.request_fingerprint <> p_fingerprint or v_prior.purpose <> 'domain' then
-        perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
     end if;
     select q.* into v_quote
     from public.domain_orders as o inner join public.domain_quotes as q on o.quote_id = q.id
@@ -1325,10 +1550,7 @@ declare
     v_availability domains.availability;
     v_usd numeric;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key);
     perform domains.require_fqdn(p_fqdn);
     perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
@@ -1468,10 +1690,7 @@ declare
     v_tld text;
     v_usd numeric;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key);
     perform domains.require_fqdn(p_fqdn);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint('domain_renewal', jsonb_build_object('fqdn', p_fqdn, 'years', p_years));
@@ -1590,8 +1809,8 @@ grant execute on function domains.create_checkout(uuid, uuid, text, text, text, 
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),
 domains.renewal_state(uuid, text, integer) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', '40b69dc70c2ac4bbb51468b93109b85a7ed6b5497c55c803369281f0a549a17f', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_domain_contact"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "lock_name"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', '40b69dc70c2ac4bbb51468b93109b85a7ed6b5497c55c803369281f0a549a17f');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/domains/checkout.sql', 'function', 'e65105c17af3df06f017e41a8198d3857c6aabef06ecfb3ed42ba299221ff98d', '[{"type": "function", "schema": "domains", "name": "set_contact"}, {"type": "function", "schema": "domains", "name": "set_domain_contact"}, {"type": "function", "schema": "public", "name": "set_domain_contact"}, {"type": "function", "schema": "domains", "name": "require_terms"}, {"type": "function", "schema": "domains", "name": "lock_name"}, {"type": "function", "schema": "domains", "name": "replayed_checkout"}, {"type": "function", "schema": "domains", "name": "open_order"}, {"type": "function", "schema": "domains", "name": "create_checkout"}, {"type": "function", "schema": "domains", "name": "renewable_domain"}, {"type": "function", "schema": "domains", "name": "renewal_state"}, {"type": "function", "schema": "domains", "name": "tld_of"}, {"type": "function", "schema": "domains", "name": "create_renewal_checkout"}, {"type": "function", "schema": "domains", "name": "checkout_json"}, {"type": "function", "schema": "domains", "name": "fulfil_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/domains/checkout.sql', 'e65105c17af3df06f017e41a8198d3857c6aabef06ecfb3ed42ba299221ff98d');
 
 -- functions/payments/create_checkout.sql
 -- Checkout (trusted servers only): a pending payment with a unique order id, then the charge
@@ -1691,13 +1910,7 @@ declare
     v_fingerprint text;
     v_quote jsonb;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
-    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
-        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key, p_payment_method);
     select * into v_plan from public.plans as p where p.code = p_plan and p.active;
     if not found then
         perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
@@ -1707,14 +1920,7 @@ begin
     );
 
     perform billing.lock_user(p_user, v_now);
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
-        end if;
-        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
-    end if;
-    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    v_prior := payments.earlier_checkout(p_user, p_key, 'plan', v_fingerprint);
     if v_prior.id is not null then
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
@@ -1773,9 +1979,7 @@ as $$
 declare
     v_payment public.payments;
 begin
-    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
-        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
-    end if;
+    perform payments.require_track_id(p_track_id);
     if p_payment_url is null or char_length(p_payment_url) > 2000 or p_payment_url !~ '^https?://[^[:space:]]+$' then
         perform private.raise_error('VAL_001', 'payment_url must be an http(s) URL of at most 2000 characters');
     end if;
@@ -1941,8 +2145,140 @@ public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(te
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', '011b0bddb94aa11f6793d25b97b7ace51b563f24d8ef311c06db48b625aba189', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_checkout_charge"}, {"type": "function", "schema": "payments", "name": "begin_charge"}, {"type": "function", "schema": "payments", "name": "record_checkout_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', '011b0bddb94aa11f6793d25b97b7ace51b563f24d8ef311c06db48b625aba189');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/create_checkout.sql', 'function', '5568af4b4007536d20abbef46d710a4747271bb9122fd8996c0683dc7226b040', '[{"type": "function", "schema": "payments", "name": "quote"}, {"type": "function", "schema": "payments", "name": "create_checkout"}, {"type": "function", "schema": "payments", "name": "preview_checkout"}, {"type": "function", "schema": "payments", "name": "attach_checkout_charge"}, {"type": "function", "schema": "payments", "name": "begin_charge"}, {"type": "function", "schema": "payments", "name": "record_checkout_error"}, {"type": "function", "schema": "payments", "name": "get_payment"}, {"type": "function", "schema": "public", "name": "create_checkout"}, {"type": "function", "schema": "public", "name": "attach_checkout_charge"}, {"type": "function", "schema": "public", "name": "record_checkout_error"}, {"type": "function", "schema": "public", "name": "preview_checkout"}, {"type": "function", "schema": "public", "name": "get_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/create_checkout.sql', '5568af4b4007536d20abbef46d710a4747271bb9122fd8996c0683dc7226b040');
+
+-- functions/payments/credit_packs.sql
+-- One-off credit packs (trusted servers only), bought through the same checkout as plans: a
+-- pending payment of purpose and kind 'credit_pack' at the pack's price, charged and confirmed exactly like a
+-- plan's. Confirming it grants the pack's credits as 'purchase' credits under the payment's key
+-- ('payment:<order_id>'), expiring the pack's validity after confirmation; the subscription is
+-- not touched. A refund takes back what is left of them (payments.take_back).
+create or replace function payments.create_pack_checkout(p_user uuid, p_pack text, p_payment_method text, p_key text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_pack public.credit_packs;
+    v_prior public.payments;
+    v_payment public.payments;
+    v_fingerprint text;
+begin
+    perform payments.require_checkout_request(p_user, p_key, p_payment_method);
+    select * into v_pack from public.credit_packs as p where p.code = p_pack and p.active;
+    if not found then
+        perform private.raise_error('VAL_001', format('unknown or inactive credit pack %s', coalesce(p_pack, 'null')));
+    end if;
+    v_fingerprint := billing.fingerprint(
+        'pack_checkout', jsonb_build_object('credit_pack', p_pack, 'payment_method', p_payment_method)
+    );
+    perform billing.lock_user(p_user, v_now);
+    v_prior := payments.earlier_checkout(p_user, p_key, 'credit_pack', v_fingerprint);
+    if v_prior.id is not null then
+        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
+    end if;
+    insert into public.payments (
+        order_id, user_id, credit_pack, purpose, kind, amount_kwd, payment_method, idempotency_key,
+        request_fingerprint, created_at, updated_at
+    )
+    values (
+        'kwq8_' || replace(extensions.gen_random_uuid()::text, '-', ''), p_user, v_pack.code, 'credit_pack',
+        'credit_pack', v_pack.price_kwd, p_payment_method, p_key, v_fingerprint, v_now, v_now
+    )
+    returning * into v_payment;
+    return payments.payment_json(v_payment) || jsonb_build_object('replay', false);
+end
+$$;
+
+-- Fulfil a credit-pack payment (from payments.fulfil; the caller holds the user's and the
+-- payment's locks). As for plans, money received is recorded as paid even when the grant fails:
+-- the payment is then 'needs_review'.
+create or replace function payments.fulfil_pack(p_payment public.payments, p_track_id text, p_provider_payment_id text)
+returns public.payments
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+    v_pack public.credit_packs;
+    v_review text;
+    v_result public.payments;
+begin
+    select * into strict v_pack from public.credit_packs as p where p.code = p_payment.credit_pack;
+    begin
+        perform billing.grant_credits(
+            p_payment.user_id, v_pack.credits, 'purchase', v_now + v_pack.validity, 'payment:' || p_payment.order_id,
+            format('Credit pack: %s', v_pack.name_en)
+        );
+    exception
+        when serialization_failure or deadlock_detected or lock_not_available then
+            raise;
+        when others then
+            v_review := left('fulfilment failed: ' || sqlerrm, 500);
+    end;
+    update public.payments
+    set status = 'paid', paid_at = v_now, closed_at = null, status_reason = v_review,
+        fulfilment = case when v_review is null then 'fulfilled' else 'needs_review' end,
+        credits_granted = case when v_review is null then v_pack.credits else 0 end,
+        captured_amount_kwd = p_payment.amount_kwd, captured_currency = p_payment.currency,
+        track_id = coalesce(track_id, p_track_id),
+        provider_payment_id = coalesce(left(p_provider_payment_id, 255), provider_payment_id),
+        updated_at = v_now
+    where id = p_payment.id
+    returning * into v_result;
+    return v_result;
+end
+$$;
+
+create or replace function public.create_pack_checkout(
+    user_id uuid, credit_pack text, payment_method text, idempotency_key text
+)
+returns public.payment_result
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(null::public.payment_result, payments.create_pack_checkout(user_id, credit_pack, payment_method, idempotency_key))
+$$;
+
+revoke all on function payments.create_pack_checkout(uuid, text, text, text),
+payments.fulfil_pack(public.payments, text, text), public.create_pack_checkout(uuid, text, text, text) from public;
+grant execute on function payments.create_pack_checkout(uuid, text, text, text),
+public.create_pack_checkout(uuid, text, text, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/credit_packs.sql', 'function', '5c808d45b3b435b9f54e1e21240298f26b78e865aaf2c3b13a1de88fe1506d4c', '[{"type": "function", "schema": "payments", "name": "create_pack_checkout"}, {"type": "function", "schema": "payments", "name": "fulfil_pack"}, {"type": "function", "schema": "public", "name": "create_pack_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/credit_packs.sql', '5c808d45b3b435b9f54e1e21240298f26b78e865aaf2c3b13a1de88fe1506d4c');
+
+-- functions/payments/earlier_checkout.sql
+-- The payment a plan or credit-pack checkout answers with instead of opening a new one: the one
+-- its idempotency key created (payments.replay_payment), or, for a key the service derived, the
+-- identical pending checkout of moments ago (payments.recent_checkout). Null when there is none.
+-- The caller holds the user's lock.
+create or replace function payments.earlier_checkout(p_user uuid, p_key text, p_purpose text, p_fingerprint text)
+returns public.payments
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_prior public.payments := payments.replay_payment(p_user, p_key, p_purpose, p_fingerprint);
+begin
+    if v_prior.id is null then
+        v_prior := payments.recent_checkout(p_user, p_key, p_fingerprint);
+    end if;
+    return v_prior;
+end
+$$;
+
+revoke all on function payments.earlier_checkout(uuid, text, text, text) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/earlier_checkout.sql', 'function', 'ec06e4048196303f91f09cda8e1c1df3cdc9a8af61b1d3f066f714dfd7f47137', '[{"type": "function", "schema": "payments", "name": "earlier_checkout"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/earlier_checkout.sql', 'ec06e4048196303f91f09cda8e1c1df3cdc9a8af61b1d3f066f714dfd7f47137');
 
 -- functions/payments/record_payment_event.sql
 -- Provider notifications (UPayments webhooks), recorded once each and applied in the same
@@ -2091,9 +2427,7 @@ begin
     if p_provider is null or p_provider <> 'upayments' then
         perform private.raise_error('VAL_001', 'provider must be upayments');
     end if;
-    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
-        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
-    end if;
+    perform payments.require_track_id(p_track_id);
     if char_length(p_notified_result) > 50 then
         perform private.raise_error('VAL_001', 'result must be at most 50 characters');
     end if;
@@ -2203,8 +2537,83 @@ payments.record_payment_event(text, text, text, jsonb, jsonb),
 public.lookup_payment_event(text, text, text, text),
 public.record_payment_event(text, text, text, jsonb, jsonb) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/record_payment_event.sql', 'function', '4bcae7ac770e8cc605cb8294a7250ddb831755d8c96efa37fd60136398275872', '[{"type": "function", "schema": "payments", "name": "lookup_payment_event"}, {"type": "function", "schema": "payments", "name": "apply_status"}, {"type": "function", "schema": "payments", "name": "record_payment_event"}, {"type": "function", "schema": "public", "name": "lookup_payment_event"}, {"type": "function", "schema": "public", "name": "record_payment_event"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/record_payment_event.sql', '4bcae7ac770e8cc605cb8294a7250ddb831755d8c96efa37fd60136398275872');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/record_payment_event.sql', 'function', 'cd4d5cfce019c35debe9d2329bb7eb312dc95ef3856a052d3ff869b369b563ef', '[{"type": "function", "schema": "payments", "name": "lookup_payment_event"}, {"type": "function", "schema": "payments", "name": "apply_status"}, {"type": "function", "schema": "payments", "name": "record_payment_event"}, {"type": "function", "schema": "public", "name": "lookup_payment_event"}, {"type": "function", "schema": "public", "name": "record_payment_event"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/record_payment_event.sql', 'cd4d5cfce019c35debe9d2329bb7eb312dc95ef3856a052d3ff869b369b563ef');
+
+-- functions/payments/replay_payment.sql
+-- The payment an idempotency key already created, for every checkout (plans, credit packs,
+-- domains): null for a new key, the payment for a retry of the same checkout, CREDIT_005 when
+-- the key was used for another one. Callers hold the user's row lock.
+create or replace function payments.replay_payment(p_user uuid, p_key text, p_purpose text, p_fingerprint text)
+returns public.payments
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+    v_prior public.payments;
+begin
+    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
+    if found and (v_prior.purpose <> p_purpose or v_prior.request_fingerprint <> p_fingerprint) then
+        perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
+    end if;
+    return v_prior;
+end
+$$;
+
+revoke all on function payments.replay_payment(uuid, text, text, text) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/replay_payment.sql', 'function', 'd749e9ab25db5418bbeeb0386b27943a9f808b2fdce7a499d304bbae4623b32c', '[{"type": "function", "schema": "payments", "name": "replay_payment"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/replay_payment.sql', 'd749e9ab25db5418bbeeb0386b27943a9f808b2fdce7a499d304bbae4623b32c');
+
+-- functions/payments/require_checkout_request.sql
+-- What every checkout (plans, credit packs, domain registrations and renewals) checks before
+-- it locks anything: an idempotency key, the buying user, and a payment method UPayments takes
+-- (K-Net or card; null lets the buyer choose on UPayments' page).
+create or replace function payments.require_checkout_request(
+    p_user uuid, p_key text, p_payment_method text default null
+)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    perform billing.require_key(p_key);
+    if p_user is null then
+        perform private.raise_error('CREDIT_014', 'user_id is required');
+    end if;
+    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
+        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
+    end if;
+end
+$$;
+
+revoke all on function payments.require_checkout_request(uuid, text, text) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/require_checkout_request.sql', 'function', 'eea3b18c491a4a7244e4fce2dc570a2551c340c480fd52c519c2e35070a7931a', '[{"type": "function", "schema": "payments", "name": "require_checkout_request"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/require_checkout_request.sql', 'eea3b18c491a4a7244e4fce2dc570a2551c340c480fd52c519c2e35070a7931a');
+
+-- functions/payments/require_track_id.sql
+-- A gateway track id as every payments function accepts it (checkout charges and webhook
+-- events): 1-255 characters, no spaces, control characters or slashes (it ends up in URLs).
+create or replace function payments.require_track_id(p_track_id text)
+returns void
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
+        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
+    end if;
+end
+$$;
+
+revoke all on function payments.require_track_id(text) from public;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/require_track_id.sql', 'function', '76c61e01e8fd98c2b314fb0c83a5c898afd3745027bd17044b1897f97e7a7fd3', '[{"type": "function", "schema": "payments", "name": "require_track_id"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/require_track_id.sql', '76c61e01e8fd98c2b314fb0c83a5c898afd3745027bd17044b1897f97e7a7fd3');
 
 -- functions/payments/status_calls.sql
 -- One call of UPayments' get-payment-status, merchant-wide: UPayments allows 30 a minute for
@@ -2337,8 +2746,7 @@ begin
         order by s.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users as u where u.id = v_row.user_id for update skip locked;
-        if found then
+        if billing.try_lock_user(v_row.user_id) then
             select * into v_sub from public.subscriptions as s where s.id = v_row.id for update;
             if v_sub.status = 'active' and v_sub.current_period_end <= v_now - v_grace then
                 v_grants := v_grants + payments.end_subscription(v_sub);
@@ -2372,8 +2780,7 @@ begin
         order by p.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users as u where u.id = v_row.user_id for update skip locked;
-        if found then
+        if billing.try_lock_user(v_row.user_id) then
             update public.payments
             set status = 'cancelled', closed_at = v_now, updated_at = v_now,
                 status_reason = 'abandoned: not paid within the checkout time limit'
@@ -2400,7 +2807,7 @@ declare
 begin
     v_result := payments.expire_subscriptions();
     v_result := v_result || jsonb_build_object('checkouts_abandoned', payments.close_abandoned_checkouts());
-    v_result := v_result || billing.run_credit_sweepers();
+    v_result := v_result || to_jsonb(billing.run_credit_sweepers());
     v_result := v_result || domains.run_jobs();
     delete from ratelimit.rate_limits as r
     where r.window_start < billing.clock() - (select s.rate_limit_retention from ratelimit.settings as s);
@@ -2469,10 +2876,286 @@ grant execute on function payments.expire_subscriptions(integer), payments.close
 payments.run_payment_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
 public.set_cancel_at_period_end(uuid, boolean) to service_role;
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/subscription_job.sql', 'function', '8f5e67ee31700772a56f908eefbe14c4a4832c1af4cd4ed0d4a965f6a15a489f', '[{"type": "function", "schema": "payments", "name": "end_subscription"}, {"type": "function", "schema": "payments", "name": "end_lapsed_subscription"}, {"type": "function", "schema": "payments", "name": "expire_subscriptions"}, {"type": "function", "schema": "payments", "name": "close_abandoned_checkouts"}, {"type": "function", "schema": "payments", "name": "run_payment_jobs"}, {"type": "function", "schema": "payments", "name": "set_cancel_at_period_end"}, {"type": "function", "schema": "public", "name": "run_payment_jobs"}, {"type": "function", "schema": "public", "name": "set_cancel_at_period_end"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/subscription_job.sql', '8f5e67ee31700772a56f908eefbe14c4a4832c1af4cd4ed0d4a965f6a15a489f');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/payments/subscription_job.sql', 'function', '639217b1b0566583ca784c078f82fb01901d533d0213d8e784ab1b8574eccacf', '[{"type": "function", "schema": "payments", "name": "end_subscription"}, {"type": "function", "schema": "payments", "name": "end_lapsed_subscription"}, {"type": "function", "schema": "payments", "name": "expire_subscriptions"}, {"type": "function", "schema": "payments", "name": "close_abandoned_checkouts"}, {"type": "function", "schema": "payments", "name": "run_payment_jobs"}, {"type": "function", "schema": "payments", "name": "set_cancel_at_period_end"}, {"type": "function", "schema": "public", "name": "run_payment_jobs"}, {"type": "function", "schema": "public", "name": "set_cancel_at_period_end"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/payments/subscription_job.sql', '639217b1b0566583ca784c078f82fb01901d533d0213d8e784ab1b8574eccacf');
 
--- functions/projects/throttle_submission.sql
+-- functions/private/enforce_project_quota.sql
+-- The plan's project quota: a user may have as many projects that are not archived as the
+-- active plan's max_projects, or 1 without an active plan (billing.active_plan). Checked after
+-- the row passed its policies (so a refused row reveals nothing about anyone's quota) on every
+-- insert, on un-archiving and on a change of owner, for every role. A transaction-scoped
+-- advisory lock per owner serialises concurrent creations, so two parallel inserts cannot
+-- both see room for one more; it is not the users row lock the billing functions take.
+create or replace function private.enforce_project_quota()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_plan public.plans;
+    v_limit integer;
+    v_count integer;
+begin
+    if new.status = 'archived' then
+        return null;
+    end if;
+    if tg_op = 'UPDATE' and old.status <> 'archived' and old.user_id = new.user_id then
+        return null;
+    end if;
+    perform pg_advisory_xact_lock(hashtext('public.projects quota'), hashtext(new.user_id::text));
+    v_plan := billing.active_plan(new.user_id);
+    v_limit := coalesce(v_plan.max_projects, 1);
+    -- A statement of its own: under READ COMMITTED it sees what the lock's last holder committed.
+    select count(*) into v_count
+    from public.projects as p
+    where p.user_id = new.user_id and p.status <> 'archived';
+    if v_count > v_limit then
+        perform private.raise_error(
+            'PROJ_001',
+            case
+                when v_plan.code is null then format('without an active plan %s active project is allowed', v_limit)
+                else format('the %s plan allows %s active projects', v_plan.code, v_limit)
+            end,
+            'archive a project or upgrade the plan'
+        );
+    end if;
+    return null;
+end
+$$;
+
+revoke all on function private.enforce_project_quota() from public;
+
+drop trigger if exists projects_quota on public.projects;
+create trigger projects_quota
+after insert or update of status, user_id on public.projects
+for each row execute function private.enforce_project_quota();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/enforce_project_quota.sql', 'function', '12eef34ef7de0105bef02a7808d6877b319a1ebe8254364be6d0c9c95e333972', '[{"type": "function", "schema": "private", "name": "enforce_project_quota"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/enforce_project_quota.sql', '12eef34ef7de0105bef02a7808d6877b319a1ebe8254364be6d0c9c95e333972');
+
+-- functions/private/prepare_booking.sql
+-- Tidy a booking before its checks (trimmed text, phone in E.164, empty optional fields null)
+-- and refuse a time in the past or more than two years ahead, by billing.clock(), on insert and
+-- whenever starts_at changes. SECURITY DEFINER because visitors (anon) cannot call
+-- billing.clock() themselves; it reads nothing but the new row and the clock.
+create or replace function private.prepare_booking()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+declare
+    v_now timestamptz := billing.clock();
+begin
+    new.customer_name := btrim(new.customer_name);
+    new.phone := private.normalize_phone(btrim(new.phone));
+    new.email := nullif(btrim(new.email), '');
+    new.service := btrim(new.service);
+    new.notes := nullif(btrim(new.notes, e' \t\r\n'), '');
+    if tg_op = 'INSERT' or new.starts_at is distinct from old.starts_at then
+        if new.starts_at <= v_now then
+            perform private.raise_error('VAL_001', 'starts_at must be in the future');
+        end if;
+        if new.starts_at > v_now + interval '2 years' then
+            perform private.raise_error('VAL_001', 'starts_at must be within two years');
+        end if;
+    end if;
+    return new;
+end
+$$;
+
+revoke all on function private.prepare_booking() from public;
+
+drop trigger if exists bookings_prepare on public.bookings;
+create trigger bookings_prepare
+before insert or update on public.bookings
+for each row execute function private.prepare_booking();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/prepare_booking.sql', 'function', '803aaddcda61caf74650c03885cc6ba9b997fb117bb49cde7ebb2bbb73b17f20', '[{"type": "function", "schema": "private", "name": "prepare_booking"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/prepare_booking.sql', '803aaddcda61caf74650c03885cc6ba9b997fb117bb49cde7ebb2bbb73b17f20');
+
+-- functions/private/prepare_contact_message.sql
+-- Tidy a contact message before its checks: trimmed text (blank lines around the message too),
+-- phone in E.164, empty optional fields null (updated_at: private.touch_updated_at).
+create or replace function private.prepare_contact_message()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.name := btrim(new.name);
+    new.email := nullif(btrim(new.email), '');
+    new.phone := private.normalize_phone(nullif(btrim(new.phone), ''));
+    new.subject := nullif(btrim(new.subject), '');
+    new.message := btrim(new.message, e' \t\r\n');
+    return new;
+end
+$$;
+
+revoke all on function private.prepare_contact_message() from public;
+
+drop trigger if exists contact_messages_prepare on public.contact_messages;
+create trigger contact_messages_prepare
+before insert or update on public.contact_messages
+for each row execute function private.prepare_contact_message();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/prepare_contact_message.sql', 'function', 'f5facbde55f305c4e8172b4db71447dbf475863d27173005d4c248014ff5bcfb', '[{"type": "function", "schema": "private", "name": "prepare_contact_message"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/prepare_contact_message.sql', 'f5facbde55f305c4e8172b4db71447dbf475863d27173005d4c248014ff5bcfb');
+
+-- functions/private/prepare_project.sql
+-- Tidy what people type before the checks see it: names trimmed, slug and subdomain trimmed
+-- and lower-cased (updated_at: private.touch_updated_at).
+create or replace function private.prepare_project()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.name := btrim(new.name);
+    new.slug := lower(btrim(new.slug));
+    new.subdomain := lower(btrim(new.subdomain));
+    return new;
+end
+$$;
+
+revoke all on function private.prepare_project() from public;
+
+drop trigger if exists projects_prepare on public.projects;
+create trigger projects_prepare
+before insert or update on public.projects
+for each row execute function private.prepare_project();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/prepare_project.sql', 'function', '83c9ce68731393fa659ffc657af1f90955f994766f60caddc0ae769171263b9f', '[{"type": "function", "schema": "private", "name": "prepare_project"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/prepare_project.sql', '83c9ce68731393fa659ffc657af1f90955f994766f60caddc0ae769171263b9f');
+
+-- functions/private/storage_cleanup.sql
+-- A deleted project's Storage folder is removed by the storage cleanup job, through the Storage
+-- API (never by deleting storage.objects rows, which would orphan the files and which Supabase
+-- refuses). The trigger queues the project; the job asks for a batch, deletes those objects with
+-- one Storage API request per project, and reports back, until the folder is empty.
+create or replace function private.queue_storage_cleanup()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+    insert into private.storage_cleanups (project_id) values (old.id)
+    on conflict (project_id) do update set done_at = null, requested_at = now();
+    return null;
+end
+$$;
+
+-- The names left under a project's folder, in name order. The bounds are the folder's prefix
+-- compared with the pattern operators, which storage's text_pattern_ops index on name serves.
+create or replace function private.storage_folder_objects(p_bucket text, p_project uuid, p_limit integer)
+returns text[]
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+    select coalesce(array_agg(o.name order by o.name), '{}')
+    from (
+        select o.name from storage.objects as o
+        where
+            o.bucket_id = p_bucket
+            and o.name operator (pg_catalog.~>=~) (p_project::text || '/')
+            and o.name operator (pg_catalog.~<~) (p_project::text || '0')
+        order by o.name
+        limit p_limit
+    ) as o
+$$;
+
+-- The job's next batch: the oldest pending cleanups, each with up to 1,000 object names (the
+-- Storage API's limit per delete request). Cleanups whose folder is already empty are closed.
+create or replace function private.storage_cleanup_batch(p_max_projects integer)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+    if p_max_projects is null or p_max_projects not between 1 and 100 then
+        perform private.raise_error('VAL_001', 'max_projects must be between 1 and 100');
+    end if;
+    update private.storage_cleanups as c set done_at = now()
+    where c.done_at is null and cardinality(private.storage_folder_objects(c.bucket_id, c.project_id, 1)) = 0;
+    return coalesce((
+        select jsonb_agg(jsonb_build_object(
+            'project_id', c.project_id, 'bucket_id', c.bucket_id,
+            'names', to_jsonb(private.storage_folder_objects(c.bucket_id, c.project_id, 1000))
+        ) order by c.requested_at)
+        from (
+            select * from private.storage_cleanups as sc
+            where sc.done_at is null
+            order by sc.requested_at
+            limit p_max_projects
+            for update skip locked
+        ) as c
+    ), '[]'::jsonb);
+end
+$$;
+
+-- What the Storage API answered for one project's batch: an error is recorded (the next run
+-- tries again); otherwise the cleanup is done once the folder is empty.
+create or replace function private.finish_storage_cleanup(p_project uuid, p_error text)
+returns jsonb
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+    v_cleanup private.storage_cleanups;
+    v_left integer;
+begin
+    select * into v_cleanup from private.storage_cleanups where project_id = p_project for update;
+    if not found then
+        perform private.raise_error('VAL_001', format('no storage cleanup for project %s', p_project));
+    end if;
+    v_left := cardinality(private.storage_folder_objects(v_cleanup.bucket_id, p_project, 1000));
+    update private.storage_cleanups
+    set
+        attempts = attempts + 1,
+        last_error = left(p_error, 500),
+        done_at = case when p_error is null and v_left = 0 then now() end
+    where project_id = p_project;
+    return jsonb_build_object('project_id', p_project, 'remaining', v_left, 'done', p_error is null and v_left = 0);
+end
+$$;
+
+create or replace function public.storage_cleanup_batch(max_projects integer default 10)
+returns setof public.storage_cleanup_item
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_recordset(null::public.storage_cleanup_item, private.storage_cleanup_batch(max_projects))
+$$;
+
+create or replace function public.finish_storage_cleanup(project_id uuid, error text default null)
+returns public.storage_cleanup_result
+language sql
+volatile
+set search_path = ''
+as $$
+    select * from jsonb_populate_record(null::public.storage_cleanup_result, private.finish_storage_cleanup(project_id, error))
+$$;
+
+revoke all on function private.queue_storage_cleanup(), private.storage_folder_objects(text, uuid, integer),
+private.storage_cleanup_batch(integer), private.finish_storage_cleanup(uuid, text),
+public.storage_cleanup_batch(integer), public.finish_storage_cleanup(uuid, text) from public;
+grant execute on function private.storage_folder_objects(text, uuid, integer),
+private.storage_cleanup_batch(integer), private.finish_storage_cleanup(uuid, text),
+public.storage_cleanup_batch(integer), public.finish_storage_cleanup(uuid, text) to service_role;
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/storage_cleanup.sql', 'function', 'ec1708a13ec69063f7694ab2827a0efb98527e6defa41958ba7d696251c75459', '[{"type": "function", "schema": "private", "name": "queue_storage_cleanup"}, {"type": "function", "schema": "private", "name": "storage_folder_objects"}, {"type": "function", "schema": "private", "name": "storage_cleanup_batch"}, {"type": "function", "schema": "private", "name": "finish_storage_cleanup"}, {"type": "function", "schema": "public", "name": "storage_cleanup_batch"}, {"type": "function", "schema": "public", "name": "finish_storage_cleanup"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/storage_cleanup.sql', 'ec1708a13ec69063f7694ab2827a0efb98527e6defa41958ba7d696251c75459');
+
+-- functions/private/throttle_submission.sql
 -- Anonymous submissions (visitors' bookings and contact messages) are capped, so a script
 -- cannot pour rows into one project: per project and hour at most the owner's cap (projects.
 -- anon_bookings_per_hour / anon_messages_per_hour, else the platform default in
@@ -2647,8 +3330,52 @@ create trigger projects_submission_caps
 before insert or update of anon_bookings_per_hour, anon_messages_per_hour on public.projects
 for each row execute function private.check_submission_caps();
 
-insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/projects/throttle_submission.sql', 'function', 'bca874e9217b69a3a66aa0da6e821afa07d37dc3fc62e38fc463ac178841f636', '[{"type": "function", "schema": "private", "name": "throttle_booking"}, {"type": "function", "schema": "private", "name": "throttle_contact_message"}, {"type": "function", "schema": "private", "name": "begin_submission"}, {"type": "function", "schema": "private", "name": "refuse_over_caps"}, {"type": "function", "schema": "private", "name": "check_submission_caps"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/projects/throttle_submission.sql', 'bca874e9217b69a3a66aa0da6e821afa07d37dc3fc62e38fc463ac178841f636');
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/throttle_submission.sql', 'function', 'bca874e9217b69a3a66aa0da6e821afa07d37dc3fc62e38fc463ac178841f636', '[{"type": "function", "schema": "private", "name": "throttle_booking"}, {"type": "function", "schema": "private", "name": "throttle_contact_message"}, {"type": "function", "schema": "private", "name": "begin_submission"}, {"type": "function", "schema": "private", "name": "refuse_over_caps"}, {"type": "function", "schema": "private", "name": "check_submission_caps"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/throttle_submission.sql', 'bca874e9217b69a3a66aa0da6e821afa07d37dc3fc62e38fc463ac178841f636');
+
+-- functions/private/touch_updated_at.sql
+-- updated_at of every row people or services edit: projects, bookings, contact messages,
+-- deployments and domains, set on each update whoever makes it.
+create or replace function private.touch_updated_at()
+returns trigger
+language plpgsql
+set search_path = ''
+as $$
+begin
+    new.updated_at := now();
+    return new;
+end
+$$;
+
+revoke all on function private.touch_updated_at() from public;
+
+drop trigger if exists deployments_touch on public.deployments;
+create trigger deployments_touch
+before update on public.deployments
+for each row execute function private.touch_updated_at();
+
+drop trigger if exists domains_touch on public.domains;
+create trigger domains_touch
+before update on public.domains
+for each row execute function private.touch_updated_at();
+
+drop trigger if exists projects_touch on public.projects;
+create trigger projects_touch
+before update on public.projects
+for each row execute function private.touch_updated_at();
+
+drop trigger if exists bookings_touch on public.bookings;
+create trigger bookings_touch
+before update on public.bookings
+for each row execute function private.touch_updated_at();
+
+drop trigger if exists contact_messages_touch on public.contact_messages;
+create trigger contact_messages_touch
+before update on public.contact_messages
+for each row execute function private.touch_updated_at();
+
+insert into kwq8_meta.repeatables (path, kind, sha256, objects, applied_at) values ('functions/private/touch_updated_at.sql', 'function', '55ec35db865d5c70abae658fdc3e54252cceff47c55b57a9d2ac9920efe06199', '[{"type": "function", "schema": "private", "name": "touch_updated_at"}]'::jsonb, now()) on conflict (path) do update set sha256 = excluded.sha256, objects = excluded.objects, applied_at = excluded.applied_at;
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('repeatable', 'function', 'functions/private/touch_updated_at.sql', '55ec35db865d5c70abae658fdc3e54252cceff47c55b57a9d2ac9920efe06199');
 
 -- functions/ratelimit/check_request.sql
 -- The Data API write limiter: PostgREST's db-pre-request function (configured for this
