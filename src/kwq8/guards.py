@@ -1,6 +1,6 @@
 """Catalog guards: invariants every table and function must satisfy, checked against pg_catalog.
 
-They run in the test suite (tests/test_catalog_guards.py) against the migrated schema, so a
+They run in the test suite (tests/security/test_catalog_guards.py) against the migrated schema, so a
 future table without RLS or a function open to anon fails CI instead of reaching production.
 """
 

@@ -1,7 +1,7 @@
 """One example per RPC for docs/api.md: setup steps and the call, run on the seeded database.
 
 Every RPC an API role may execute needs an entry (`kwq8 gen types` refuses to write docs/api.md
-without one, and tests/test_api_docs.py fails). Steps run as a seeded user (by the names of
+without one, and tests/contract/test_api_docs.py fails). Steps run as a seeded user (by the names of
 SEED_USERS), `anon`, `service_role` or `postgres`; setup steps hand ids to the call through
 `ex.*` settings, since each step is its own request.
 """
