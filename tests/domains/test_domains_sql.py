@@ -176,7 +176,7 @@ def test_search_degrades_to_try_again_when_the_budget_is_spent(env: DomainEnv) -
 
 
 def test_domains_audit_cli_exits_non_zero_on_violations(env: DomainEnv, cli: object) -> None:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     url = env.db.url("postgres")
     assert run_cli("domains", "audit", "--db-url", url).code == 0

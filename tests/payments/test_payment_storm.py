@@ -114,7 +114,9 @@ def pending_order(origin: str, db: TestDatabase, user: Identity) -> tuple[str, s
 
 
 def post_all(origin: str, deliveries: list[WebhookDelivery]) -> list[httpx.Response]:
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    # Idle connections expire on the client before the server's 5 s idle deadline closes them, as
+    # a well-behaved client's do: reusing one the server is closing at that moment is a reset.
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64, keepalive_expiry=2.0)
     with httpx.Client(timeout=120, limits=limits) as client, ThreadPoolExecutor(max_workers=64) as pool:
         return list(
             pool.map(

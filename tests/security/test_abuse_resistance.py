@@ -310,7 +310,7 @@ def test_concurrent_visitors_cannot_overshoot_a_projects_cap(db: TestDatabase) -
 
 
 def test_db_status_and_audit_report_a_missing_or_redirected_limiter(kwq8_db: TestDatabase) -> None:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     url = kwq8_db.url("postgres")
     status = run_cli("db", "status", "--db-url", url, "--json")

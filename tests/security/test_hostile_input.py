@@ -311,7 +311,7 @@ TABLE_CODES = {"23514", "23502", "42501"}
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_hostile_visitor_rows_get_a_documented_answer(kwq8_tx: TestDatabase, table: str, data: st.DataObject) -> None:
-    from .test_tenancy_matrix import add_project
+    from ..tenancy.test_tenancy_matrix import add_project
 
     db = kwq8_tx
     owner = db.create_user()
