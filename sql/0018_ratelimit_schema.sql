@@ -10,7 +10,7 @@
 --  * The limiter's functions are dropped under their payments names; the function files in
 --    functions/ratelimit create them in the new schema.
 --  * Every public RPC calls the function of the same name in its own schema (public.X calls
---    <schema>.X; tests/test_naming_rule.py holds every RPC to it): the cores named otherwise are
+--    <schema>.X; tests/toolkit/test_naming_rule.py holds every RPC to it): the cores named otherwise are
 --    dropped here and created under their RPC's name by their function files, and the payments
 --    job, which pg_cron calls directly, is payments.run_payment_jobs from here on.
 

@@ -3,7 +3,7 @@
 -- in the test suite fails when this file no longer matches them.
 -- kwq8 revision: 0018
 -- kwq8 after: 0018
--- kwq8 sql: sql/0018_ratelimit_schema.sql 1b09d5f67cbcd8b9357653fe74cfdb2085ae4c54cd434aec8c20393497f10139
+-- kwq8 sql: sql/0018_ratelimit_schema.sql afd22a1d313d129b4fc594b1f820668a909910dcfef3e247318c62e585fd692b
 -- kwq8 repeatable: functions/billing/active_plan.sql 29860319f3312ce9c29d9f444203788bff9c36547f58b79712699bcd940a5162
 -- kwq8 repeatable: functions/billing/audit_ledger.sql eead2aff7cdd3915722d2b4b98d4100059361fb66b7441dfbae4bd835b276755
 -- kwq8 repeatable: functions/billing/capture_hold.sql fcfebd9b58621af27339529f8a8e73259c87b238bfd8dbe4559e5b2bf4289c90
@@ -93,7 +93,7 @@
 -- kwq8 removed: functions/projects/storage_cleanup.sql
 -- kwq8 removed: functions/projects/throttle_submission.sql
 -- kwq8 removed: functions/projects/touch_updated_at.sql
--- kwq8 body: c8d56f88823db8232f8d8387788acc480f015d0e6861ccfb502b595dddef904a
+-- kwq8 body: 515e7e750548df2a61b11ec1b26e2047afc589cdce98436779079d891a60220c
 
 create schema if not exists kwq8_meta;
 revoke all on schema kwq8_meta from public;
@@ -131,7 +131,7 @@ create table if not exists kwq8_meta.alembic_version (
 --  * The limiter's functions are dropped under their payments names; the function files in
 --    functions/ratelimit create them in the new schema.
 --  * Every public RPC calls the function of the same name in its own schema (public.X calls
---    <schema>.X; tests/test_naming_rule.py holds every RPC to it): the cores named otherwise are
+--    <schema>.X; tests/toolkit/test_naming_rule.py holds every RPC to it): the cores named otherwise are
 --    dropped here and created under their RPC's name by their function files, and the payments
 --    job, which pg_cron calls directly, is payments.run_payment_jobs from here on.
 
@@ -245,7 +245,7 @@ end
 $$;
 notify pgrst, 'reload config';
 
-insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0018', 'sql/0018_ratelimit_schema.sql', '1b09d5f67cbcd8b9357653fe74cfdb2085ae4c54cd434aec8c20393497f10139');
+insert into kwq8_meta.migration_log (kind, name, file, sha256) values ('versioned', '0018', 'sql/0018_ratelimit_schema.sql', 'afd22a1d313d129b4fc594b1f820668a909910dcfef3e247318c62e585fd692b');
 delete from kwq8_meta.alembic_version;
 insert into kwq8_meta.alembic_version (version_num) values ('0018');
 
