@@ -47,7 +47,7 @@ def billing_db(kwq8_stack: Stack) -> Iterator[TestDatabase]:
 @pytest.fixture(scope="session")
 def shared_service(billing_db: TestDatabase, fake_upayments: FakeUPayments) -> Iterator[Service]:
     # Limits high enough that no test trips them by accident, and every refresh asks UPayments;
-    # tests/test_service_limits.py and tests/test_service_availability.py start instances with
+    # tests/service/test_service_limits.py and tests/service/test_service_availability.py start instances with
     # the defaults or low ones.
     running = start_service(
         billing_db,

@@ -122,7 +122,7 @@ class Service:
 
 def clear_rate_limits(db: TestDatabase) -> None:
     """Forget every rate and status-budget counter of the test database."""
-    db.sql("delete from payments.rate_limits")
+    db.sql("delete from ratelimit.rate_limits")
 
 
 def guarded(app: Any, settings: ServiceSettings) -> uvicorn.Server:

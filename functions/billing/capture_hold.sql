@@ -27,7 +27,7 @@ begin
 end
 $$;
 
-create or replace function billing.capture(p_hold uuid, p_amount numeric)
+create or replace function billing.capture_hold(p_hold uuid, p_amount numeric)
 returns jsonb
 language plpgsql
 volatile
@@ -90,10 +90,10 @@ volatile
 set search_path = ''
 as $$
     select * from jsonb_populate_record(
-        null::public.credit_capture, billing.capture(billing.hold_of(user_id, hold_id), amount)
+        null::public.credit_capture, billing.capture_hold(billing.hold_of(user_id, hold_id), amount)
     )
 $$;
 
 revoke all on function billing.lock_hold(uuid) from public;
-revoke all on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) from public;
-grant execute on function billing.capture(uuid, numeric), public.capture_hold(uuid, uuid, numeric) to service_role;
+revoke all on function billing.capture_hold(uuid, numeric), public.capture_hold(uuid, uuid, numeric) from public;
+grant execute on function billing.capture_hold(uuid, numeric), public.capture_hold(uuid, uuid, numeric) to service_role;

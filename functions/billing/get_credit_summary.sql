@@ -1,7 +1,7 @@
 -- What the browser shows: balance, plan and period end, today's bonus, active holds, and the
 -- grants the balance is made of, by source and expiry. Volatile because it first brings the
 -- user up to date (expiry, today's bonus), as every credit call does.
-create or replace function billing.summary_for_caller()
+create or replace function billing.get_credit_summary()
 returns jsonb
 language plpgsql
 volatile
@@ -59,8 +59,8 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.credit_summary, billing.summary_for_caller())
+    select * from jsonb_populate_record(null::public.credit_summary, billing.get_credit_summary())
 $$;
 
-revoke all on function billing.summary_for_caller(), public.get_credit_summary() from public;
-grant execute on function billing.summary_for_caller(), public.get_credit_summary() to authenticated;
+revoke all on function billing.get_credit_summary(), public.get_credit_summary() from public;
+grant execute on function billing.get_credit_summary(), public.get_credit_summary() to authenticated;

@@ -2,7 +2,7 @@
 -- the last `days` days (today included), net of holds released and spends refunded. An active
 -- hold counts as used until it is released; one past its expiry is released already (the
 -- sweeper only writes it down), as capture_hold and get_hold see it. Days without usage have no row.
-create or replace function billing.usage_for_caller(p_days integer)
+create or replace function billing.get_credit_usage(p_days integer)
 returns table (day date, action text, name_ar text, name_en text, credits numeric, entries bigint)
 language plpgsql
 stable
@@ -47,8 +47,8 @@ language sql
 stable
 set search_path = ''
 as $$
-    select * from billing.usage_for_caller(days)
+    select * from billing.get_credit_usage(days)
 $$;
 
-revoke all on function billing.usage_for_caller(integer), public.get_credit_usage(integer) from public;
-grant execute on function billing.usage_for_caller(integer), public.get_credit_usage(integer) to authenticated;
+revoke all on function billing.get_credit_usage(integer), public.get_credit_usage(integer) from public;
+grant execute on function billing.get_credit_usage(integer), public.get_credit_usage(integer) to authenticated;

@@ -35,11 +35,8 @@ begin
         'amount', v_amount, 'source', p_source, 'expires_at', p_expires_at, 'description', v_description
     ));
     perform billing.lock_user(p_user, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'grant' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(p_user, p_key, 'grant', v_fingerprint);
+    if v_prior.id is not null then
         v_tx := v_prior;
     else
         -- Checked after the replay lookup: a retry must get its first answer even once the

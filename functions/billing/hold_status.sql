@@ -89,7 +89,7 @@ $$;
 -- The browser's view of one of its holds while it waits for a generation. A hold released
 -- because the generation failed answers GEN_001 (its credits are back, as the summary shows).
 -- A hold past its expiry is expired whether or not a sweeper got to it, as capture sees it.
-create or replace function billing.hold_for_caller(p_hold uuid)
+create or replace function billing.get_hold(p_hold uuid)
 returns jsonb
 language plpgsql
 stable
@@ -136,11 +136,11 @@ language sql
 stable
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.hold_state, billing.hold_for_caller(hold_id))
+    select * from jsonb_populate_record(null::public.hold_state, billing.get_hold(hold_id))
 $$;
 
 revoke all on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid), billing.extend_hold(uuid, uuid),
-billing.hold_for_caller(uuid), public.extend_hold(uuid, uuid), public.get_hold(uuid) from public;
+billing.get_hold(uuid), public.extend_hold(uuid, uuid), public.get_hold(uuid) from public;
 grant execute on function billing.hold_of(uuid, uuid), billing.transaction_of(uuid, uuid),
 billing.extend_hold(uuid, uuid), public.extend_hold(uuid, uuid) to service_role;
-grant execute on function billing.hold_for_caller(uuid), public.get_hold(uuid) to authenticated;
+grant execute on function billing.get_hold(uuid), public.get_hold(uuid) to authenticated;

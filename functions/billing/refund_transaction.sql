@@ -1,7 +1,7 @@
 -- Refund a spend or a captured hold (a failed generation, GEN_001) into the grants it came from.
 -- Grants that have expired since get nothing back; the result reports that part as forfeited.
 -- A transaction is refunded at most once.
-create or replace function billing.refund(p_transaction uuid, p_key text, p_reason text)
+create or replace function billing.refund_transaction(p_transaction uuid, p_key text, p_reason text)
 returns jsonb
 language plpgsql
 volatile
@@ -28,11 +28,8 @@ begin
     end if;
     v_fingerprint := billing.fingerprint('refund', jsonb_build_object('transaction_id', p_transaction, 'reason', v_reason));
     perform billing.lock_user(v_original.user_id, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = v_original.user_id and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'refund' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(v_original.user_id, p_key, 'refund', v_fingerprint);
+    if v_prior.id is not null then
         v_row := v_prior;
     else
         if v_original.transaction_type not in ('spend', 'capture') then
@@ -83,10 +80,11 @@ set search_path = ''
 as $$
     select * from jsonb_populate_record(
         null::public.credit_refund,
-        billing.refund(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
+        billing.refund_transaction(billing.transaction_of(user_id, transaction_id), idempotency_key, reason)
     )
 $$;
 
-revoke all on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text) from public;
-grant execute on function billing.refund(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
-to service_role;
+revoke all on function billing.refund_transaction(uuid, text, text), public.refund_transaction(uuid, uuid, text, text)
+from public;
+grant execute on function billing.refund_transaction(uuid, text, text),
+public.refund_transaction(uuid, uuid, text, text) to service_role;

@@ -4,7 +4,7 @@
 -- any release, records the reason on the ledger entry the user reads, and answers GEN_001 in
 -- `error`, which the generation server passes on to the browser as it is; the browser's next
 -- read of the hold (get_hold) answers GEN_001 too.
-create or replace function billing.release(p_hold uuid, p_failure_reason text)
+create or replace function billing.release_hold(p_hold uuid, p_failure_reason text)
 returns jsonb
 language plpgsql
 volatile
@@ -57,9 +57,9 @@ volatile
 set search_path = ''
 as $$
     select * from jsonb_populate_record(
-        null::public.credit_release, billing.release(billing.hold_of(user_id, hold_id), failure_reason)
+        null::public.credit_release, billing.release_hold(billing.hold_of(user_id, hold_id), failure_reason)
     )
 $$;
 
-revoke all on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) from public;
-grant execute on function billing.release(uuid, text), public.release_hold(uuid, uuid, text) to service_role;
+revoke all on function billing.release_hold(uuid, text), public.release_hold(uuid, uuid, text) from public;
+grant execute on function billing.release_hold(uuid, text), public.release_hold(uuid, uuid, text) to service_role;

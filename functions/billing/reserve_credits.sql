@@ -1,7 +1,7 @@
 -- Holds for long AI generations: reserve an action's cost now (TTL from billing.settings,
 -- 15 minutes by default), capture all or less later, or release. Held credits leave the
 -- balance at once, so a hold can never be overspent by parallel requests.
-create or replace function billing.reserve_for_caller(p_action text, p_key text)
+create or replace function billing.reserve_credits(p_action text, p_key text)
 returns jsonb
 language plpgsql
 volatile
@@ -29,11 +29,8 @@ begin
     select * into v_settings from billing.settings;
     v_fingerprint := billing.fingerprint('reserve', jsonb_build_object('action', v_cost.action));
     v_user := billing.lock_user(v_user_id, billing.clock());
-    select * into v_prior from public.credit_transactions where user_id = v_user_id and idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint or v_prior.transaction_type <> 'hold' then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
-        end if;
+    v_prior := billing.replay_entry(v_user_id, p_key, 'hold', v_fingerprint);
+    if v_prior.id is not null then
         return (
             select jsonb_build_object(
                 'hold_id', h.id, 'amount', h.amount, 'expires_at', h.expires_at, 'balance', v_prior.balance_after
@@ -89,9 +86,9 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.credit_hold, billing.reserve_for_caller(action, idempotency_key))
+    select * from jsonb_populate_record(null::public.credit_hold, billing.reserve_credits(action, idempotency_key))
 $$;
 
-revoke all on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text) from public;
-grant execute on function billing.reserve_for_caller(text, text), public.reserve_credits(text, text)
+revoke all on function billing.reserve_credits(text, text), public.reserve_credits(text, text) from public;
+grant execute on function billing.reserve_credits(text, text), public.reserve_credits(text, text)
 to authenticated;

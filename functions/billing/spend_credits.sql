@@ -40,9 +40,9 @@ begin
     if not found then
         -- Slow path: lock with upkeep, then answer a retry, refuse, or debit.
         v_user := billing.lock_user(p_user, v_now);
-        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
-        if found then
-            return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
+        v_prior := billing.replay_entry(p_user, p_key, 'spend', p_fingerprint);
+        if v_prior.id is not null then
+            return billing.spend_replay(v_prior, p_key, p_action, p_description);
         end if;
         if p_allowed_plans is not null then
             v_plan := billing.active_plan(p_user);
@@ -89,12 +89,12 @@ begin
     if not found then
         -- A retry of an earlier spend (the fast path does not look first): give back what this
         -- call took and answer as the first call did. A mismatch raises, which undoes it all.
-        select * into v_prior from public.credit_transactions where user_id = p_user and idempotency_key = p_key;
+        v_prior := billing.replay_entry(p_user, p_key, 'spend', p_fingerprint);
         if v_grant is not null then
             update billing.grants set remaining = remaining + p_amount where id = v_grant;
         end if;
         update public.users set credits_balance = credits_balance + p_amount where id = p_user;
-        return billing.spend_replay(v_prior, p_key, p_fingerprint, p_action, p_description);
+        return billing.spend_replay(v_prior, p_key, p_action, p_description);
     end if;
     if v_grant is null then
         -- Spread over several grants: one allocation row per grant drawn on.
@@ -106,11 +106,12 @@ begin
 end
 $$;
 
--- The answer to a repeated idempotency key: the first spend's result, or CREDIT_005 when the
--- key was used for a different request. The action and description are compared on the entry
--- itself; the fingerprint covers what else the caller chose (deduct_credits' amount).
+-- The answer to a repeated idempotency key (found by billing.replay_entry, which compares the
+-- fingerprint: what else the caller chose, deduct_credits' amount): the first spend's result, or
+-- CREDIT_005 when the action or description differ, which are compared on the entry itself.
+drop function if exists billing.spend_replay(public.credit_transactions, text, text, text, text);
 create or replace function billing.spend_replay(
-    p_prior public.credit_transactions, p_key text, p_fingerprint text, p_action text, p_description text
+    p_prior public.credit_transactions, p_key text, p_action text, p_description text
 )
 returns jsonb
 language plpgsql
@@ -118,8 +119,7 @@ stable
 set search_path = ''
 as $$
 begin
-    if p_prior.transaction_type <> 'spend' or p_prior.request_fingerprint <> p_fingerprint
-        or p_prior.action is distinct from p_action or p_prior.description is distinct from p_description then
+    if p_prior.action is distinct from p_action or p_prior.description is distinct from p_description then
         perform private.raise_error('CREDIT_005', format('key %s was used for another request', p_key));
     end if;
     return jsonb_build_object(
@@ -130,7 +130,7 @@ $$;
 
 -- The signed-in user spends the price of an action; the amount comes from action_costs, never
 -- from the browser.
-create or replace function billing.spend_for_caller(p_action text, p_key text, p_description text)
+create or replace function billing.spend_credits(p_action text, p_key text, p_description text)
 returns jsonb
 language plpgsql
 volatile
@@ -178,12 +178,13 @@ volatile
 set search_path = ''
 as $$
 begin
-    return jsonb_populate_record(null::public.credit_spend, billing.spend_for_caller(action, idempotency_key, description));
+    return jsonb_populate_record(null::public.credit_spend, billing.spend_credits(action, idempotency_key, description));
 end
 $$;
 
--- The brief's deductCredits, made safe: trusted servers charge an arbitrary amount.
-create or replace function billing.deduct(p_user uuid, p_amount numeric, p_description text, p_key text)
+-- Charge an arbitrary amount for trusted servers (deduct_credits): the same locked, idempotent
+-- path as a spend, with the amount given by the caller instead of an action's price.
+create or replace function billing.deduct_credits(p_user uuid, p_amount numeric, p_description text, p_key text)
 returns jsonb
 language plpgsql
 volatile
@@ -212,16 +213,16 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.credit_spend, billing.deduct(user_id, amount, description, idempotency_key))
+    select * from jsonb_populate_record(null::public.credit_spend, billing.deduct_credits(user_id, amount, description, idempotency_key))
 $$;
 
 revoke all on function billing.spend(uuid, text, numeric, text[], text, text, text) from public;
-revoke all on function billing.spend_replay(public.credit_transactions, text, text, text, text) from public;
-revoke all on function billing.spend_for_caller(text, text, text) from public;
+revoke all on function billing.spend_replay(public.credit_transactions, text, text, text) from public;
+revoke all on function billing.spend_credits(text, text, text) from public;
 revoke all on function public.spend_credits(text, text, text) from public;
-revoke all on function billing.deduct(uuid, numeric, text, text) from public;
+revoke all on function billing.deduct_credits(uuid, numeric, text, text) from public;
 revoke all on function public.deduct_credits(uuid, numeric, text, text) from public;
-grant execute on function billing.spend_for_caller(text, text, text) to authenticated;
+grant execute on function billing.spend_credits(text, text, text) to authenticated;
 grant execute on function public.spend_credits(text, text, text) to authenticated;
-grant execute on function billing.deduct(uuid, numeric, text, text) to service_role;
+grant execute on function billing.deduct_credits(uuid, numeric, text, text) to service_role;
 grant execute on function public.deduct_credits(uuid, numeric, text, text) to service_role;

@@ -1,70 +1,37 @@
 -- Sweepers for idle users, fit for pg_cron: expired holds release and ended grants expire.
 -- Users whose row is locked right now are skipped; their own request does the same work.
-create or replace function billing.release_expired_holds(p_limit integer default 1000)
-returns integer
+drop function if exists billing.release_expired_holds(integer);
+drop function if exists billing.expire_grants(integer);
+drop function if exists billing.run_credit_sweepers();
+
+-- One pass over the users with something due, each locked once: holds first, because a released
+-- hold may hand credits back to a grant about to expire.
+create or replace function billing.run_credit_sweepers(p_limit integer default 1000)
+returns public.credit_sweep
 language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
 declare
+    v_now timestamptz := billing.clock();
     v_user uuid;
-    v_count integer := 0;
+    v_result public.credit_sweep := row(0, 0);
 begin
     for v_user in
-        select distinct h.user_id from billing.holds as h
-        where h.status = 'active' and h.expires_at <= billing.clock()
-        order by h.user_id
+        select h.user_id from billing.holds as h where h.status = 'active' and h.expires_at <= v_now
+        union
+        select g.user_id from billing.grants as g where g.remaining > 0 and g.expires_at <= v_now
+        order by 1
         limit greatest(p_limit, 0)
     loop
-        perform from public.users where id = v_user for update skip locked;
-        if found then
-            v_count := v_count + billing.expire_user_holds(v_user);
+        if billing.try_lock_user(v_user) then
+            v_result.holds_released := v_result.holds_released + billing.expire_user_holds(v_user);
+            v_result.grants_expired := v_result.grants_expired + billing.expire_user_grants(v_user);
         end if;
     end loop;
-    return v_count;
+    return v_result;
 end
-$$;
-
-create or replace function billing.expire_grants(p_limit integer default 1000)
-returns integer
-language plpgsql
-volatile
-security definer
-set search_path = ''
-as $$
-declare
-    v_user uuid;
-    v_count integer := 0;
-begin
-    for v_user in
-        select distinct g.user_id from billing.grants as g
-        where g.remaining > 0 and g.expires_at <= billing.clock()
-        order by g.user_id
-        limit greatest(p_limit, 0)
-    loop
-        perform from public.users where id = v_user for update skip locked;
-        if found then
-            -- Holds first: a released hold may hand credits back to a grant about to expire.
-            perform billing.expire_user_holds(v_user);
-            v_count := v_count + billing.expire_user_grants(v_user);
-        end if;
-    end loop;
-    return v_count;
-end
-$$;
-
-create or replace function billing.run_credit_sweepers()
-returns jsonb
-language sql
-volatile
-security definer
-set search_path = ''
-as $$
-    select jsonb_build_object(
-        'holds_released', billing.release_expired_holds(),
-        'grants_expired', billing.expire_grants()
-    )
 $$;
 
 create or replace function public.run_credit_sweepers()
@@ -73,10 +40,8 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.credit_sweep, billing.run_credit_sweepers())
+    select * from billing.run_credit_sweepers()
 $$;
 
-revoke all on function billing.release_expired_holds(integer), billing.expire_grants(integer),
-billing.run_credit_sweepers(), public.run_credit_sweepers() from public;
-grant execute on function billing.release_expired_holds(integer), billing.expire_grants(integer),
-billing.run_credit_sweepers(), public.run_credit_sweepers() to service_role;
+revoke all on function billing.run_credit_sweepers(integer), public.run_credit_sweepers() from public;
+grant execute on function billing.run_credit_sweepers(integer), public.run_credit_sweepers() to service_role;

@@ -51,7 +51,7 @@ $$;
 
 -- The browser's half: the caller's own contact only. set_contact takes any user and is the
 -- service's, so the browser never holds EXECUTE on it.
-create or replace function domains.set_contact_for_caller(p_contact jsonb)
+create or replace function domains.set_domain_contact(p_contact jsonb)
 returns jsonb
 language sql
 volatile
@@ -67,7 +67,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.domain_contact, domains.set_contact_for_caller(contact))
+    select * from jsonb_populate_record(null::public.domain_contact, domains.set_domain_contact(contact))
 $$;
 
 -- The term and the pricing inputs of a checkout: years within max_years, a configured rate and
@@ -114,12 +114,9 @@ declare
     v_prior public.payments;
     v_quote public.domain_quotes;
 begin
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if not found then
+    v_prior := payments.replay_payment(p_user, p_key, 'domain', p_fingerprint);
+    if v_prior.id is null then
         return null;
-    end if;
-    if v_prior.request_fingerprint <> p_fingerprint or v_prior.purpose <> 'domain' then
-        perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
     end if;
     select q.* into v_quote
     from public.domain_orders as o inner join public.domain_quotes as q on o.quote_id = q.id
@@ -196,10 +193,7 @@ declare
     v_availability domains.availability;
     v_usd numeric;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key);
     perform domains.require_fqdn(p_fqdn);
     perform domains.require_display_name(p_unicode, p_fqdn);
     perform domains.require_tld(p_fqdn, p_tld);
@@ -339,10 +333,7 @@ declare
     v_tld text;
     v_usd numeric;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key);
     perform domains.require_fqdn(p_fqdn);
     perform domains.require_terms(p_years, p_rate, p_margin);
     v_fingerprint := billing.fingerprint('domain_renewal', jsonb_build_object('fqdn', p_fqdn, 'years', p_years));
@@ -443,9 +434,9 @@ begin
 end
 $$;
 
-revoke all on function domains.set_contact(uuid, jsonb), domains.set_contact_for_caller(jsonb),
+revoke all on function domains.set_contact(uuid, jsonb), domains.set_domain_contact(jsonb),
 public.set_domain_contact(jsonb) from public;
-grant execute on function domains.set_contact_for_caller(jsonb), public.set_domain_contact(jsonb) to authenticated;
+grant execute on function domains.set_domain_contact(jsonb), public.set_domain_contact(jsonb) to authenticated;
 grant execute on function domains.set_contact(uuid, jsonb) to service_role;
 revoke all on function domains.create_checkout(uuid, uuid, text, text, text, integer, numeric, numeric, text),
 domains.create_renewal_checkout(uuid, text, integer, numeric, numeric, text),

@@ -95,13 +95,7 @@ declare
     v_fingerprint text;
     v_quote jsonb;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
-    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
-        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key, p_payment_method);
     select * into v_plan from public.plans as p where p.code = p_plan and p.active;
     if not found then
         perform private.raise_error('VAL_001', format('unknown or inactive plan %s', coalesce(p_plan, 'null')));
@@ -111,14 +105,7 @@ begin
     );
 
     perform billing.lock_user(p_user, v_now);
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
-        end if;
-        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
-    end if;
-    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    v_prior := payments.earlier_checkout(p_user, p_key, 'plan', v_fingerprint);
     if v_prior.id is not null then
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;
@@ -167,7 +154,7 @@ $$;
 
 -- The charge UPayments created for a checkout. Idempotent: the same track id again changes
 -- nothing; another track id for the same order is refused.
-create or replace function payments.attach_charge(p_order_id text, p_track_id text, p_payment_url text)
+create or replace function payments.attach_checkout_charge(p_order_id text, p_track_id text, p_payment_url text)
 returns jsonb
 language plpgsql
 volatile
@@ -177,9 +164,7 @@ as $$
 declare
     v_payment public.payments;
 begin
-    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
-        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
-    end if;
+    perform payments.require_track_id(p_track_id);
     if p_payment_url is null or char_length(p_payment_url) > 2000 or p_payment_url !~ '^https?://[^[:space:]]+$' then
         perform private.raise_error('VAL_001', 'payment_url must be an http(s) URL of at most 2000 characters');
     end if;
@@ -243,7 +228,7 @@ $$;
 
 -- UPayments did not create the charge (or did not answer in time): the payment stays pending,
 -- with the reason for operators. Nothing changes once the payment has left 'pending'.
-create or replace function payments.record_charge_error(p_order_id text, p_error text)
+create or replace function payments.record_checkout_error(p_order_id text, p_error text)
 returns jsonb
 language plpgsql
 volatile
@@ -301,7 +286,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_result, payments.attach_charge(order_id, track_id, payment_url))
+    select * from jsonb_populate_record(null::public.payment_result, payments.attach_checkout_charge(order_id, track_id, payment_url))
 $$;
 
 create or replace function public.record_checkout_error(order_id text, error text)
@@ -310,7 +295,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_state, payments.record_charge_error(order_id, error))
+    select * from jsonb_populate_record(null::public.payment_state, payments.record_checkout_error(order_id, error))
 $$;
 
 create or replace function public.preview_checkout(user_id uuid, plan text)
@@ -331,14 +316,16 @@ as $$
     select * from jsonb_populate_record(null::public.payment_state, payments.get_payment(order_id, user_id))
 $$;
 
-revoke all on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+revoke all on function payments.create_checkout(uuid, text, text, text),
+payments.attach_checkout_charge(text, text, text), payments.begin_charge(text),
+payments.record_checkout_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.quote(public.plans, public.subscriptions, timestamptz), payments.preview_checkout(uuid, text),
 public.preview_checkout(uuid, text) from public;
-grant execute on function payments.create_checkout(uuid, text, text, text), payments.attach_charge(text, text, text),
-payments.begin_charge(text), payments.record_charge_error(text, text), payments.get_payment(text, uuid),
+grant execute on function payments.create_checkout(uuid, text, text, text),
+payments.attach_checkout_charge(text, text, text), payments.begin_charge(text),
+payments.record_checkout_error(text, text), payments.get_payment(text, uuid),
 public.create_checkout(uuid, text, text, text), public.attach_checkout_charge(text, text, text),
 public.record_checkout_error(text, text), public.get_payment(text, uuid),
 payments.preview_checkout(uuid, text), public.preview_checkout(uuid, text) to service_role;

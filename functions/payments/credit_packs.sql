@@ -17,13 +17,7 @@ declare
     v_payment public.payments;
     v_fingerprint text;
 begin
-    perform billing.require_key(p_key);
-    if p_user is null then
-        perform private.raise_error('CREDIT_014', 'user_id is required');
-    end if;
-    if p_payment_method is not null and p_payment_method not in ('knet', 'cc') then
-        perform private.raise_error('VAL_001', 'payment_method must be knet, cc or null');
-    end if;
+    perform payments.require_checkout_request(p_user, p_key, p_payment_method);
     select * into v_pack from public.credit_packs as p where p.code = p_pack and p.active;
     if not found then
         perform private.raise_error('VAL_001', format('unknown or inactive credit pack %s', coalesce(p_pack, 'null')));
@@ -32,14 +26,7 @@ begin
         'pack_checkout', jsonb_build_object('credit_pack', p_pack, 'payment_method', p_payment_method)
     );
     perform billing.lock_user(p_user, v_now);
-    select * into v_prior from public.payments as p where p.user_id = p_user and p.idempotency_key = p_key;
-    if found then
-        if v_prior.request_fingerprint <> v_fingerprint then
-            perform private.raise_error('CREDIT_005', format('key %s was used for another checkout', p_key));
-        end if;
-        return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
-    end if;
-    v_prior := payments.recent_checkout(p_user, p_key, v_fingerprint);
+    v_prior := payments.earlier_checkout(p_user, p_key, 'credit_pack', v_fingerprint);
     if v_prior.id is not null then
         return payments.payment_json(v_prior) || jsonb_build_object('replay', true);
     end if;

@@ -12,7 +12,9 @@
 
 -- What the service needs to know before spending a status call: is this event already final,
 -- and is the payment known and settled? Reads only.
-create or replace function payments.lookup_event(p_provider text, p_track_id text, p_result text, p_order_id text)
+create or replace function payments.lookup_payment_event(
+    p_provider text, p_track_id text, p_result text, p_order_id text
+)
 returns jsonb
 language plpgsql
 stable
@@ -142,9 +144,7 @@ begin
     if p_provider is null or p_provider <> 'upayments' then
         perform private.raise_error('VAL_001', 'provider must be upayments');
     end if;
-    if p_track_id is null or char_length(p_track_id) not between 1 and 255 or p_track_id ~ '[[:cntrl:][:space:]/]' then
-        perform private.raise_error('VAL_001', 'track_id must be 1-255 characters without spaces or slashes');
-    end if;
+    perform payments.require_track_id(p_track_id);
     if char_length(p_notified_result) > 50 then
         perform private.raise_error('VAL_001', 'result must be at most 50 characters');
     end if;
@@ -230,7 +230,7 @@ language sql
 stable
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_event_lookup, payments.lookup_event(provider, track_id, result, order_id))
+    select * from jsonb_populate_record(null::public.payment_event_lookup, payments.lookup_payment_event(provider, track_id, result, order_id))
 $$;
 
 create or replace function public.record_payment_event(
@@ -245,11 +245,11 @@ as $$
 $$;
 
 revoke all on function payments.apply_status(public.payments, text, jsonb, boolean, boolean) from public;
-revoke all on function payments.lookup_event(text, text, text, text),
+revoke all on function payments.lookup_payment_event(text, text, text, text),
 payments.record_payment_event(text, text, text, jsonb, jsonb),
 public.lookup_payment_event(text, text, text, text),
 public.record_payment_event(text, text, text, jsonb, jsonb) from public;
-grant execute on function payments.lookup_event(text, text, text, text),
+grant execute on function payments.lookup_payment_event(text, text, text, text),
 payments.record_payment_event(text, text, text, jsonb, jsonb),
 public.lookup_payment_event(text, text, text, text),
 public.record_payment_event(text, text, text, jsonb, jsonb) to service_role;

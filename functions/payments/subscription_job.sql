@@ -72,8 +72,7 @@ begin
         order by s.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users as u where u.id = v_row.user_id for update skip locked;
-        if found then
+        if billing.try_lock_user(v_row.user_id) then
             select * into v_sub from public.subscriptions as s where s.id = v_row.id for update;
             if v_sub.status = 'active' and v_sub.current_period_end <= v_now - v_grace then
                 v_grants := v_grants + payments.end_subscription(v_sub);
@@ -107,8 +106,7 @@ begin
         order by p.user_id
         limit greatest(p_limit, 0)
     loop
-        perform from public.users as u where u.id = v_row.user_id for update skip locked;
-        if found then
+        if billing.try_lock_user(v_row.user_id) then
             update public.payments
             set status = 'cancelled', closed_at = v_now, updated_at = v_now,
                 status_reason = 'abandoned: not paid within the checkout time limit'
@@ -122,7 +120,7 @@ begin
 end
 $$;
 
-create or replace function payments.run_jobs()
+create or replace function payments.run_payment_jobs()
 returns jsonb
 language plpgsql
 volatile
@@ -135,10 +133,10 @@ declare
 begin
     v_result := payments.expire_subscriptions();
     v_result := v_result || jsonb_build_object('checkouts_abandoned', payments.close_abandoned_checkouts());
-    v_result := v_result || billing.run_credit_sweepers();
+    v_result := v_result || to_jsonb(billing.run_credit_sweepers());
     v_result := v_result || domains.run_jobs();
-    delete from payments.rate_limits as r
-    where r.window_start < billing.clock() - (select s.rate_limit_retention from payments.settings as s);
+    delete from ratelimit.rate_limits as r
+    where r.window_start < billing.clock() - (select s.rate_limit_retention from ratelimit.settings as s);
     get diagnostics v_deleted = row_count;
     return v_result || jsonb_build_object('rate_limit_rows_deleted', v_deleted);
 end
@@ -183,7 +181,7 @@ language sql
 volatile
 set search_path = ''
 as $$
-    select * from jsonb_populate_record(null::public.payment_jobs_result, payments.run_jobs())
+    select * from jsonb_populate_record(null::public.payment_jobs_result, payments.run_payment_jobs())
 $$;
 
 create or replace function public.set_cancel_at_period_end(user_id uuid, cancel boolean)
@@ -198,8 +196,8 @@ $$;
 revoke all on function payments.end_subscription(public.subscriptions),
 payments.end_lapsed_subscription(uuid, timestamptz) from public;
 revoke all on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
-payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
+payments.run_payment_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
 public.set_cancel_at_period_end(uuid, boolean) from public;
 grant execute on function payments.expire_subscriptions(integer), payments.close_abandoned_checkouts(integer),
-payments.run_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
+payments.run_payment_jobs(), payments.set_cancel_at_period_end(uuid, boolean), public.run_payment_jobs(),
 public.set_cancel_at_period_end(uuid, boolean) to service_role;

@@ -15,16 +15,22 @@ Every query may use these named parameters:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
 from rich.table import Table
 from rich.text import Text
+
+from kwq8.db import connection
+from kwq8.system_schemas import SYSTEM_SCHEMAS
+
+if TYPE_CHECKING:
+    from kwq8.config import Project
 
 Level = Literal["ERROR", "WARN", "INFO"]
 Category = Literal["SECURITY", "PERFORMANCE"]
@@ -33,31 +39,6 @@ LEVELS: tuple[Level, ...] = ("INFO", "WARN", "ERROR")
 SECURITY: tuple[Category, ...] = ("SECURITY",)
 PERFORMANCE: tuple[Category, ...] = ("PERFORMANCE",)
 
-# Schemas whose objects belong to Supabase services, extensions or this toolkit, not to the
-# application: the user-object lints skip them (pg_toast, pg_temp_N and the like are skipped by
-# the `^pg_` pattern in each query). Exposed-schema lints use the exposed list as given.
-SYSTEM_SCHEMAS: tuple[str, ...] = (
-    "auth",
-    "cron",
-    "extensions",
-    "graphql",
-    "graphql_public",
-    "information_schema",
-    "kwq8_meta",
-    "kwq8_shim",
-    "net",
-    "pgbouncer",
-    "pgmq",
-    "pgsodium",
-    "pgsodium_masks",
-    "pgtle",
-    "realtime",
-    "repack",
-    "storage",
-    "supabase_functions",
-    "supabase_migrations",
-    "vault",
-)
 
 # The roles a browser request runs as. service_role bypasses RLS by design and is not checked.
 API_ROLES: tuple[str, ...] = ("anon", "authenticated")
@@ -128,7 +109,7 @@ LIMITER_LINT = Lint(
     categories=SECURITY,
     remediation=(
         "alter role authenticator in database <this database> set pgrst.db_pre_request = "
-        "'payments.check_request'; notify pgrst, 'reload config' (or run `kwq8 db migrate`)."
+        "'ratelimit.check_request'; notify pgrst, 'reload config' (or run `kwq8 db migrate`)."
     ),
     sql=lint_sql("data_api_limiter_missing"),
     docs="docs/data-api-limits.md",
@@ -235,6 +216,27 @@ def run_advisors(
                 continue
             findings.extend(run_lint(conn, lint, params))
     return sort_findings(findings)
+
+
+def audit(project: Project, db_url: str, *, supabase: bool, echo: Callable[[str], None]) -> list[Finding]:
+    """`kwq8 db audit`: KWq8's lints on the project's exposed schemas and, with `supabase`, the
+    pinned Supabase CLI's advisors beside them (a finding both report is kept once, as KWq8's)."""
+    with connection(db_url, autocommit=True) as conn:
+        findings = run_advisors(conn, project.exposed_schemas)
+    if not supabase:
+        return findings
+    from kwq8 import supabase_cli
+
+    echo("with supabase db advisors (pinned Supabase CLI)")
+    ours = {(f.name, f.object) for f in findings}
+    findings += [f for f in supabase_cli.advisors(project, db_url) if (f.name, f.object) not in ours]
+    return sort_findings(findings)
+
+
+def limiter_errors(db_url: str) -> list[Finding]:
+    """The Data API write limiter's lint alone: part of the deploy gate (`kwq8 db status`)."""
+    with connection(db_url) as conn, catalog_search_path(conn):
+        return run_lint(conn, LIMITER_LINT, {})
 
 
 def level_rank(level: str) -> int:

@@ -149,3 +149,16 @@ def connection(url: str, *, autocommit: bool = False) -> Iterator[psycopg.Connec
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def needs_migrations(what: str) -> Iterator[None]:
+    """Around a call of the project's own SQL functions: on an unmigrated (or broken) database the
+    operator gets one line naming `what` and a hint, not a driver traceback."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        raise Kwq8Error(
+            f"{what} failed: {exc.diag.message_primary or type(exc).__name__}",
+            hint="is the database migrated? (`kwq8 db status`)",
+        ) from None

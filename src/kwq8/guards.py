@@ -1,6 +1,6 @@
 """Catalog guards: invariants every table and function must satisfy, checked against pg_catalog.
 
-They run in the test suite (tests/test_catalog_guards.py) against the migrated schema, so a
+They run in the test suite (tests/security/test_catalog_guards.py) against the migrated schema, so a
 future table without RLS or a function open to anon fails CI instead of reaching production.
 """
 
@@ -11,24 +11,7 @@ from typing import Any
 
 import psycopg
 
-SYSTEM_SCHEMAS = (
-    "pg_catalog",
-    "information_schema",
-    "pg_toast",
-    "auth",
-    "storage",
-    "extensions",
-    "cron",
-    "graphql",
-    "realtime",
-    "supabase_functions",
-    "supabase_migrations",
-    "vault",
-    "pgsodium",
-    "net",
-    "kwq8_meta",
-    "kwq8_shim",
-)
+from kwq8.system_schemas import SYSTEM_SCHEMAS
 
 
 def _names(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...]) -> list[str]:

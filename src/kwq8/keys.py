@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import jwt
+import psycopg
 
 # The Supabase CLI's local keys never expire in practice; same issuer and expiry here.
 LOCAL_ISSUER = "supabase-demo"
@@ -52,3 +53,18 @@ def user_access_token(
         "is_anonymous": False,
     }
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def auth_user_token(conn: psycopg.Connection[Any], secret: str, user: str, *, expires_in: int = 3600) -> str | None:
+    """An access token for the auth user with this email (any case) or id, with the user's own
+    metadata in its claims; None when there is no such user."""
+    row = conn.execute(
+        "select id::text, email, raw_app_meta_data, raw_user_meta_data from auth.users "
+        "where lower(email) = lower(%s) or id::text = %s",
+        (user, user),
+    ).fetchone()
+    if row is None:
+        return None
+    return user_access_token(
+        secret, row[0], email=row[1], app_metadata=row[2], user_metadata=row[3], expires_in=expires_in
+    )

@@ -7,15 +7,12 @@ from typing import Any
 
 import psycopg
 
+from kwq8.audits import Violation
 
-@dataclass(frozen=True)
-class Violation:
-    user_id: str | None
-    problem: str
-    detail: str
 
-    def render(self) -> str:
-        return f"{self.problem} user={self.user_id}: {self.detail}"
+def render(violation: Violation) -> str:
+    """A violation of the credit books as one line (its subject is the user)."""
+    return f"{violation.problem} user={violation.subject}: {violation.detail}"
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ class AuditReport:
             "transactions": self.transactions,
             "grants": self.grants,
             "holds": self.holds,
-            "violations": [v.__dict__ for v in self.violations],
+            "violations": [v.as_dict("user_id") for v in self.violations],
             "clean": self.clean,
         }
 

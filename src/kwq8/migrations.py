@@ -35,7 +35,7 @@ from sqlalchemy.pool import NullPool
 
 from kwq8 import bodycheck
 from kwq8.config import Project
-from kwq8.db import Target, connect
+from kwq8.db import Target, connect, connection
 from kwq8.errors import Kwq8Error
 from kwq8.sqlfile import is_no_transaction, line_of, read_sql, sha256_text, split_statements
 
@@ -507,6 +507,10 @@ class MigrateResult:
         return bool(self.applied or self.repeatables or self.removed)
 
 
+def _object_key(obj: dict[str, str]) -> str:
+    return json.dumps(obj, sort_keys=True)
+
+
 def _object_exists(raw: psycopg.Connection[Any], obj: dict[str, str]) -> bool:
     if obj["type"] == "function":
         row = raw.execute(
@@ -538,8 +542,11 @@ def apply_repeatables(
 ) -> None:
     recorded = _recorded_repeatables(raw)
     changed, deleted = _repeatable_changes(project, recorded, reapply_all)
+    # A file that moved (or whose objects another file now declares) hands its objects over:
+    # only objects no file on disk declares any more must be dropped by a versioned migration.
+    declared = {_object_key(o) for f in repeatable_files(project) for o in f.objects}
     for rel in deleted:
-        alive = [o for o in recorded[rel][1] if _object_exists(raw, o)]
+        alive = [o for o in recorded[rel][1] if _object_key(o) not in declared and _object_exists(raw, o)]
         if alive:
             raise Kwq8Error(
                 f"{rel} was deleted, but what it created still exists: " + ", ".join(_describe(o) for o in alive),
@@ -575,11 +582,18 @@ def migrate(
     ddl_lock_timeout: str = "30s",
     reapply_all: bool = False,
     check_bodies: bool = True,
+    require_supabase: bool = False,
     echo: Echo = _noop,
 ) -> MigrateResult:
     """Apply every pending revision and changed repeatable file; all or nothing (see module doc).
     With `check_bodies`, plpgsql_check runs on every function the transaction created or replaced
-    and an error in a body rolls it back."""
+    and an error in a body rolls it back. With `require_supabase`, a database without Supabase's
+    roles and auth schema (which the migrations assume) is refused before anything runs."""
+    if require_supabase:
+        from kwq8 import shim
+
+        with connection(target.url) as conn:
+            shim.require_supabase_like(conn, target.describe())
     if not re.fullmatch(r"\d+(ms|s|min)?", ddl_lock_timeout):
         raise Kwq8Error(f"invalid --ddl-lock-timeout {ddl_lock_timeout!r}", hint="use e.g. 30s, 500ms or 2min")
     scripts = script_directory(project)

@@ -3,7 +3,7 @@ projects through the Storage API, which removes the file bytes and their storage
 together. Deleting those rows in SQL would orphan the files, and Supabase refuses it
 (storage.protect_delete).
 
-Which objects go is decided in SQL (functions/projects/storage_cleanup.sql); this loop sends one
+Which objects go is decided in SQL (functions/private/storage_cleanup.sql); this loop sends one
 `DELETE /storage/v1/object/{bucket}` with `{"prefixes": [names]}` (at most 1,000, the API's limit)
 per project and batch, with the service_role key, and reports each answer back.
 """

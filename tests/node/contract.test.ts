@@ -1,5 +1,5 @@
 // The generated contract against the real @supabase/supabase-js: answers recorded from the real
-// database and billing service (KWQ8_RECORDED, written by tests/test_node_contract.py) are served
+// database and billing service (KWQ8_RECORDED, written by tests/contract/test_node_contract.py) are served
 // to the client by its fetch, and what the client hands the frontend is checked with the
 // generated Zod schemas and toKwq8Error.
 import { test } from "node:test";

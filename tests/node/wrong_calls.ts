@@ -1,4 +1,4 @@
-// Mistakes a frontend can make, each of which must fail to compile (tests/test_node_contract.py
+// Mistakes a frontend can make, each of which must fail to compile (tests/contract/test_node_contract.py
 // counts the markers and tsc's errors, which must all be on marked lines).
 import type { SupabaseClient } from "@supabase/supabase-js";
 import type { Database } from "../../types/database.js";

@@ -13,8 +13,8 @@ made for the benchmark in its scratch database:
                     balance, debit the first grant in burn-down order, insert the ledger entry
                     with its idempotency key (no validation, price lookup, upkeep or replay)
 The phases alternate over several rounds and the median throughput of each is reported, so a
-noisy neighbour on the machine hits every phase alike. The brief's naive pattern (select, then
-update, then insert, as separate requests) runs against a hot account too, and the credits it
+noisy neighbour on the machine hits every phase alike. The naive client-side pattern (select,
+then update, then insert, as separate requests) runs against a hot account too, and the credits it
 loses are counted.
 """
 
@@ -45,7 +45,7 @@ PHASES = (
     "spend_spread",
     "spend_unlimited_spread",
 )
-# spend_credits throughput as a fraction of the bare baseline's, per workload (README, "Credits benchmark").
+# spend_credits throughput as a fraction of the bare baseline's, per workload (docs/benchmarks.md, "Credits").
 TARGETS = {"hot": 0.8, "spread": 0.6}
 REFERENCE_PHASES = ("baseline_rpc_hot", "required_writes_hot", "baseline_rpc_spread", "required_writes_spread")
 
@@ -259,7 +259,7 @@ def prepare(admin_url: str, users: int) -> list[str]:
         # or Kuwait midnight.
         conn.execute("select count(billing.lock_user(u.id, billing.clock())) from public.users u")
         # The limiter counts every spend but never refuses one: its cost is what is measured.
-        conn.execute("update payments.settings set api_user_writes_per_window = 2000000000")
+        conn.execute("update ratelimit.settings set api_user_writes_per_window = 2000000000")
         conn.execute("vacuum analyze")
     return ids
 
@@ -348,7 +348,7 @@ def _phase_task(args: tuple[str, float, float, int]) -> tuple[int, int]:
 
 
 def _naive_task(attempts: int) -> int:
-    """The brief's deductCredits: read, decide in the client, write the computed balance, insert."""
+    """A client-side deduction: read, decide in the client, write the computed balance, insert."""
     conn = _worker["baseline"]
     successes = 0
     for _ in range(attempts):

@@ -66,6 +66,9 @@ class Function:
     roles: tuple[str, ...]
     comment: str | None
     source_file: str | None = None
+    # As PostgreSQL prints them (pg_get_function_arguments / _result): defaults and TABLE columns included.
+    arguments_sql: str = ""
+    result_sql: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,32 @@ class Catalog:
 
     def type(self, oid: int) -> PgType:
         return self.types[oid]
+
+    def type_name(self, oid: int) -> str:
+        t = self.type(oid)
+        if t.element:
+            return self.type_name(t.element) + "[]"
+        return t.name
+
+    def result(self, fn: Function) -> str:
+        """A function's result for the docs: a composite with its fields, `setof` for sets."""
+        result = self.type_name(fn.returns)
+        t = self.type(fn.returns)
+        if t.name == "record" and fn.result_sql.startswith("TABLE("):
+            # RETURNS TABLE: its columns, which the record type does not name.
+            columns = fn.result_sql[len("TABLE(") : -1]
+            return (
+                "setof {" + ", ".join(f"`{c.split(' ', 1)[0]}` {c.split(' ', 1)[1]}" for c in columns.split(", ")) + "}"
+            )
+        if t.kind == "c" and t.name in self.composites:
+            fields = ", ".join(f"`{n}` {self.type_name(o)}" for n, o in self.composites[t.name])
+            result = f"`{t.name}` {{{fields}}}"
+        return f"setof {result}" if fn.returns_set else result
+
+    @property
+    def rpcs(self) -> list[Function]:
+        """The functions an API role may call: the Data API's RPCs."""
+        return [fn for fn in self.functions if fn.roles]
 
 
 def read(conn: psycopg.Connection[Any], schema: str = "public") -> Catalog:
@@ -186,13 +215,16 @@ def read(conn: psycopg.Connection[Any], schema: str = "public") -> Catalog:
         volatility,
         roles,
         comment,
+        arguments_sql,
+        result_sql,
     ) in conn.execute(
         """
             select p.proname, p.proargnames, p.proargmodes::text[],
                    coalesce(p.proallargtypes, p.proargtypes::oid[])::int[], p.pronargs, p.pronargdefaults,
                    p.prorettype::int, p.proretset, p.provolatile,
                    array(select r from unnest(%s::text[]) r where has_function_privilege(r, p.oid, 'execute')),
-                   obj_description(p.oid, 'pg_proc')
+                   obj_description(p.oid, 'pg_proc'),
+                   pg_get_function_arguments(p.oid), pg_get_function_result(p.oid)
             from pg_proc p join pg_namespace n on n.oid = p.pronamespace
             where n.nspname = %s and p.prokind = 'f' and p.prorettype <> 'trigger'::regtype
             order by p.proname, p.oid
@@ -203,7 +235,19 @@ def read(conn: psycopg.Connection[Any], schema: str = "public") -> Catalog:
         inputs = [(n, t) for n, t, m in zip(argnames or [], argtypes, modes, strict=False) if m in ("i", "b", "v")]
         first_default = nargs - ndefaults
         args = tuple(Argument(n, t, i >= first_default) for i, (n, t) in enumerate(inputs))
-        functions.append(Function(name, args, rettype, retset, volatility == "v", tuple(roles), comment))
+        functions.append(
+            Function(
+                name,
+                args,
+                rettype,
+                retset,
+                volatility == "v",
+                tuple(roles),
+                comment,
+                arguments_sql=arguments_sql,
+                result_sql=result_sql,
+            )
+        )
 
     codes = [
         ErrorCode(*row)

@@ -10,13 +10,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from kwq8.config import Project
-from kwq8.contract import catalog, docs_md, errors_ts, zod
+from kwq8.contract import api_md, catalog, docs_md, errors_ts, zod
 from kwq8.db import connect
 from kwq8.errors import Kwq8Error
 from kwq8.pgserver import free_port, state_root
 from kwq8.stack import Stack
 
-FILES = ("types/database.ts", "types/schemas.ts", "types/errors.ts", "docs/frontend.md")
+FILES = ("types/database.ts", "types/schemas.ts", "types/errors.ts", "docs/frontend.md", "docs/api.md")
 POSTGRES_META = "node_modules/@supabase/postgres-meta/dist/server/server.js"
 
 
@@ -42,27 +42,39 @@ def database_ts(project: Project, url: str) -> str:
 
 
 def render(project: Project, url: str) -> dict[str, str]:
+    """Every generated file, from a migrated and seeded database (docs/api.md runs its examples on the seed)."""
     with connect(url, autocommit=True) as conn:
         cat = catalog.read(conn)
+        api = api_md.render(cat, conn, project.root)
     return {
         "types/database.ts": database_ts(project, url),
         "types/schemas.ts": zod.ZodWriter(cat).render(),
         "types/errors.ts": errors_ts.render(cat),
         "docs/frontend.md": docs_md.render(cat, project.root),
+        "docs/api.md": api,
     }
 
 
 @contextmanager
 def scratch_database(project: Project, echo: Callable[[str], None]) -> Iterator[str]:
-    """A throwaway cluster with the project migrated into it (what CI and --check use)."""
+    """A throwaway cluster with the project migrated and seeded (what CI and --check use)."""
     state = state_root() / f"gen-{project.project_id}-{uuid.uuid4().hex[:8]}"
     stack = Stack(project, state_dir=state, port=free_port(), fast=True)
     try:
-        echo("migrating a scratch database")
-        stack.start(migrate=True, seed=False)
+        echo("migrating and seeding a scratch database")
+        stack.start(migrate=True, seed=True)
         yield stack.url()
     finally:
         stack.destroy()
+
+
+def render_for(project: Project, db_url: str | None, echo: Callable[[str], None]) -> dict[str, str]:
+    """The generated files from that (migrated) database, or without one from a scratch database
+    migrated from this tree, so that they depend on the migrations alone."""
+    if db_url:
+        return render(project, db_url)
+    with scratch_database(project, echo) as url:
+        return render(project, url)
 
 
 def drift(project: Project, files: dict[str, str]) -> list[str]:

@@ -8,7 +8,7 @@ select
         when setting.value is null
             then 'pgrst.db_pre_request is not set: Data API writes are not limited'
         else 'pgrst.db_pre_request is ' || setting.value
-            || ', not payments.check_request: Data API writes are not limited'
+            || ', not ratelimit.check_request: Data API writes are not limited'
     end as detail
 from (
     select (
@@ -24,5 +24,5 @@ from (
     ) as value
 ) as setting
 where
-    to_regprocedure('payments.check_request()') is not null
-    and setting.value is distinct from 'payments.check_request'
+    to_regprocedure('ratelimit.check_request()') is not null
+    and setting.value is distinct from 'ratelimit.check_request'

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
+from kwq8.errors import Kwq8Error
 from kwq8.payments.upayments import UPaymentsClient, UPaymentsError
 from kwq8.service.db import BillingDb
 
@@ -123,3 +125,24 @@ def process_refunds(db: BillingDb, client: UPaymentsClient, *, limit: int = 20) 
         done = db.call("finish_refund", refund_id=refund["refund_id"], outcome=outcome, provider=provider, error=error)
         report.outcomes[done["status"]] += 1
     return report
+
+
+R = TypeVar("R")
+
+
+def run_with_service_clients(job: Callable[..., R], *, limit: int) -> R:
+    """Run `job` (reconcile, process_refunds) with the database and UPayments clients configured
+    like `kwq8 serve` (KWQ8_SERVICE_DB_URL, UPAYMENTS_*)."""
+    from kwq8.service.config import ConfigError, ServiceSettings
+
+    try:
+        settings = ServiceSettings.from_env()
+    except ConfigError as exc:
+        raise Kwq8Error(f"the job cannot start: {exc}", exit_code=2) from None
+    db = BillingDb(settings.db_url, role=settings.db_role, pool_size=1)
+    db.open()
+    try:
+        with UPaymentsClient(settings.upayments) as client:
+            return job(db, client, limit=limit)
+    finally:
+        db.close()

@@ -13,7 +13,7 @@ Required (the service refuses to start without them and names every one that is 
   without one refuses every webhook unless ``UPAYMENTS_ALLOW_UNSIGNED_WEBHOOKS=1`` (sandbox only)
   allows unsigned ones (each is still re-confirmed with get-payment-status).
 
-Optional: see :data:`OPTIONAL` (defaults in parentheses there) and the README.
+Optional: see :data:`OPTIONAL` (defaults in parentheses there) and docs/operations.md.
 Secrets never appear in messages or in ``repr``.
 """
 

@@ -1,5 +1,5 @@
 """Rate limits shared by every instance of the service: fixed-window counters in Postgres
-(``payments.hit_rate_limit``), keyed by user or client IP, answered with RATE_001 (HTTP 429)
+(``ratelimit.hit_rate_limit``), keyed by user or client IP, answered with RATE_001 (HTTP 429)
 and ``Retry-After``."""
 
 from __future__ import annotations

@@ -97,14 +97,14 @@ def raise_api_limits(url: str) -> None:
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = {}").format(sql.Identifier(k), sql.Literal(str(v))) for k, v in TEST_API_LIMITS.items()
         )
-        conn.execute(sql.SQL("update payments.settings set {}").format(assignments))
+        conn.execute(sql.SQL("update ratelimit.settings set {}").format(assignments))
 
 
 def production_api_limits(url: str) -> None:
     """Put the migrations' defaults of the limits back (for tests of the limits themselves)."""
     with connect(url, autocommit=True) as conn:
         assignments = sql.SQL(", ").join(sql.SQL("{} = default").format(sql.Identifier(k)) for k in TEST_API_LIMITS)
-        conn.execute(sql.SQL("update payments.settings set {}").format(assignments))
+        conn.execute(sql.SQL("update ratelimit.settings set {}").format(assignments))
 
 
 @pytest.fixture(scope="session")
