@@ -207,10 +207,10 @@ class Api:
         schemas: tuple[str, ...] = ("public",),
         extra_search_path: tuple[str, ...] = ("public", "extensions"),
         nested: bool = False,
-        pre_request: bool = True,
+        pre_request: bool | str = True,
     ) -> None:
-        """`pre_request=False` skips the configured db-pre-request function (benchmarks measure
-        what it costs against this)."""
+        """`pre_request=False` skips the configured db-pre-request function, and a function name
+        calls that one instead (benchmarks measure what the configured one costs against these)."""
         self.conn = conn
         self.schemas = schemas
         self.extra_search_path = extra_search_path
@@ -218,7 +218,9 @@ class Api:
         self._functions: dict[tuple[str, str], list[_Function]] = {}
         self._statements: dict[tuple[str, str, tuple[str, ...]], str] = {}
         self._role_settings: dict[str, list[tuple[str, str]]] = {}
-        self._pre_request: str | bool | None = False if pre_request else None
+        self._pre_request: str | bool | None = (
+            pre_request if isinstance(pre_request, str) else False if pre_request else None
+        )
         self._use_pre_request = pre_request
         self._lock = threading.Lock()
         # Extra transaction-local settings for every request (tests freeze the clock with these).
@@ -256,7 +258,8 @@ class Api:
         self._functions.clear()
         self._statements.clear()
         self._role_settings.clear()
-        self._pre_request = False if self._use_pre_request else None
+        use = self._use_pre_request
+        self._pre_request = use if isinstance(use, str) else False if use else None
 
     def _lookup(self, schema: str, name: str) -> list[_Function]:
         key = (schema, name)

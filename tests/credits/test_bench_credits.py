@@ -43,6 +43,7 @@ def _measured(hot: float, spread: float) -> credits.CreditsBenchResult:
         result.phases[f"spend_{workload}"] = credits.Phase(f"spend_{workload}", [1000.0 * ratio])
         # The Data API limiter costs nothing here: only the spend/baseline targets are under test.
         result.phases[f"spend_unlimited_{workload}"] = credits.Phase(f"spend_unlimited_{workload}", [1000.0 * ratio])
+        result.phases[f"spend_empty_pre_{workload}"] = credits.Phase(f"spend_empty_pre_{workload}", [1000.0 * ratio])
     return result
 
 

@@ -159,6 +159,28 @@ def test_rolled_back_requests_keep_their_hits(db: TestDatabase) -> None:
         cur.execute("select 1")
 
 
+def test_a_named_pre_request_replaces_the_limiter_for_benchmarks(db: TestDatabase) -> None:
+    """The credits benchmark prices PostgREST's pre-request statement alone with a built-in in the
+    limiter's place: such a caller runs that function, and the limiter never counts its writes."""
+    user = db.create_user()
+    conn = db.connect("authenticator", autocommit=True)
+    empty = Api(conn, schemas=db.schemas, pre_request="pg_catalog.pg_backend_pid")
+    empty.settings.update(db.api().settings)
+    assert empty._pre_request_fn() == "pg_catalog.pg_backend_pid"
+
+    def write(api: Api) -> Callable[[int], Any]:
+        def send(_: int) -> None:
+            with api.request(user, method="POST") as cur:
+                cur.execute("select 1")
+
+        return send
+
+    assert flood("writes with an empty pre-request", write(empty), USER_WRITES + 5) == Counter(ok=USER_WRITES + 5)
+    # The user's whole allowance is still there for writes through the limiter.
+    outcomes = flood("then writes through the limiter", write(db.api()), USER_WRITES + 5)
+    assert outcomes == Counter({"ok": USER_WRITES, "429 RATE_001": 5})
+
+
 # ---------------------------------------------------------------------------------- forged addresses
 
 
