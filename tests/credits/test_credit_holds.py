@@ -176,6 +176,25 @@ def test_reserve_needs_the_credits_up_front(db: TestDatabase) -> None:
     )
 
 
+def test_a_refund_key_answers_only_the_refund_it_made(db: TestDatabase, user: Identity) -> None:
+    first = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
+    second = db.rpc("spend_credits", {"action": "chat_message", "idempotency_key": key()}, as_=user)
+    k = key()
+    args = {
+        "user_id": user.user_id,
+        "transaction_id": first["transaction_id"],
+        "idempotency_key": k,
+        "reason": "GEN_001",
+    }
+    db.rpc("refund_transaction", args, as_=SERVICE)
+    entries, before = ledger_count(db, user), balance(db, user)
+    # The same key for another transaction, or with another reason: refused, nothing written.
+    for changed in ({"transaction_id": second["transaction_id"]}, {"reason": "another reason"}):
+        expect_error(lambda c=changed: db.rpc("refund_transaction", {**args, **c}, as_=SERVICE), "CREDIT_005", 409)
+    assert (ledger_count(db, user), balance(db, user)) == (entries, before)
+    audit_clean(db)
+
+
 def test_refund_returns_credits_to_their_grants_once(db: TestDatabase, user: Identity) -> None:
     spend = db.rpc("spend_credits", {"action": "page_generation", "idempotency_key": key()}, as_=user)
     k = key()

@@ -116,6 +116,32 @@ def test_checkout_freezes_a_rounded_kwd_price_and_refuses_bad_input(env: DomainE
     del stranger
 
 
+def test_a_checkout_key_answers_only_the_checkout_it_opened(env: DomainEnv) -> None:
+    user, project = env.owner()
+    first = env.checkout(user, project, "one-key.com", key="k-shared")
+    assert env.checkout(user, project, "one-key.com", key="k-shared")["order_id"] == first["order_id"]
+    plan = env.db.rpc(
+        "create_checkout",
+        {"user_id": user.user_id, "plan": "basic", "payment_method": "knet", "idempotency_key": "k-plan"},
+        as_=Identity.service_role(),
+    )
+
+    def payments() -> list[tuple[str, str]]:
+        rows = env.db.sql(
+            "select order_id, purpose from public.payments where user_id = %s order by order_id", (user.user_id,)
+        )
+        return [(r["order_id"], r["purpose"]) for r in rows]
+
+    before = payments()
+    assert sorted(before) == sorted([(first["order_id"], "domain"), (plan["order_id"], "plan")])
+    # The same key for another name, or a plan checkout's key for a domain: refused, nothing opened.
+    for fqdn, key in (("other-name.com", "k-shared"), ("one-more.com", "k-plan")):
+        with pytest.raises(ServiceError) as refused:
+            env.checkout(user, project, fqdn, key=key)
+        assert refused.value.code == "CREDIT_005", (fqdn, key)
+    assert payments() == before
+
+
 def test_audit_flags_a_corrupted_database(env: DomainEnv) -> None:
     env.db.sql("update domains.settings set backoff_base = interval '10 milliseconds'")
     _, _, paid = env.paid_order("audit-me.com")

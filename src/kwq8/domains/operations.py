@@ -66,15 +66,15 @@ def run_jobs(*, limit: int) -> JobReport:
     from kwq8.domains.worker import run_once
 
     db = service_db()
+    vercel: VercelClient | None = None
     try:
         try:
             vercel = VercelClient(VercelConfig.from_env())
         except ConfigError:
             vercel = None
         with namecheap() as registrar:
-            report = run_once(db, registrar, vercel, f"{socket.gethostname()}:{os.getpid()}", limit=limit)
+            return run_once(db, registrar, vercel, f"{socket.gethostname()}:{os.getpid()}", limit=limit)
+    finally:
         if vercel is not None:
             vercel.close()
-    finally:
         db.close()
-    return report
